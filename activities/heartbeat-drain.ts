@@ -1,0 +1,115 @@
+/**
+ * The drain activity: Redis stream -> Postgres, at least once. It runs for a bounded time, then
+ * returns its counts so the workflow can continue-as-new. Order of work in each round:
+ *   1. its own pending entries first (left by a previous attempt of this consumer that died),
+ *   2. entries other consumers left pending longer than `claimIdleMs` (dead consumers),
+ *   3. new entries, blocking up to `blockMs`.
+ * An entry is acknowledged (XACK + XDEL) only after the statement that wrote it committed, so a
+ * crash at any point replays it; the write is idempotent (newer-wins, history ON CONFLICT).
+ */
+import { Context } from '@temporalio/activity';
+import { applyHeartbeats } from '../src/db/heartbeats';
+import { parseStreamPayload, type StreamHeartbeat } from '../src/heartbeats/heartbeat';
+import {
+  acknowledge,
+  claimAbandoned,
+  ensureConsumerGroup,
+  entryPayload,
+  readGroup,
+  type StreamEntry,
+} from '../src/heartbeats/stream';
+import { emptyDrainStats, type DrainInput, type DrainStats } from '../src/domain/drain-stats';
+import type { ActivityDeps } from './deps';
+
+export function createHeartbeatDrainActivities(deps: ActivityDeps) {
+  const now = deps.clock ?? Date.now;
+
+  async function processEntries(entries: StreamEntry[], stats: DrainStats): Promise<void> {
+    if (entries.length === 0) return;
+    const hbs: StreamHeartbeat[] = [];
+    for (const [, fields] of entries) {
+      const raw = entryPayload(fields);
+      const parsed = raw === undefined ? undefined : parseStreamPayload(raw);
+      if (!parsed) stats.malformed++;
+      else hbs.push(...parsed);
+    }
+    const result = await applyHeartbeats(deps.pool, hbs);
+    if (result.inRemediation.length > 0) {
+      await deps.remediation.heartbeatsObserved(result.inRemediation);
+      stats.remediationSignals += result.inRemediation.length;
+    }
+    const ids = entries.map(([id]) => id);
+    await acknowledge(deps.redis, deps.heartbeatStream, ids);
+    const oldestArrival = Math.min(...ids.map((id) => Number(id.split('-')[0])));
+    stats.maxLagMs = Math.max(stats.maxLagMs, now() - oldestArrival);
+    stats.batches++;
+    stats.entries += entries.length;
+    stats.heartbeats += result.received;
+    stats.applied += result.applied;
+    stats.unknown += result.unknown;
+    stats.duplicates += result.duplicates;
+    stats.outOfOrder += result.outOfOrder;
+  }
+
+  return {
+    async drainHeartbeats(input: DrainInput): Promise<DrainStats> {
+      const ctx = Context.current();
+      const stats = emptyDrainStats();
+      const log = deps.logger.child({ activity: 'drainHeartbeats', consumer: input.consumer });
+      // Blocking reads need a connection of their own; the shared one keeps serving everyone else.
+      const reader = deps.redis.duplicate({
+        enableOfflineQueue: true,
+        commandTimeout: input.blockMs + 5_000,
+      });
+      try {
+        await ensureConsumerGroup(deps.redis, deps.heartbeatStream);
+        const deadline = now() + input.runForMs;
+        let ownPendingDone = false;
+        let lastClaim = 0;
+        while (now() < deadline && !ctx.cancellationSignal.aborted) {
+          ctx.heartbeat(stats);
+          if (!ownPendingDone) {
+            const own = await readGroup(reader, deps.heartbeatStream, input.consumer, {
+              count: input.batchSize,
+              fromId: '0',
+            });
+            if (own.length === 0) ownPendingDone = true;
+            else {
+              log.info({ entries: own.length }, 'replaying own pending heartbeat entries');
+              await processEntries(own, stats);
+            }
+            continue;
+          }
+          if (now() - lastClaim >= input.claimIdleMs / 2) {
+            lastClaim = now();
+            const claimed = await claimAbandoned(
+              reader,
+              deps.heartbeatStream,
+              input.consumer,
+              input.claimIdleMs,
+              input.batchSize,
+            );
+            if (claimed.length > 0) {
+              log.info(
+                { entries: claimed.length },
+                'claimed heartbeat entries abandoned by another consumer',
+              );
+              stats.claimed += claimed.length;
+              await processEntries(claimed, stats);
+              continue;
+            }
+          }
+          const fresh = await readGroup(reader, deps.heartbeatStream, input.consumer, {
+            count: input.batchSize,
+            blockMs: Math.max(1, Math.min(input.blockMs, deadline - now())),
+            fromId: '>',
+          });
+          await processEntries(fresh, stats);
+        }
+        return stats;
+      } finally {
+        reader.disconnect();
+      }
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// ESLint: type-aware rules everywhere (no floating promises), and a fence around workflows/:
+// workflow code is replayed deterministically, so it may not import Node built-ins, I/O libraries
+// or activity implementations (only their types).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'http',
+  'http2',
+  'https',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'readline',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'v8',
+  'vm',
+  'worker_threads',
+  'zlib',
+];
+
+export default tseslint.config(
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.data/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+      'examples/**',
+      'src/digitalocean/generated/**',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.flatMap((m) => [
+              { name: m, message: 'workflows are deterministic: no Node built-ins' },
+              { name: `node:${m}`, message: 'workflows are deterministic: no Node built-ins' },
+            ]),
+            { name: 'pg', message: 'no I/O in workflows: call an activity' },
+            { name: 'ioredis', message: 'no I/O in workflows: call an activity' },
+            { name: 'express', message: 'no I/O in workflows: call an activity' },
+            { name: 'pino', message: 'use log from @temporalio/workflow' },
+            { name: '@temporalio/client', message: 'workflows use @temporalio/workflow only' },
+            { name: '@temporalio/worker', message: 'workflows use @temporalio/workflow only' },
+            { name: '@temporalio/activity', message: 'workflows use @temporalio/workflow only' },
+          ],
+          patterns: [
+            {
+              group: ['../activities', '../activities/*', '../src/*', '!../src/domain', '!../src/domain/*'],
+              allowTypeImports: true,
+              message: 'workflows may import activity types and src/domain only',
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

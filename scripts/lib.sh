@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Shared helpers for make dev, make test and .ci/run: find or build the Temporal CLI, make sure the
+# local Postgres and Redis answer, wait for ports. Sourced, never executed.
+
+TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-v1.5.1}"
+# Search attributes the workflows set and the Web UI filters on.
+TEMPORAL_SEARCH_ATTRIBUTES=(WorkspaceId=Keyword DropletId=Keyword Operation=Keyword Reason=Keyword RolloutId=Keyword WorkerGroup=Keyword)
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# Prints the path of a temporal CLI: $TEMPORAL_BIN, one on PATH, the go-installed one, or builds it.
+ensure_temporal_cli() {
+  if [ -n "${TEMPORAL_BIN:-}" ] && [ -x "$TEMPORAL_BIN" ]; then echo "$TEMPORAL_BIN"; return; fi
+  if command -v temporal >/dev/null 2>&1; then command -v temporal; return; fi
+  local gobin
+  gobin="$(go env GOBIN 2>/dev/null)"; [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+  if [ -x "$gobin/temporal" ]; then echo "$gobin/temporal"; return; fi
+  local v
+  for v in "$TEMPORAL_CLI_VERSION" v1.5.0 v1.4.1; do
+    log "building the Temporal CLI $v with go install (a few minutes, once)"
+    if go install "github.com/temporalio/cli/cmd/temporal@$v" >&2; then echo "$gobin/temporal"; return; fi
+    log "go install of temporal $v failed"
+  done
+  return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() { # host port seconds what
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do port_open "$1" "$2" && return 0; sleep 0.1; done
+  log "$4 did not open $1:$2 within $3 s"; return 1
+}
+
+ensure_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return; fi
+  log "Postgres is not answering on 127.0.0.1:5432; starting it"
+  local ver
+  ver="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
+  if [ -n "$ver" ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  else
+    log "no Postgres cluster found: install PostgreSQL 15 (apt-get install postgresql) or set DATABASE_URL"; return 1
+  fi
+  local i; for ((i = 0; i < 100; i++)); do pg_isready -q -h 127.0.0.1 -p 5432 && return 0; sleep 0.2; done
+  log "Postgres did not come up"; return 1
+}
+
+ensure_redis() {
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return; fi
+  log "Redis is not answering on 127.0.0.1:6379; starting it"
+  command -v redis-server >/dev/null || { log "redis-server is not installed (apt-get install redis-server)"; return 1; }
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_port 127.0.0.1 6379 20 redis
+}
+
+ensure_node_modules() {
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund >&2
+  fi
+}
+
+# Starts a Temporal dev server in the background. Args: port ui_port db_file(or "") [extra args...]
+# Sets TEMPORAL_PID.
+start_temporal() {
+  local bin port=$1 ui=$2 db=$3; shift 3
+  bin="$(ensure_temporal_cli)" || return 1
+  local args=(server start-dev --ip 127.0.0.1 --port "$port" --log-level warn)
+  if [ "$ui" = "none" ]; then args+=(--headless); else args+=(--ui-port "$ui"); fi
+  [ -n "$db" ] && args+=(--db-filename "$db")
+  local sa; for sa in "${TEMPORAL_SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  "$bin" "${args[@]}" "$@" &
+  TEMPORAL_PID=$!
+  wait_port 127.0.0.1 "$port" 60 "temporal dev server"
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# make test: install what is missing, make sure Postgres and Redis answer, then type-check, lint and
+# run every test. Jest's global setup starts one Temporal dev server for the run (TEMPORAL_BIN).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_node_modules
+ensure_postgres
+ensure_redis
+TEMPORAL_BIN="$(ensure_temporal_cli)"
+export TEMPORAL_BIN
+
+log "type-check"
+npx tsc -p tsconfig.json --noEmit
+log "lint"
+npx eslint --max-warnings 0 .
+npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
+if [ -f scripts/validate-deploy.sh ]; then log "validate deploy manifests"; bash scripts/validate-deploy.sh; fi
+
+log "jest"
+jest_args=(--ci)
+[ -n "${JEST_RESULTS_FILE:-}" ] && jest_args+=(--json --outputFile="$JEST_RESULTS_FILE")
+npx jest "${jest_args[@]}" "$@"

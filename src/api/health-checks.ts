@@ -1,0 +1,53 @@
+/** The real checks behind /health: each throws (or times out) when its dependency is not usable. */
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type Redis from 'ioredis';
+import type { Pool } from 'pg';
+import type { Check } from './health';
+
+export const postgresCheck =
+  (pool: Pool): Check =>
+  async () => {
+    await pool.query('SELECT 1');
+  };
+
+export const redisCheck =
+  (redis: Redis): Check =>
+  async () => {
+    if (redis.status !== 'ready') throw new Error(`redis connection is ${redis.status}`);
+    await redis.ping();
+  };
+
+export const temporalCheck =
+  (client: Client): Check =>
+  async () => {
+    await client.workflowService.getSystemInfo({});
+  };
+
+/** For a process without a worker of its own: is any worker polling the task queue? */
+export const taskQueuePollersCheck =
+  (client: Client, namespace: string, taskQueue: string, maxIdleMs = 120_000): Check =>
+  async () => {
+    const res = await client.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    const now = Date.now();
+    const live = (res.pollers ?? []).filter((p) => {
+      const t = p.lastAccessTime;
+      return t?.seconds != null && now - Number(t.seconds) * 1000 < maxIdleMs;
+    });
+    if (live.length === 0) throw new Error(`no worker is polling task queue ${taskQueue}`);
+    return `${live.length} poller(s)`;
+  };
+
+/** For a process with its own worker: is it running (and not paused)? */
+export const localWorkerCheck =
+  (state: () => string, paused: () => boolean): Check =>
+  async () => {
+    if (paused()) throw new Error('worker is paused');
+    const s = state();
+    if (s !== 'RUNNING') throw new Error(`worker is ${s}`);
+    return s;
+  };

@@ -1,0 +1,162 @@
+#!/usr/bin/env node
+/**
+ * genesis-cp: the control plane's one entry point.
+ *   worker | api | all     run the processes (all = both in one, the small-stage default)
+ *   migrate                apply database migrations (idempotent)
+ *   bundle                 prebuild the workflow bundle for production workers
+ *   tokens issue <droplet> create a droplet's heartbeat token (printed once)
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
+ */
+import { writeFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { ConfigError, loadConfig, type Role } from './config';
+import { createPool } from './db/pool';
+import { migrate } from './db/migrate';
+import { issueHeartbeatToken } from './heartbeats/tokens';
+import { createLogger, type Logger } from './logger';
+import { startControlPlane } from './control-plane';
+
+export const EXIT_CONFIG = 2;
+
+function configOrExit(role: Role): ReturnType<typeof loadConfig> {
+  try {
+    return loadConfig(role);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`genesis-cp: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw err;
+  }
+}
+
+async function runProcess(role: 'worker' | 'api' | 'all'): Promise<void> {
+  const config = configOrExit(role);
+  const logger = createLogger({ level: config.logLevel, name: `genesis-cp-${role}` });
+  await runUntilSignal(logger, async () => {
+    if (role !== 'api') await migrateWith(config.database.url, logger);
+    return startControlPlane(role, config, logger);
+  });
+}
+
+async function runUntilSignal(
+  logger: Logger,
+  start: () => Promise<{ stop(): Promise<void>; done: Promise<void> }>,
+): Promise<void> {
+  const cp = await start();
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    cp.stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await cp.done;
+  } catch (err) {
+    logger.fatal({ err }, 'control plane failed');
+    await cp.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+async function migrateWith(url: string, logger: Logger): Promise<void> {
+  const pool = createPool(url, logger, { max: 1 });
+  try {
+    const result = await migrate(pool);
+    logger.info({ applied: result.applied, alreadyApplied: result.alreadyApplied.length }, 'migrations');
+  } finally {
+    await pool.end();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('genesis-cp')
+    .description('Genesis control plane: durable Temporal operations for the droplet fleet')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('worker')
+    .description('run a Temporal worker (workflows + activities)')
+    .action(() => runProcess('worker'));
+  program
+    .command('api')
+    .description('run the HTTP API (health, heartbeat ingest)')
+    .action(() => runProcess('api'));
+  program
+    .command('all')
+    .description('run worker and API in one process')
+    .action(() => runProcess('all'));
+
+  program
+    .command('migrate')
+    .description('apply database migrations (a re-run applies nothing)')
+    .action(async () => {
+      const config = configOrExit('migrate');
+      const logger = createLogger({ level: config.logLevel, name: 'genesis-cp-migrate' });
+      await migrateWith(config.database.url, logger);
+    });
+
+  program
+    .command('bundle')
+    .description('prebuild the workflow bundle (production workers load it with TEMPORAL_WORKFLOW_BUNDLE)')
+    .requiredOption('--out <file>', 'where to write the bundle')
+    .action(async (opts: { out: string }) => {
+      const { bundleWorkflowCode } = await import('@temporalio/worker');
+      const { workflowsSourcePath } = await import('./worker/worker');
+      const { code } = await bundleWorkflowCode({ workflowsPath: workflowsSourcePath() });
+      writeFileSync(opts.out, code);
+      process.stdout.write(`workflow bundle written to ${opts.out} (${code.length} bytes)\n`);
+    });
+
+  const tokens = program.command('tokens').description('per-droplet heartbeat tokens');
+  tokens
+    .command('issue <dropletId>')
+    .description('create or replace a droplet heartbeat token; prints it once')
+    .action(async (dropletId: string) => {
+      if (!/^\d+$/.test(dropletId))
+        throw new CommanderError(EXIT_CONFIG, 'genesis-cp.usage', 'dropletId must be a number');
+      const config = configOrExit('cli');
+      const logger = createLogger({ level: 'warn' });
+      const pool = createPool(config.database.url, logger, { max: 1 });
+      try {
+        const exists = await pool.query('SELECT 1 FROM droplets WHERE id = $1', [Number(dropletId)]);
+        if (exists.rowCount === 0)
+          throw new CommanderError(1, 'genesis-cp.notfound', `droplet ${dropletId} is not known`);
+        process.stdout.write(`${await issueHeartbeatToken(pool, Number(dropletId))}\n`);
+      } finally {
+        await pool.end();
+      }
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
+      if (err.code.startsWith('genesis-cp.')) process.stderr.write(`genesis-cp: ${err.message}\n`);
+      process.exit(err.exitCode === 1 && err.code.startsWith('commander.') ? EXIT_CONFIG : err.exitCode);
+    }
+    process.stderr.write(`genesis-cp: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
+if (require.main === module) void main(process.argv);

@@ -1,0 +1,180 @@
+/**
+ * One control-plane process: the worker, the API, or both (`all`, the small-stage default).
+ * Builds every dependency once, starts what the role needs, and stops it all in order on
+ * SIGTERM/SIGINT: the API stops accepting, the worker stops polling and lets in-flight activities
+ * finish within the grace time, then connections close.
+ */
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { createApp } from './api/app';
+import { HealthChecker } from './api/health';
+import {
+  localWorkerCheck,
+  postgresCheck,
+  redisCheck,
+  taskQueuePollersCheck,
+  temporalCheck,
+} from './api/health-checks';
+import type { Config } from './config';
+import { createPool } from './db/pool';
+import { ensureDrainWorkflows } from './heartbeats/drain-starter';
+import { heartbeatStreamNames } from './heartbeats/stream';
+import { HeartbeatTokenVerifier } from './heartbeats/tokens';
+import type { Logger } from './logger';
+import { createRedis } from './redis';
+import { temporalConnectionSettings } from './temporal/connection-options';
+import { dataConverterFor } from './temporal/payload-codec';
+import { temporalRemediationNotifier } from './temporal/remediation-notifier';
+import { installRuntime } from './worker/runtime';
+import { connectWorker, createWorker } from './worker/worker';
+
+export interface ControlPlane {
+  port?: number;
+  worker?: Worker;
+  stop(): Promise<void>;
+  /** Settles when the worker stops by itself (fatal error) or after stop(). */
+  done: Promise<void>;
+}
+
+export async function startControlPlane(
+  role: 'worker' | 'api' | 'all',
+  config: Config,
+  logger: Logger,
+  opts: { installRuntime?: boolean; ensureDrain?: boolean } = {},
+): Promise<ControlPlane> {
+  const pool = createPool(config.database.url, logger, { max: config.database.poolMax });
+  const redis = createRedis(config.redis.url, logger);
+  const stream = heartbeatStreamNames(
+    config.redis.keyPrefix,
+    config.heartbeats.stream,
+    config.heartbeats.consumerGroup,
+  );
+  // Lazy: the API comes up (and reports Temporal unhealthy) even while Temporal is unreachable.
+  const connection = Connection.lazy({
+    ...temporalConnectionSettings(config.temporal),
+    connectTimeout: 5_000,
+  });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config.codec.keys),
+  });
+
+  let worker: Worker | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  let workerRun: Promise<void> = Promise.resolve();
+  const paused = () => false;
+
+  if (role !== 'api') {
+    if (opts.installRuntime !== false) installRuntime(logger, config.temporal.metricsPort);
+    nativeConnection = await connectWithRetry(() => connectWorker(config), logger);
+    worker = await createWorker({
+      config,
+      logger,
+      connection: nativeConnection,
+      deps: {
+        pool,
+        redis,
+        logger,
+        heartbeatStream: stream,
+        heartbeatRetentionDays: config.heartbeats.retentionDays,
+        remediation: temporalRemediationNotifier(client, logger),
+      },
+    });
+    workerRun = worker.run();
+    logger.info(
+      { taskQueue: config.temporal.taskQueue, group: config.worker.group, buildId: config.worker.buildId },
+      'worker polling',
+    );
+    if (opts.ensureDrain !== false) {
+      const ids = await ensureDrainWorkflows(client, {
+        taskQueue: config.temporal.taskQueue,
+        consumers: config.heartbeats.drainConsumers,
+        batchSize: config.heartbeats.drainBatchSize,
+      });
+      logger.info({ workflowIds: ids }, 'heartbeat drain workflows running');
+    }
+  }
+
+  let server: Server | undefined;
+  let port: number | undefined;
+  if (role !== 'worker') {
+    const w = worker;
+    const health = new HealthChecker(
+      {
+        temporal: temporalCheck(client),
+        redis: redisCheck(redis),
+        postgres: postgresCheck(pool),
+        worker: w
+          ? localWorkerCheck(() => w.getState(), paused)
+          : taskQueuePollersCheck(client, config.temporal.namespace, config.temporal.taskQueue),
+      },
+      { version: config.version, timeoutMs: config.api.healthCheckTimeoutMs, isPaused: paused },
+    );
+    const app = createApp({
+      logger,
+      health,
+      isPaused: paused,
+      heartbeats: {
+        redis,
+        stream,
+        verifier: new HeartbeatTokenVerifier(pool),
+        handshakeSecret: config.sidecar.handshakeSecret,
+        maxPerRequest: config.heartbeats.maxPerRequest,
+        bodyLimitBytes: config.heartbeats.bodyLimitBytes,
+        logger,
+      },
+    });
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.api.port, (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+    server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
+    port = (server.address() as { port: number }).port;
+    logger.info({ port }, 'api listening');
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info({ role }, 'control plane stopping');
+      if (server) {
+        const s = server;
+        await new Promise<void>((r) => s.close(() => r()));
+        s.closeAllConnections();
+      }
+      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+      await workerRun.catch((err) => logger.error({ err }, 'worker stopped with an error'));
+      await nativeConnection?.close();
+      await connection.close().catch(() => undefined);
+      redis.disconnect();
+      await pool.end();
+      logger.info({ role }, 'control plane stopped');
+    })());
+
+  const done = workerRun.then(
+    () => undefined,
+    (err: unknown) => {
+      logger.error({ err }, 'worker failed');
+      throw err;
+    },
+  );
+  return { port, worker, stop, done };
+}
+
+async function connectWithRetry<T>(
+  connect: () => Promise<T>,
+  logger: Logger,
+  deadlineMs = 60_000,
+): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      logger.warn({ attempt, err: (err as Error).message }, 'temporal not reachable yet, retrying');
+      await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 5_000)));
+    }
+  }
+}

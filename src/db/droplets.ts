@@ -1,0 +1,90 @@
+/** Droplet rows and the one function through which every state change goes. */
+import type { Pool, PoolClient } from 'pg';
+import { canTransition, IllegalTransitionError, type DropletState } from '../domain/droplet-state';
+
+export interface DropletRow {
+  id: number;
+  workspace_id: string;
+  region: string | null;
+  ip_address: string | null;
+  sidecar_url: string | null;
+  sidecar_version: string | null;
+  n8n_version: string | null;
+  state: DropletState;
+  state_changed_at: Date;
+  last_heartbeat_at: Date | null;
+  cpu_percent: number | null;
+  memory_percent: number | null;
+  disk_percent: number | null;
+  n8n_status: string | null;
+}
+
+export class DropletNotFoundError extends Error {
+  constructor(readonly dropletId: number) {
+    super(`droplet ${dropletId} is not known to the control plane`);
+    this.name = 'DropletNotFoundError';
+  }
+}
+
+export async function getDroplet(db: Pool | PoolClient, id: number): Promise<DropletRow | undefined> {
+  const { rows } = await db.query<DropletRow>('SELECT * FROM droplets WHERE id = $1', [id]);
+  return rows[0] ? { ...rows[0], id: Number(rows[0].id) } : undefined;
+}
+
+export interface TransitionRequest {
+  dropletId: number;
+  to: DropletState;
+  /** Why: 'wake:user_login', 'watchdog', 'operator:alice', ... */
+  cause: string;
+  /** The Temporal workflow that made the change, when one did. */
+  workflowId?: string;
+  /** Refuse unless the droplet is currently in one of these states (optimistic guard). */
+  expectedFrom?: readonly DropletState[];
+  detail?: Record<string, unknown>;
+}
+
+export interface TransitionResult {
+  from: DropletState;
+  to: DropletState;
+  changed: boolean;
+}
+
+/**
+ * Moves a droplet to a new state if the rules allow it, and logs the change in the same
+ * transaction. Moving to the current state is a no-op (no log row), so retried activities are safe.
+ */
+export async function transitionDroplet(pool: Pool, req: TransitionRequest): Promise<TransitionResult> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ state: DropletState }>(
+      'SELECT state FROM droplets WHERE id = $1 FOR UPDATE',
+      [req.dropletId],
+    );
+    const from = rows[0]?.state;
+    if (from === undefined) throw new DropletNotFoundError(req.dropletId);
+    if (from === req.to) {
+      await client.query('COMMIT');
+      return { from, to: req.to, changed: false };
+    }
+    if ((req.expectedFrom && !req.expectedFrom.includes(from)) || !canTransition(from, req.to)) {
+      throw new IllegalTransitionError(req.dropletId, from, req.to);
+    }
+    await client.query(
+      `UPDATE droplets SET state = $2, state_changed_at = now(), updated_at = now() WHERE id = $1`,
+      [req.dropletId, req.to],
+    );
+    await client.query(
+      `INSERT INTO droplet_lifecycle_log (droplet_id, from_state, to_state, cause, workflow_id, detail)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [req.dropletId, from, req.to, req.cause, req.workflowId ?? null, req.detail ?? null],
+    );
+    await client.query('COMMIT');
+    return { from, to: req.to, changed: true };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

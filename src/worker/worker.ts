@@ -1,0 +1,55 @@
+/**
+ * The worker: polls the task queue, runs every workflow and activity. Built from a connection and
+ * injected activity dependencies; in production the prebuilt workflow bundle is loaded, in
+ * development and tests the workflows are bundled from source.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../../activities';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { temporalConnectionSettings } from '../temporal/connection-options';
+import { dataConverterFor } from '../temporal/payload-codec';
+
+export function workflowsSourcePath(): string {
+  // src/worker -> ../../workflows (ts in dev/tests); dist/src/worker -> ../../workflows (compiled js)
+  return require.resolve(resolve(__dirname, '../../workflows'));
+}
+
+export function workflowSource(config: Config): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const bundle = config.temporal.workflowBundlePath;
+  if (bundle) {
+    if (!existsSync(bundle)) throw new Error(`TEMPORAL_WORKFLOW_BUNDLE ${bundle} does not exist`);
+    return { workflowBundle: { codePath: bundle } };
+  }
+  return { workflowsPath: workflowsSourcePath() };
+}
+
+export async function connectWorker(config: Config): Promise<NativeConnection> {
+  return NativeConnection.connect(temporalConnectionSettings(config.temporal));
+}
+
+export interface CreateWorkerOptions {
+  config: Config;
+  logger: Logger;
+  connection: NativeConnection;
+  deps: ActivityDeps;
+  taskQueue?: string;
+  identitySuffix?: string;
+}
+
+export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
+  const { config } = opts;
+  return Worker.create({
+    connection: opts.connection,
+    namespace: config.temporal.namespace,
+    taskQueue: opts.taskQueue ?? config.temporal.taskQueue,
+    identity: `${config.worker.group}/${config.worker.buildId}/${process.pid}${opts.identitySuffix ?? ''}`,
+    activities: createActivities(opts.deps),
+    ...workflowSource(config),
+    dataConverter: dataConverterFor(config.codec.keys),
+    shutdownGraceTime: config.worker.shutdownGraceMs,
+    maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+  });
+}

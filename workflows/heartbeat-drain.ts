@@ -1,0 +1,105 @@
+/**
+ * Heartbeat drain: a long-running consumer of the heartbeat stream.
+ *
+ *   1. keep the heartbeat history's day partitions ahead and drop expired ones,
+ *   2. drain the stream into Postgres in bounded activity runs (each heartbeats to Temporal, so a
+ *      dead worker's run is retried elsewhere within the heartbeat timeout, and its unacknowledged
+ *      entries are replayed),
+ *   3. after a few runs, continue as new with the running totals, so the history stays small.
+ */
+import {
+  CancellationScope,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { addDrainStats, emptyDrainStats, type DrainStats } from '../src/domain/drain-stats';
+import { drainStatusQuery, stopDrainSignal, type DrainStatus } from './messages';
+
+export interface HeartbeatDrainInput {
+  consumer: string;
+  /** How long one drain activity runs before it returns (production: 5 min). */
+  activityRunMs?: number;
+  /** Drain activity runs per workflow execution before continue-as-new. */
+  runsPerExecution?: number;
+  batchSize?: number;
+  blockMs?: number;
+  /** Entries pending longer than this in another consumer are taken over. */
+  claimIdleMs?: number;
+  /** A drain run that stops heartbeating for this long is considered dead and retried. */
+  heartbeatTimeoutMs?: number;
+  /** Running totals carried across continue-as-new. */
+  totals?: DrainStats;
+  runs?: number;
+}
+
+export const drainDefaults = {
+  activityRunMs: 5 * 60_000,
+  runsPerExecution: 12,
+  batchSize: 2_000,
+  blockMs: 1_000,
+  claimIdleMs: 60_000,
+  heartbeatTimeoutMs: 30_000,
+};
+
+export async function heartbeatDrain(input: HeartbeatDrainInput): Promise<DrainStatus> {
+  const cfg = { ...drainDefaults, ...stripUndefined(input), consumer: input.consumer };
+  const { drainHeartbeats, maintainHeartbeatHistory } = proxyActivities<Activities>({
+    startToCloseTimeout: cfg.activityRunMs + 2 * 60_000,
+    heartbeatTimeout: cfg.heartbeatTimeoutMs,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+  });
+  const status: DrainStatus = {
+    consumer: cfg.consumer,
+    runs: input.runs ?? 0,
+    totals: input.totals ?? emptyDrainStats(),
+    stopping: false,
+  };
+  const scope = new CancellationScope();
+  setHandler(drainStatusQuery, () => status);
+  setHandler(stopDrainSignal, () => {
+    status.stopping = true;
+    scope.cancel();
+  });
+
+  await maintainHeartbeatHistory();
+  for (let i = 0; i < cfg.runsPerExecution && !status.stopping; i++) {
+    try {
+      const run = await scope.run(() =>
+        drainHeartbeats({
+          consumer: cfg.consumer,
+          runForMs: cfg.activityRunMs,
+          batchSize: cfg.batchSize,
+          blockMs: cfg.blockMs,
+          claimIdleMs: cfg.claimIdleMs,
+        }),
+      );
+      status.lastRun = run;
+      status.totals = addDrainStats(status.totals, run);
+      status.runs++;
+      if (run.unknown || run.malformed) {
+        log.warn('heartbeats dropped', {
+          consumer: cfg.consumer,
+          unknown: run.unknown,
+          malformed: run.malformed,
+        });
+      }
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+    }
+    if (workflowInfo().continueAsNewSuggested) break;
+  }
+  if (status.stopping) {
+    log.info('heartbeat drain stopped on request', { consumer: cfg.consumer, runs: status.runs });
+    return status;
+  }
+  return continueAsNew<typeof heartbeatDrain>({ ...input, totals: status.totals, runs: status.runs });
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
