@@ -1,0 +1,129 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { ConfigError, loadConfig } from '../../src/config';
+
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+const base = {
+  DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  DIGITALOCEAN_API_TOKEN: 'do-token',
+  SIDECAR_JWT_PRIVATE_KEY: pem,
+  SIDECAR_HANDSHAKE_SECRET: 'a-handshake-secret-of-length',
+};
+
+function problems(role: Parameters<typeof loadConfig>[0], env: Record<string, string | undefined>) {
+  try {
+    loadConfig(role, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('parses a complete environment with defaults filled in', () => {
+    const c = loadConfig('all', base);
+    expect(c.temporal).toMatchObject({
+      address: 'localhost:7233',
+      namespace: 'default',
+      taskQueue: 'genesis-control-plane',
+    });
+    expect(c.api.port).toBe(8080);
+    expect(c.worker.shutdownGraceMs).toBe(30_000);
+    expect(c.digitalocean).toMatchObject({ ratePerMinute: 250, ratePerHour: 5000 });
+    expect(c.watchdog).toEqual({ heartbeatTimeoutS: 300, stormFraction: 0.1 });
+    expect(c.temporal.tls).toBeUndefined();
+  });
+
+  it('names every bad variable at once, with a reason', () => {
+    const p = problems('all', {
+      ...base,
+      DATABASE_URL: 'mysql://x',
+      PORT: 'eighty',
+      TEMPORAL_ADDRESS: 'no-port',
+      SIDECAR_JWT_PRIVATE_KEY: undefined,
+      DRAIN_CONSUMERS: '0',
+    });
+    const byVar = Object.fromEntries(p.map((x) => [x.variable, x.reason]));
+    expect(Object.keys(byVar).sort()).toEqual(
+      ['DATABASE_URL', 'DRAIN_CONSUMERS', 'PORT', 'SIDECAR_JWT_PRIVATE_KEY', 'TEMPORAL_ADDRESS'].sort(),
+    );
+    expect(byVar.DATABASE_URL).toMatch(/postgres/);
+    expect(byVar.PORT).toMatch(/whole number/);
+    expect(byVar.SIDECAR_JWT_PRIVATE_KEY).toMatch(/required for the all process/);
+    expect(byVar.DRAIN_CONSUMERS).toMatch(/at least 1/);
+  });
+
+  it('requires only what a role needs', () => {
+    expect(() => loadConfig('migrate', { DATABASE_URL: base.DATABASE_URL })).not.toThrow();
+    expect(
+      problems('worker', { DATABASE_URL: base.DATABASE_URL, REDIS_URL: base.REDIS_URL }).map(
+        (p) => p.variable,
+      ),
+    ).toEqual(['DIGITALOCEAN_API_TOKEN', 'SIDECAR_JWT_PRIVATE_KEY']);
+    expect(problems('api', { DATABASE_URL: base.DATABASE_URL }).map((p) => p.variable)).toEqual([
+      'REDIS_URL',
+      'SIDECAR_HANDSHAKE_SECRET',
+    ]);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(problems('migrate', { DATABASE_URL: '' })).toEqual([
+      { variable: 'DATABASE_URL', reason: 'is required' },
+    ]);
+  });
+
+  it('rejects a private key that is not an RSA PEM, without printing it', () => {
+    const secret = '-----BEGIN PRIVATE KEY-----\nsupersecretgarbage\n-----END PRIVATE KEY-----';
+    try {
+      loadConfig('worker', { ...base, SIDECAR_JWT_PRIVATE_KEY: secret });
+      throw new Error('expected failure');
+    } catch (err) {
+      expect((err as Error).message).toMatch(/SIDECAR_JWT_PRIVATE_KEY: must be a PEM RSA private key/);
+      expect((err as Error).message).not.toContain('supersecretgarbage');
+    }
+  });
+
+  it('accepts PEM keys stored on one line with literal \\n', () => {
+    const c = loadConfig('worker', { ...base, SIDECAR_JWT_PRIVATE_KEY: pem.replace(/\n/g, '\\n') });
+    expect(c.sidecar.jwtPrivateKey).toBe(pem);
+  });
+
+  it('parses codec keys and refuses malformed ones', () => {
+    const k1 = Buffer.alloc(32, 1).toString('base64');
+    const k2 = Buffer.alloc(32, 2).toString('base64');
+    const c = loadConfig('cli', { ...base, PAYLOAD_CODEC_KEYS: `new:${k2},old:${k1}` });
+    expect(c.codec.keys?.map((k) => k.id)).toEqual(['new', 'old']);
+    expect(problems('cli', { ...base, PAYLOAD_CODEC_KEYS: 'x:short' })[0]).toMatchObject({
+      variable: 'PAYLOAD_CODEC_KEYS',
+    });
+    expect(problems('cli', { ...base, PAYLOAD_CODEC_KEYS: `a:${k1},a:${k2}` })[0]!.reason).toMatch(/unique/);
+  });
+
+  it('requires payload encryption in production', () => {
+    expect(problems('all', { ...base, NODE_ENV: 'production' })).toEqual([
+      { variable: 'PAYLOAD_CODEC_KEYS', reason: 'is required in production (payload encryption)' },
+    ]);
+  });
+
+  it('wants both halves of mTLS and of Telegram alerts', () => {
+    const p = problems('cli', {
+      ...base,
+      TEMPORAL_TLS_CERT: '-----BEGIN CERTIFICATE-----\nx',
+      TELEGRAM_BOT_TOKEN: 't',
+    });
+    expect(p.map((x) => x.variable).sort()).toEqual(['TELEGRAM_CHAT_ID', 'TEMPORAL_TLS_KEY']);
+  });
+
+  it('turns on TLS for Temporal Cloud API keys', () => {
+    const c = loadConfig('cli', {
+      ...base,
+      TEMPORAL_API_KEY: 'cloud-key',
+      TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233',
+    });
+    expect(c.temporal.tls).toBeDefined();
+    expect(c.temporal.apiKey).toBe('cloud-key');
+  });
+});
