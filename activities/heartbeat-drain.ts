@@ -21,6 +21,9 @@ import {
 import { emptyDrainStats, type DrainInput, type DrainStats } from '../src/domain/drain-stats';
 import type { ActivityDeps } from './deps';
 
+/** Upper bound on the heartbeats one UNNEST statement carries (11 arrays of this length). */
+const MAX_HEARTBEATS_PER_STATEMENT = 5_000;
+
 export function createHeartbeatDrainActivities(deps: ActivityDeps) {
   const now = deps.clock ?? Date.now;
 
@@ -33,10 +36,19 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
       if (!parsed) stats.malformed++;
       else hbs.push(...parsed);
     }
-    const result = await applyHeartbeats(deps.pool, hbs);
-    if (result.inRemediation.length > 0) {
-      await deps.remediation.heartbeatsObserved(result.inRemediation);
-      stats.remediationSignals += result.inRemediation.length;
+    // One statement per chunk: entries may carry arrays, so a batch of entries can hold far more
+    // heartbeats than one statement should. Acknowledged only after every chunk committed.
+    for (let i = 0; i < hbs.length; i += MAX_HEARTBEATS_PER_STATEMENT) {
+      const result = await applyHeartbeats(deps.pool, hbs.slice(i, i + MAX_HEARTBEATS_PER_STATEMENT));
+      if (result.inRemediation.length > 0) {
+        await deps.remediation.heartbeatsObserved(result.inRemediation);
+        stats.remediationSignals += result.inRemediation.length;
+      }
+      stats.heartbeats += result.received;
+      stats.applied += result.applied;
+      stats.unknown += result.unknown;
+      stats.duplicates += result.duplicates;
+      stats.outOfOrder += result.outOfOrder;
     }
     const ids = entries.map(([id]) => id);
     await acknowledge(deps.redis, deps.heartbeatStream, ids);
@@ -44,11 +56,6 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
     stats.maxLagMs = Math.max(stats.maxLagMs, now() - oldestArrival);
     stats.batches++;
     stats.entries += entries.length;
-    stats.heartbeats += result.received;
-    stats.applied += result.applied;
-    stats.unknown += result.unknown;
-    stats.duplicates += result.duplicates;
-    stats.outOfOrder += result.outOfOrder;
   }
 
   return {

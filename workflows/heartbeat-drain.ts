@@ -51,7 +51,7 @@ export async function heartbeatDrain(input: HeartbeatDrainInput): Promise<DrainS
   const { drainHeartbeats, maintainHeartbeatHistory } = proxyActivities<Activities>({
     startToCloseTimeout: cfg.activityRunMs + 2 * 60_000,
     heartbeatTimeout: cfg.heartbeatTimeoutMs,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
   });
   const status: DrainStatus = {
     consumer: cfg.consumer,

@@ -27,6 +27,8 @@ export const heartbeatObservedSignal = defineSignal<[HeartbeatObserved]>('heartb
 
 /** Workflow ids derived from what they act on, so starts are idempotent and single-flight. */
 export const workflowIds = {
-  heartbeatDrain: (consumerIndex: number) => `heartbeat-drain-${consumerIndex}`,
+  /** Scoped by task queue so two control planes sharing a namespace never share a drain. */
+  heartbeatDrain: (taskQueue: string, consumerIndex: number) =>
+    `heartbeat-drain/${taskQueue}/${consumerIndex}`,
   power: (dropletId: number) => `power-${dropletId}`,
 };

@@ -14,7 +14,7 @@ export async function ensureDrainWorkflows(
   const ids: string[] = [];
   for (let i = 0; i < opts.consumers; i++) {
     const handle = await client.workflow.start(heartbeatDrain, {
-      workflowId: workflowIds.heartbeatDrain(i),
+      workflowId: workflowIds.heartbeatDrain(opts.taskQueue, i),
       taskQueue: opts.taskQueue,
       args: [{ consumer: `drain-${i}`, batchSize: opts.batchSize, ...opts.overrides }],
       workflowIdConflictPolicy: 'USE_EXISTING',
