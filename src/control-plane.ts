@@ -24,7 +24,8 @@ import { HeartbeatTokenVerifier } from './heartbeats/tokens';
 import type { Logger } from './logger';
 import { createRedis } from './redis';
 import { temporalConnectionSettings } from './temporal/connection-options';
-import { dataConverterFor } from './temporal/payload-codec';
+import { createMetrics } from './metrics';
+import { AesGcmPayloadCodec, dataConverterFor } from './temporal/payload-codec';
 import { temporalRemediationNotifier } from './temporal/remediation-notifier';
 import { installRuntime } from './worker/runtime';
 import { connectWorker, createWorker } from './worker/worker';
@@ -112,11 +113,21 @@ export async function startControlPlane(
       },
       { version: config.version, timeoutMs: config.api.healthCheckTimeoutMs, isPaused: paused },
     );
+    const metrics = createMetrics({ redis, stream, backlogAlert: config.heartbeats.backlogAlert });
     const app = createApp({
       logger,
       health,
       isPaused: paused,
+      metrics: metrics.registry,
+      codec: config.codec.keys
+        ? {
+            codec: new AesGcmPayloadCodec(config.codec.keys),
+            token: config.codec.serverToken,
+            corsOrigin: config.codec.corsOrigin,
+          }
+        : undefined,
       heartbeats: {
+        metrics: metrics.ingest,
         redis,
         stream,
         verifier: new HeartbeatTokenVerifier(pool),

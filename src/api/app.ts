@@ -1,6 +1,9 @@
 /** The API process's HTTP surface: probes, heartbeat ingest, JSON errors for everything else. */
+import type { PayloadCodec } from '@temporalio/common';
 import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../logger';
+import { codecRoutes } from './codec-routes';
 import { errorHandler, notFound } from './errors';
 import type { HealthChecker } from './health';
 import { heartbeatRoutes, type HeartbeatRouteDeps } from './heartbeat-routes';
@@ -11,6 +14,8 @@ export interface AppDeps {
   /** Readiness also fails while this process's worker is paused. */
   isPaused?: () => boolean;
   heartbeats: HeartbeatRouteDeps;
+  metrics?: Registry;
+  codec?: { codec: PayloadCodec; token?: string; corsOrigin: string };
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -30,7 +35,16 @@ export function createApp(deps: AppDeps): Express {
     res.status(ready ? 200 : 503).json({ ready, status: report.status, ...(paused ? { paused } : {}) });
   });
 
+  if (deps.metrics) {
+    const registry = deps.metrics;
+    app.get('/metrics', async (_req, res) => {
+      res.setHeader('Content-Type', registry.contentType);
+      res.send(await registry.metrics());
+    });
+  }
+
   app.use(heartbeatRoutes(deps.heartbeats));
+  if (deps.codec) app.use(codecRoutes(deps.codec));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;
