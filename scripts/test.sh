@@ -18,6 +18,9 @@ npx eslint --max-warnings 0 .
 npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }
 if [ -f scripts/validate-deploy.sh ]; then log "validate deploy manifests"; bash scripts/validate-deploy.sh; fi
 
+log "build (tests run the built CLI as a child process)"
+npm run build --silent >/dev/null
+
 log "jest"
 jest_args=(--ci)
 [ -n "${JEST_RESULTS_FILE:-}" ] && jest_args+=(--json --outputFile="$JEST_RESULTS_FILE")
