@@ -73,9 +73,18 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
         const deadline = now() + input.runForMs;
         let ownPendingDone = false;
         let lastClaim = 0;
+        // Fresh batches are pipelined: batch N+1 is read from Redis while batch N is written to
+        // Postgres. Writes stay in order (N+1 starts after N committed and was acknowledged).
+        let writing: Promise<void> = Promise.resolve();
+        let writeError: unknown;
+        const settle = async () => {
+          await writing;
+          if (writeError !== undefined) throw writeError;
+        };
         while (now() < deadline && !ctx.cancellationSignal.aborted) {
           ctx.heartbeat(stats);
           if (!ownPendingDone) {
+            // Sequential: entries read with '0' include every unacknowledged one of this consumer.
             const own = await readGroup(reader, deps.heartbeatStream, input.consumer, {
               count: input.batchSize,
               fromId: '0',
@@ -89,6 +98,7 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
           }
           if (now() - lastClaim >= input.claimIdleMs / 2) {
             lastClaim = now();
+            await settle();
             const claimed = await claimAbandoned(
               reader,
               deps.heartbeatStream,
@@ -111,8 +121,12 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
             blockMs: Math.max(1, Math.min(input.blockMs, deadline - now())),
             fromId: '>',
           });
-          await processEntries(fresh, stats);
+          await settle();
+          writing = processEntries(fresh, stats).catch((err: unknown) => {
+            writeError = err;
+          });
         }
+        await settle();
         return stats;
       } finally {
         reader.disconnect();
