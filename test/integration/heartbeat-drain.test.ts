@@ -4,6 +4,9 @@
  * errors, abandoned entries of a dead consumer are claimed, remediation is told about droplets
  * under remediation, and the workflow continues as new.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from '@temporalio/worker';
 import type { ObservedHeartbeat } from '../../src/db/heartbeats';
 import type { StreamHeartbeat } from '../../src/heartbeats/heartbeat';
 import {
@@ -13,6 +16,7 @@ import {
   readGroup,
   streamBacklog,
 } from '../../src/heartbeats/stream';
+import { workflowsSourcePath } from '../../src/worker/worker';
 import { heartbeatDrain } from '../../workflows/heartbeat-drain';
 import { drainStatusQuery, stopDrainSignal } from '../../workflows/messages';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
@@ -169,6 +173,20 @@ describe('heartbeat drain workflow', () => {
       await handle.signal(stopDrainSignal);
       const final = await handle.result();
       expect(final.stopping).toBe(true);
+
+      // The last execution's history replays deterministically against today's workflow code;
+      // RECORD_HISTORIES=1 refreshes the fixture the replay test keeps for future changes.
+      const recorded = await handle.fetchHistory();
+      await Worker.runReplayHistory(
+        { workflowsPath: workflowsSourcePath(), replayName: 'heartbeatDrain' },
+        recorded,
+      );
+      if (process.env.RECORD_HISTORIES === '1') {
+        writeFileSync(
+          join(__dirname, '../fixtures/histories/heartbeat-drain.json'),
+          JSON.stringify(recorded, null, 1),
+        );
+      }
     } finally {
       await w.stop();
     }
