@@ -41,7 +41,7 @@ export function createMetrics(opts: {
     registers: [registry],
   });
   // Collected on scrape; registered first so the gauges after it are serialised with fresh values.
-  const length = new Gauge({
+  new Gauge({
     name: 'genesis_heartbeat_stream_length',
     help: 'Entries in the heartbeat stream (not yet acknowledged by the drain)',
     registers: [registry],
