@@ -1,0 +1,454 @@
+/**
+ * DigitalOcean API v2 client for the few calls the control plane makes: read droplets, power
+ * actions, and action polling. Built from injected dependencies so tests can point it at the
+ * simulator, a fake fetch, a fake clock.
+ *
+ * Every attempt: `budget.acquire()` first (the fleet-wide request budget, shared through Redis),
+ * then the request (Bearer token, User-Agent, JSON), then `budget.observe(headers)`.
+ *   - 429: `budget.penalize(Retry-After, or until ratelimit-reset)` so every worker backs off, then
+ *     retry (the next `acquire` does the waiting);
+ *   - 5xx and network errors/timeouts: retried with full-jitter exponential backoff;
+ *   - other 4xx: thrown at once (typed, see errors.ts), never retried.
+ * A POST whose attempt failed ambiguously (5xx or no answer: DigitalOcean may have started the
+ * action) and whose retry is then refused with 422 ("pending event", "already powered on") is
+ * resolved by looking up the droplet's recent action of that type instead of failing, so a retry
+ * neither fails a workflow that actually succeeded nor starts a second power cycle.
+ *
+ * The token goes into the Authorization header only: never into a log line or an error message.
+ */
+import type { Logger } from '../logger';
+import { defaultSleep, headerValue, parseRetryAfterMs, type RequestBudget, type Sleep } from './budget';
+import {
+  DigitalOceanActionFailedError,
+  DigitalOceanActionTimeoutError,
+  DigitalOceanNetworkError,
+  DigitalOceanNotFoundError,
+  DigitalOceanRateLimitedError,
+  DigitalOceanRequestError,
+  DigitalOceanResponseError,
+  DigitalOceanServerError,
+  DigitalOceanUnauthorizedError,
+  type DigitalOceanErrorDetails,
+} from './errors';
+import type { components, operations } from './generated/schema';
+
+type JsonOf<R> = R extends { content: { 'application/json': infer T } } ? T : never;
+
+export type Droplet = components['schemas']['droplet'];
+export type DropletStatus = Droplet['status'];
+export type Action = components['schemas']['action'];
+export type ActionStatus = NonNullable<Action['status']>;
+/**
+ * The request body of a power action. Not `components['schemas']['droplet_action']`: openapi-typescript
+ * narrows that enum to the by-tag endpoint's discriminator mapping, which lacks `reboot`; the
+ * contract test validates these bodies against the spec's own schema instead.
+ */
+export interface DropletActionRequest {
+  type: PowerActionType;
+}
+export type DropletListPage = JsonOf<operations['droplets_list']['responses'][200]>;
+export type DropletGetResponse = JsonOf<operations['droplets_get']['responses'][200]>;
+export type DropletActionResponse = JsonOf<operations['dropletActions_post']['responses'][201]>;
+export type DropletActionListPage = JsonOf<operations['dropletActions_list']['responses'][200]>;
+export type ActionGetResponse = JsonOf<operations['actions_get']['responses'][200]>;
+export type ErrorBody = components['schemas']['error'];
+
+export const POWER_ACTION_TYPES = ['power_on', 'power_off', 'shutdown', 'power_cycle', 'reboot'] as const;
+export type PowerActionType = (typeof POWER_ACTION_TYPES)[number];
+
+export interface ResponseInfo {
+  method: string;
+  /** The path template, e.g. "/v2/droplets/{droplet_id}" (low cardinality, for metrics). */
+  path: string;
+  /** HTTP status; 0 when no answer came (network error or timeout). */
+  status: number;
+  durationMs: number;
+  /** ratelimit-remaining, when DigitalOcean sent it. */
+  remaining?: number;
+  attempt: number;
+}
+
+export interface DigitalOceanClientDeps {
+  baseUrl: string;
+  token: string;
+  budget: RequestBudget;
+  logger: Logger;
+  fetch?: typeof fetch;
+  /** e.g. "genesis-control-plane/0.1.0". */
+  userAgent: string;
+  /** Retries after the first attempt for 429, 5xx and network errors. Default 4. */
+  maxRetries?: number;
+  /** Per attempt. Default 15 s. */
+  requestTimeoutMs?: number;
+  /** Full-jitter backoff: random(0, min(maxBackoffMs, baseBackoffMs * 2^attempt)). */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  sleep?: Sleep;
+  /** Epoch ms; used for action deadlines and header maths. */
+  now?: () => number;
+  random?: () => number;
+  onResponse?: (info: ResponseInfo) => void;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface WaitForActionOptions extends CallOptions {
+  /** Default 5 min. */
+  timeoutMs?: number;
+  /** First poll interval. Default 2 s. */
+  pollIntervalMs?: number;
+  /** The interval grows ×1.5 per poll up to this. Default 15 s. */
+  maxPollIntervalMs?: number;
+}
+
+interface RequestSpec {
+  method: 'GET' | 'POST';
+  /** Template for metrics and logs. */
+  template: string;
+  /** Concrete path, without query. */
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+interface Answer {
+  status: number;
+  body: unknown;
+  headers: Headers;
+}
+
+/** The path part of a DigitalOcean "next" link, re-rooted on our base URL (never send the token elsewhere). */
+function pathOfLink(link: string): string | undefined {
+  try {
+    const u = new URL(link);
+    const i = u.pathname.indexOf('/v2/');
+    return i < 0 ? undefined : u.pathname.slice(i) + u.search;
+  } catch {
+    return undefined;
+  }
+}
+
+function positiveId(kind: string, id: number): number {
+  if (!Number.isSafeInteger(id) || id < 1)
+    throw new TypeError(`${kind} id must be a positive integer, got ${String(id)}`);
+  return id;
+}
+
+function errorFields(body: unknown): Pick<DigitalOceanErrorDetails, 'doId' | 'doMessage' | 'requestId'> {
+  if (!body || typeof body !== 'object') return {};
+  const b = body as Partial<Record<keyof ErrorBody, unknown>>;
+  return {
+    doId: typeof b.id === 'string' ? b.id : undefined,
+    doMessage: typeof b.message === 'string' ? b.message : undefined,
+    requestId: typeof b.request_id === 'string' ? b.request_id : undefined,
+  };
+}
+
+export class DigitalOceanClient {
+  private readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly maxRetries: number;
+  private readonly requestTimeoutMs: number;
+  private readonly baseBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly sleep: Sleep;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(private readonly deps: DigitalOceanClientDeps) {
+    this.baseUrl = deps.baseUrl.replace(/\/+$/, '');
+    this.fetchImpl = deps.fetch ?? fetch;
+    this.maxRetries = deps.maxRetries ?? 4;
+    this.requestTimeoutMs = deps.requestTimeoutMs ?? 15_000;
+    this.baseBackoffMs = deps.baseBackoffMs ?? 500;
+    this.maxBackoffMs = deps.maxBackoffMs ?? 30_000;
+    this.sleep = deps.sleep ?? defaultSleep;
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+  }
+
+  async getDroplet(id: number, opts: CallOptions = {}): Promise<Droplet> {
+    const path = `/v2/droplets/${positiveId('droplet', id)}`;
+    const res = await this.request({
+      method: 'GET',
+      template: '/v2/droplets/{droplet_id}',
+      path,
+      signal: opts.signal,
+    });
+    return this.field<DropletGetResponse, 'droplet'>(res, 'droplet', 'GET', path) as Droplet;
+  }
+
+  /** Every droplet with the tag, following `links.pages.next` (200 per page). */
+  async listDropletsByTag(tag: string, opts: CallOptions = {}): Promise<Droplet[]> {
+    if (!tag) throw new TypeError('tag must not be empty');
+    const all: Droplet[] = [];
+    let path = '/v2/droplets';
+    let query: Record<string, string> | undefined = { tag_name: tag, per_page: '200', page: '1' };
+    const seen = new Set<string>();
+    for (let page = 0; page < 10_000; page++) {
+      const res = await this.request({
+        method: 'GET',
+        template: '/v2/droplets',
+        path,
+        query,
+        signal: opts.signal,
+      });
+      const body = res.body as DropletListPage;
+      const droplets = this.field<DropletListPage, 'droplets'>(res, 'droplets', 'GET', path);
+      all.push(...(droplets ?? []));
+      const pages = body.links?.pages as { next?: string } | undefined;
+      const next = pages?.next ? pathOfLink(pages.next) : undefined;
+      if (!next || seen.has(next)) return all;
+      seen.add(next);
+      path = next;
+      query = undefined;
+    }
+    return all;
+  }
+
+  /** Starts a power action; answers the action as DigitalOcean created it (usually in-progress). */
+  async dropletAction(id: number, type: PowerActionType, opts: CallOptions = {}): Promise<Action> {
+    if (!POWER_ACTION_TYPES.includes(type))
+      throw new TypeError(`unsupported droplet action type: ${String(type)}`);
+    const path = `/v2/droplets/${positiveId('droplet', id)}/actions`;
+    const body: DropletActionRequest = { type };
+    const startedAt = this.now();
+    try {
+      const res = await this.request({
+        method: 'POST',
+        template: '/v2/droplets/{droplet_id}/actions',
+        path,
+        body,
+        signal: opts.signal,
+      });
+      return this.field<DropletActionResponse, 'action'>(res, 'action', 'POST', path) as Action;
+    } catch (err) {
+      if (!(err instanceof DigitalOceanRequestError && err.status === 422 && AMBIGUOUS.has(err))) throw err;
+      const earlier = await this.findRecentAction(id, type, startedAt - 5_000, opts.signal);
+      if (!earlier) throw err;
+      this.deps.logger.warn(
+        { dropletId: id, actionId: earlier.id, type },
+        'digitalocean: retried droplet action was refused; the first attempt had started it',
+      );
+      return earlier;
+    }
+  }
+
+  async getAction(id: number, opts: CallOptions = {}): Promise<Action> {
+    const path = `/v2/actions/${positiveId('action', id)}`;
+    const res = await this.request({
+      method: 'GET',
+      template: '/v2/actions/{action_id}',
+      path,
+      signal: opts.signal,
+    });
+    return this.field<ActionGetResponse, 'action'>(res, 'action', 'GET', path) as Action;
+  }
+
+  /** Polls until the action is completed (returns it) or errored (throws); bounded by `timeoutMs`. */
+  async waitForAction(id: number, opts: WaitForActionOptions = {}): Promise<Action> {
+    const timeoutMs = opts.timeoutMs ?? 300_000;
+    const maxInterval = opts.maxPollIntervalMs ?? 15_000;
+    let interval = Math.min(opts.pollIntervalMs ?? 2_000, maxInterval);
+    const deadline = this.now() + timeoutMs;
+    for (;;) {
+      const action = await this.getAction(id, opts);
+      if (action.status === 'completed') return action;
+      if (action.status === 'errored')
+        throw new DigitalOceanActionFailedError(id, action.type ?? '?', action.resource_id);
+      const left = deadline - this.now();
+      if (left <= 0) throw new DigitalOceanActionTimeoutError(id, action.status ?? 'in-progress', timeoutMs);
+      await this.sleep(Math.min(interval, left), opts.signal);
+      interval = Math.min(Math.ceil(interval * 1.5), maxInterval);
+    }
+  }
+
+  /** The newest action of `type` on the droplet started after `notBefore` (ms), if any: how a retry finds an action an earlier, interrupted attempt already started. */
+  async findRecentAction(
+    dropletId: number,
+    type: string,
+    notBefore: number,
+    signal?: AbortSignal,
+  ): Promise<Action | undefined> {
+    const path = `/v2/droplets/${dropletId}/actions`;
+    const res = await this.request({
+      method: 'GET',
+      template: '/v2/droplets/{droplet_id}/actions',
+      path,
+      query: { per_page: '20', page: '1' },
+      signal,
+    });
+    const actions = this.field<DropletActionListPage, 'actions'>(res, 'actions', 'GET', path) ?? [];
+    return actions.find(
+      (a) =>
+        a.type === type &&
+        a.status !== 'errored' &&
+        (a.started_at === undefined || Date.parse(a.started_at) >= notBefore),
+    );
+  }
+
+  private field<T, K extends keyof T>(res: Answer, key: K, method: string, path: string): T[K] {
+    const body = res.body as T | undefined;
+    if (!body || typeof body !== 'object' || !(key in body)) {
+      throw new DigitalOceanResponseError(
+        { method, path, status: res.status },
+        `no "${String(key)}" in the body`,
+      );
+    }
+    return body[key];
+  }
+
+  private backoffMs(attempt: number): number {
+    return Math.floor(this.random() * Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** attempt));
+  }
+
+  /** How long a 429 asks everyone to wait. */
+  private rateLimitWaitMs(headers: Headers, attempt: number): number {
+    const now = this.now();
+    const retryAfter = parseRetryAfterMs(headerValue(headers, 'retry-after'), now);
+    if (retryAfter !== undefined) return retryAfter;
+    const reset = Number(headerValue(headers, 'ratelimit-reset'));
+    const remaining = Number(headerValue(headers, 'ratelimit-remaining'));
+    if (Number.isFinite(reset) && reset > 0) {
+      const untilReset = reset * 1000 - now;
+      // remaining > 0 means the minute limit tripped, which a minute always clears.
+      if (untilReset > 0) return remaining > 0 ? Math.min(untilReset, 60_000) : untilReset;
+    }
+    return Math.max(1_000, this.backoffMs(attempt));
+  }
+
+  private async request(spec: RequestSpec): Promise<Answer> {
+    const { method, template, path } = spec;
+    const qs = spec.query
+      ? `${path.includes('?') ? '&' : '?'}${new URLSearchParams(spec.query).toString()}`
+      : '';
+    const url = this.baseUrl + path + qs;
+    const logPath = path.split('?')[0];
+    const details = { method, path: logPath };
+    let ambiguous = false;
+    let lastError: Error | undefined;
+
+    for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
+      const last = attempt === this.maxRetries;
+      await this.deps.budget.acquire(spec.signal);
+      const started = performance.now();
+      const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+      const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;
+      let status = 0;
+      let headers: Headers;
+      let body: unknown;
+      try {
+        const res = await this.fetchImpl(url, {
+          method,
+          headers: {
+            authorization: `Bearer ${this.deps.token}`,
+            'user-agent': this.deps.userAgent,
+            accept: 'application/json',
+            ...(spec.body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+          signal,
+        });
+        status = res.status;
+        headers = res.headers;
+        const text = await res.text();
+        try {
+          body = text ? (JSON.parse(text) as unknown) : undefined;
+        } catch {
+          body = undefined;
+        }
+      } catch (err) {
+        if (spec.signal?.aborted) throw spec.signal.reason;
+        const reason = timeout.aborted
+          ? `timed out after ${this.requestTimeoutMs} ms`
+          : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+        this.report(method, template, status, started, undefined, attempt);
+        lastError = new DigitalOceanNetworkError(details, reason, err);
+        if (method === 'POST') ambiguous = true;
+        if (last) break;
+        const delay = this.backoffMs(attempt);
+        this.deps.logger.warn(
+          { method, path: template, attempt, delayMs: delay, reason },
+          'digitalocean: no answer, retrying',
+        );
+        await this.sleep(delay, spec.signal);
+        continue;
+      }
+
+      const remainingHeader = headerValue(headers, 'ratelimit-remaining');
+      this.report(
+        method,
+        template,
+        status,
+        started,
+        remainingHeader === undefined ? undefined : Number(remainingHeader),
+        attempt,
+      );
+      try {
+        await this.deps.budget.observe(headers);
+      } catch (err) {
+        this.deps.logger.warn(
+          { err: (err as Error).message },
+          'digitalocean: could not record rate-limit headers',
+        );
+      }
+
+      if (status >= 200 && status < 300) return { status, body, headers };
+      const d = { ...details, status, ...errorFields(body) };
+
+      if (status === 429) {
+        const waitMs = this.rateLimitWaitMs(headers, attempt);
+        await this.deps.budget.penalize(waitMs);
+        lastError = new DigitalOceanRateLimitedError(d, waitMs);
+        if (last) break;
+        this.deps.logger.warn(
+          { method, path: template, attempt, retryAfterMs: waitMs },
+          'digitalocean: rate limited, backing off',
+        );
+        continue;
+      }
+      if (status >= 500) {
+        lastError = new DigitalOceanServerError(d);
+        if (method === 'POST') ambiguous = true;
+        if (last) break;
+        const delay = this.backoffMs(attempt);
+        this.deps.logger.warn(
+          { method, path: template, attempt, status, delayMs: delay, doId: d.doId },
+          'digitalocean: server error, retrying',
+        );
+        await this.sleep(delay, spec.signal);
+        continue;
+      }
+      if (status === 401 || status === 403) throw new DigitalOceanUnauthorizedError(d);
+      if (status === 404) throw new DigitalOceanNotFoundError(d);
+      const refused = new DigitalOceanRequestError(d);
+      if (ambiguous) AMBIGUOUS.add(refused);
+      throw refused;
+    }
+    throw lastError ?? new DigitalOceanNetworkError(details, 'no attempt made');
+  }
+
+  private report(
+    method: string,
+    path: string,
+    status: number,
+    started: number,
+    remaining: number | undefined,
+    attempt: number,
+  ) {
+    const durationMs = Math.round(performance.now() - started);
+    this.deps.logger.debug({ method, path, status, durationMs, remaining, attempt }, 'digitalocean response');
+    if (!this.deps.onResponse) return;
+    try {
+      this.deps.onResponse({ method, path, status, durationMs, remaining, attempt });
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'digitalocean: onResponse callback threw');
+    }
+  }
+}
+
+/** Refusals that followed an attempt which may have reached DigitalOcean (see the header comment). */
+const AMBIGUOUS = new WeakSet<Error>();

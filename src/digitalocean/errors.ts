@@ -1,0 +1,155 @@
+/**
+ * Typed errors of the DigitalOcean client. Every error says whether trying again can help
+ * (`retryable`), carries the HTTP status (0 when there was no answer) and names the method, the
+ * path and DigitalOcean's own error id/message. None of them ever contains the API token: messages
+ * are built only from the method, the path (no query string) and DigitalOcean's answer.
+ */
+
+export interface DigitalOceanErrorDetails {
+  method: string;
+  path: string;
+  status: number;
+  /** DigitalOcean's error id, e.g. "not_found", "unprocessable_entity". */
+  doId?: string;
+  /** DigitalOcean's human-readable message. */
+  doMessage?: string;
+  /** DigitalOcean's request id, to quote to their support. */
+  requestId?: string;
+}
+
+function describe(d: DigitalOceanErrorDetails, fallback: string): string {
+  const head = `DigitalOcean ${d.method} ${d.path}` + (d.status ? ` -> ${d.status}` : '');
+  const what = d.doId || d.doMessage ? `${d.doId ?? 'error'}: ${d.doMessage ?? ''}`.trim() : fallback;
+  return `${head} ${what}` + (d.requestId ? ` (request_id ${d.requestId})` : '');
+}
+
+export abstract class DigitalOceanError extends Error {
+  abstract readonly retryable: boolean;
+  readonly status: number;
+  readonly method: string;
+  readonly path: string;
+  readonly doId?: string;
+  readonly doMessage?: string;
+  readonly requestId?: string;
+
+  constructor(details: DigitalOceanErrorDetails, fallback: string, options?: { cause?: unknown }) {
+    super(describe(details, fallback), options);
+    this.name = new.target.name;
+    this.status = details.status;
+    this.method = details.method;
+    this.path = details.path;
+    this.doId = details.doId;
+    this.doMessage = details.doMessage;
+    this.requestId = details.requestId;
+  }
+}
+
+/** 404: the droplet or action does not exist (any more). */
+export class DigitalOceanNotFoundError extends DigitalOceanError {
+  readonly retryable = false;
+  constructor(details: DigitalOceanErrorDetails) {
+    super(details, 'not found');
+  }
+}
+
+/** 401/403: the token is wrong, revoked or lacks the scope. Retrying cannot help. */
+export class DigitalOceanUnauthorizedError extends DigitalOceanError {
+  readonly retryable = false;
+  constructor(details: DigitalOceanErrorDetails) {
+    super(details, 'unauthorized');
+  }
+}
+
+/** 429 that outlived the client's retries. `retryAfterMs` is how long DigitalOcean asked to wait. */
+export class DigitalOceanRateLimitedError extends DigitalOceanError {
+  readonly retryable = true;
+  constructor(
+    details: DigitalOceanErrorDetails,
+    readonly retryAfterMs: number,
+  ) {
+    super(details, 'rate limited');
+  }
+}
+
+/** 5xx that outlived the client's retries. */
+export class DigitalOceanServerError extends DigitalOceanError {
+  readonly retryable = true;
+  constructor(details: DigitalOceanErrorDetails) {
+    super(details, 'server error');
+  }
+}
+
+/** Any other 4xx (400, 422 ...): the request itself is wrong for the droplet's state. Never retried. */
+export class DigitalOceanRequestError extends DigitalOceanError {
+  readonly retryable = false;
+  constructor(details: DigitalOceanErrorDetails) {
+    super(details, 'request rejected');
+  }
+}
+
+/** A 2xx whose body is not what the API documents (missing `droplet`, `action` ...). */
+export class DigitalOceanResponseError extends DigitalOceanError {
+  readonly retryable = false;
+  constructor(details: DigitalOceanErrorDetails, problem: string) {
+    super(details, `unexpected response: ${problem}`);
+  }
+}
+
+/** No answer: connection refused/reset, DNS, or the request timed out. */
+export class DigitalOceanNetworkError extends DigitalOceanError {
+  readonly retryable = true;
+  constructor(details: Omit<DigitalOceanErrorDetails, 'status'>, reason: string, cause?: unknown) {
+    super({ ...details, status: 0 }, `network error: ${reason}`, { cause });
+  }
+}
+
+/** The action ran and ended `errored` (DigitalOcean could not do it). */
+export class DigitalOceanActionFailedError extends DigitalOceanError {
+  readonly retryable = false;
+  constructor(
+    readonly actionId: number,
+    readonly actionType: string,
+    readonly resourceId: number | null | undefined,
+  ) {
+    super(
+      { method: 'GET', path: `/v2/actions/${actionId}`, status: 200 },
+      `action ${actionId} (${actionType} on droplet ${resourceId ?? '?'}) ended errored`,
+    );
+  }
+}
+
+/** The action was still in progress when the caller's deadline passed. */
+export class DigitalOceanActionTimeoutError extends DigitalOceanError {
+  readonly retryable = true;
+  constructor(
+    readonly actionId: number,
+    readonly lastStatus: string,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      { method: 'GET', path: `/v2/actions/${actionId}`, status: 200 },
+      `action ${actionId} still ${lastStatus} after ${timeoutMs} ms`,
+    );
+  }
+}
+
+/**
+ * The fleet-wide request budget would make this request wait longer than the caller allows.
+ * Retryable: an activity retry after `waitMs` will find room.
+ */
+export class DigitalOceanBudgetExhaustedError extends Error {
+  readonly retryable = true;
+  readonly status = 0;
+  constructor(
+    readonly waitMs: number,
+    readonly maxWaitMs: number,
+    readonly reason: 'window' | 'blocked',
+  ) {
+    super(
+      reason === 'blocked'
+        ? `DigitalOcean request budget: all workers are blocked for ${waitMs} ms after a rate-limit signal (max wait ${maxWaitMs} ms)`
+        : `DigitalOcean request budget exhausted: next slot in ${waitMs} ms (max wait ${maxWaitMs} ms)`,
+    );
+    this.name = 'DigitalOceanBudgetExhaustedError';
+  }
+}

@@ -1,0 +1,18 @@
+/** The DigitalOcean API v2 simulator: see simulator.ts. */
+export {
+  createDigitalOceanSimulator,
+  DEFAULT_SIMULATOR_TOKEN,
+  type DigitalOceanSimulator,
+  type DigitalOceanSimulatorOptions,
+  type DropletSnapshot,
+  type SimulatorStats,
+} from './simulator';
+export type { DigitalOceanFault } from './faults';
+export {
+  SIMULATED_ACTION_TYPES,
+  type NewDroplet,
+  type PowerChangeListener,
+  type SimulatedActionType,
+} from './droplet-fleet';
+export type { RequestLogEntry } from './request-log';
+export { maxInAnyWindow } from './rate-limiter';

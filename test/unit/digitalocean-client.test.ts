@@ -1,0 +1,375 @@
+/** DigitalOceanClient logic against a scripted fetch, a recording budget and a fake clock/sleep. */
+import pino from 'pino';
+import type { HeaderSource, RequestBudget } from '../../src/digitalocean/budget';
+import {
+  DigitalOceanClient,
+  type DigitalOceanClientDeps,
+  type ResponseInfo,
+} from '../../src/digitalocean/client';
+import {
+  DigitalOceanActionFailedError,
+  DigitalOceanActionTimeoutError,
+  DigitalOceanNetworkError,
+  DigitalOceanNotFoundError,
+  DigitalOceanRateLimitedError,
+  DigitalOceanRequestError,
+  DigitalOceanServerError,
+  DigitalOceanUnauthorizedError,
+} from '../../src/digitalocean/errors';
+
+const TOKEN = 'dop_v1_super_secret_token_value';
+const BASE = 'https://api.digitalocean.test';
+const NOW = 1_700_000_000_000;
+
+type Handler = (url: string, init: RequestInit) => Response | Promise<Response>;
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      'content-type': 'application/json',
+      'ratelimit-remaining': '4000',
+      'ratelimit-reset': String(NOW / 1000 + 600),
+      ...headers,
+    },
+  });
+}
+
+const droplet = (id: number) => ({ id, name: `d${id}`, status: 'active' });
+const action = (id: number, status: string, type = 'power_on', started = '2023-11-14T22:13:20Z') => ({
+  id,
+  status,
+  type,
+  resource_id: 7,
+  started_at: started,
+});
+
+function setup(handlers: Handler[], extra: Partial<DigitalOceanClientDeps> = {}) {
+  const calls: { url: string; init: RequestInit }[] = [];
+  const budgetCalls: string[] = [];
+  const penalties: number[] = [];
+  const sleeps: number[] = [];
+  const infos: ResponseInfo[] = [];
+  const logLines: string[] = [];
+  let now = NOW;
+  const budget: RequestBudget = {
+    acquire: () => {
+      budgetCalls.push('acquire');
+      return Promise.resolve();
+    },
+    observe: (_h: HeaderSource) => {
+      budgetCalls.push('observe');
+      return Promise.resolve();
+    },
+    penalize: (ms: number) => {
+      budgetCalls.push('penalize');
+      penalties.push(ms);
+      return Promise.resolve();
+    },
+  };
+  const fakeFetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input);
+    calls.push({ url, init: init ?? {} });
+    const h = handlers.shift();
+    if (!h) throw new Error(`unexpected request ${url}`);
+    return h(url, init ?? {});
+  }) as typeof fetch;
+  const logger = pino({ level: 'debug' }, { write: (s: string) => logLines.push(s) });
+  const client = new DigitalOceanClient({
+    baseUrl: BASE,
+    token: TOKEN,
+    budget,
+    logger,
+    fetch: fakeFetch,
+    userAgent: 'genesis-control-plane/0.1.0',
+    baseBackoffMs: 500,
+    random: () => 0.5,
+    sleep: (ms: number) => {
+      sleeps.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
+    now: () => now,
+    onResponse: (i) => infos.push(i),
+    ...extra,
+  });
+  return {
+    client,
+    calls,
+    budgetCalls,
+    penalties,
+    sleeps,
+    infos,
+    logLines,
+    advance: (ms: number) => (now += ms),
+  };
+}
+
+describe('DigitalOceanClient requests', () => {
+  it('acquires budget, authenticates, identifies itself, observes headers and reports the response', async () => {
+    const t = setup([() => json(200, { droplet: droplet(7) }, { 'ratelimit-remaining': '4321' })]);
+    await expect(t.client.getDroplet(7)).resolves.toMatchObject({ id: 7, status: 'active' });
+    expect(t.calls[0].url).toBe(`${BASE}/v2/droplets/7`);
+    expect(t.calls[0].init.headers).toMatchObject({
+      authorization: `Bearer ${TOKEN}`,
+      'user-agent': 'genesis-control-plane/0.1.0',
+      accept: 'application/json',
+    });
+    expect(t.budgetCalls).toEqual(['acquire', 'observe']);
+    expect(t.infos).toEqual([
+      {
+        method: 'GET',
+        path: '/v2/droplets/{droplet_id}',
+        status: 200,
+        durationMs: expect.any(Number),
+        remaining: 4321,
+        attempt: 0,
+      },
+    ]);
+  });
+
+  it('throws NotFound on 404 at once, naming method, path and DigitalOcean id/message', async () => {
+    const t = setup([
+      () => json(404, { id: 'not_found', message: 'The resource could not be found.', request_id: 'r-1' }),
+    ]);
+    const err = await t.client.getDroplet(9).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigitalOceanNotFoundError);
+    expect(err).toMatchObject({ retryable: false, status: 404, doId: 'not_found', requestId: 'r-1' });
+    expect((err as Error).message).toBe(
+      'DigitalOcean GET /v2/droplets/9 -> 404 not_found: The resource could not be found. (request_id r-1)',
+    );
+    expect(t.calls).toHaveLength(1);
+  });
+
+  it('never retries 401/403/422', async () => {
+    const t = setup([
+      () => json(401, { id: 'unauthorized', message: 'Unable to authenticate you.' }),
+      () => json(403, { id: 'forbidden', message: 'You do not have access.' }),
+      () => json(422, { id: 'unprocessable_entity', message: 'Droplet is already powered on.' }),
+    ]);
+    await expect(t.client.getDroplet(1)).rejects.toBeInstanceOf(DigitalOceanUnauthorizedError);
+    await expect(t.client.getDroplet(1)).rejects.toMatchObject({ status: 403, retryable: false });
+    const err = await t.client.dropletAction(1, 'power_on').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigitalOceanRequestError);
+    expect((err as Error).message).toContain(
+      'POST /v2/droplets/1/actions -> 422 unprocessable_entity: Droplet is already powered on.',
+    );
+    expect(t.calls).toHaveLength(3);
+    expect(JSON.parse(String(t.calls[2].init.body))).toEqual({ type: 'power_on' });
+  });
+
+  it('retries 5xx with full-jitter exponential backoff, then succeeds', async () => {
+    const t = setup([
+      () => json(500, { id: 'server_error', message: 'boom' }),
+      () => json(503, { id: 'service_unavailable', message: 'later' }),
+      () => json(200, { droplet: droplet(3) }),
+    ]);
+    await expect(t.client.getDroplet(3)).resolves.toMatchObject({ id: 3 });
+    expect(t.sleeps).toEqual([250, 500]); // random 0.5 × 500·2^attempt
+    expect(t.budgetCalls.filter((c) => c === 'acquire')).toHaveLength(3);
+    expect(t.infos.map((i) => [i.status, i.attempt])).toEqual([
+      [500, 0],
+      [503, 1],
+      [200, 2],
+    ]);
+  });
+
+  it('gives up after maxRetries with a retryable ServerError', async () => {
+    const t = setup(
+      Array.from({ length: 3 }, () => () => json(502, { id: 'bad_gateway', message: 'upstream' })),
+      { maxRetries: 2, maxBackoffMs: 600 },
+    );
+    const err = await t.client.getAction(5).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigitalOceanServerError);
+    expect(err).toMatchObject({ retryable: true, status: 502 });
+    expect(t.sleeps).toEqual([250, 300]); // capped at maxBackoffMs × 0.5
+  });
+
+  it('retries network errors and timeouts, then reports a NetworkError', async () => {
+    const refused = () => {
+      throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
+    };
+    const hang: Handler = (_u, init) =>
+      new Promise((_r, reject) => init.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+    const t = setup([refused, hang], { maxRetries: 1, requestTimeoutMs: 30 });
+    const err = await t.client.getDroplet(1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigitalOceanNetworkError);
+    expect((err as Error).message).toBe(
+      'DigitalOcean GET /v2/droplets/1 network error: timed out after 30 ms',
+    );
+    expect(t.infos.map((i) => i.status)).toEqual([0, 0]);
+    const t2 = setup([refused], { maxRetries: 0 });
+    await expect(t2.client.getDroplet(1)).rejects.toThrow('network error: ECONNREFUSED');
+  });
+
+  it('does not retry when the caller aborts', async () => {
+    const controller = new AbortController();
+    const t = setup([
+      (_u, init) =>
+        new Promise((_r, reject) => {
+          init.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+          controller.abort(new Error('activity cancelled'));
+        }),
+    ]);
+    await expect(t.client.getDroplet(1, { signal: controller.signal })).rejects.toThrow('activity cancelled');
+    expect(t.calls).toHaveLength(1);
+  });
+
+  it('on 429 penalizes the shared budget by Retry-After (or until ratelimit-reset) and retries', async () => {
+    const t = setup([
+      () =>
+        json(429, { id: 'too_many_requests', message: 'API Rate limit exceeded.' }, { 'retry-after': '3' }),
+      () =>
+        json(
+          429,
+          { id: 'too_many_requests', message: 'x' },
+          { 'ratelimit-remaining': '0', 'ratelimit-reset': String(NOW / 1000 + 120) },
+        ),
+      () =>
+        json(
+          429,
+          { id: 'too_many_requests', message: 'x' },
+          { 'ratelimit-remaining': '17', 'ratelimit-reset': String(NOW / 1000 + 1800) },
+        ),
+      () => json(200, { droplet: droplet(1) }),
+    ]);
+    await expect(t.client.getDroplet(1)).resolves.toMatchObject({ id: 1 });
+    // Retry-After wins; remaining 0 -> until reset; remaining > 0 (minute limit) -> at most a minute.
+    expect(t.penalties).toEqual([3_000, 120_000, 60_000]);
+    expect(t.sleeps).toEqual([]); // the budget's acquire does the waiting, for every worker
+    expect(t.budgetCalls.slice(0, 4)).toEqual(['acquire', 'observe', 'penalize', 'acquire']);
+  });
+
+  it('throws RateLimited with the wait when 429s outlast the retries', async () => {
+    const t = setup([() => json(429, { id: 'too_many_requests', message: 'x' }, { 'retry-after': '9' })], {
+      maxRetries: 0,
+    });
+    const err = await t.client.getDroplet(1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigitalOceanRateLimitedError);
+    expect(err).toMatchObject({ retryAfterMs: 9_000, retryable: true });
+  });
+
+  it('never puts the token in a log line or an error message', async () => {
+    const t = setup([
+      () => json(500, { id: 'server_error', message: 'boom' }),
+      () => {
+        throw new TypeError('fetch failed');
+      },
+      () => json(429, { id: 'too_many_requests', message: 'slow down' }, { 'retry-after': '1' }),
+      () => json(404, { id: 'not_found', message: 'gone' }),
+    ]);
+    const err = (await t.client.getDroplet(1).catch((e: unknown) => e)) as Error;
+    expect(t.logLines.length).toBeGreaterThan(3);
+    expect(t.logLines.join('\n')).not.toContain(TOKEN);
+    expect(`${err.message} ${err.stack}`).not.toContain(TOKEN);
+  });
+});
+
+describe('DigitalOceanClient pagination', () => {
+  it('follows links.pages.next, re-rooted on the base URL so the token never goes elsewhere', async () => {
+    const t = setup([
+      () =>
+        json(200, {
+          droplets: [droplet(1), droplet(2)],
+          links: { pages: { next: 'https://evil.example/v2/droplets?page=2&per_page=200&tag_name=genesis' } },
+          meta: { total: 3 },
+        }),
+      () => json(200, { droplets: [droplet(3)], links: { pages: { prev: 'x' } }, meta: { total: 3 } }),
+    ]);
+    const all = await t.client.listDropletsByTag('genesis');
+    expect(all.map((d) => d.id)).toEqual([1, 2, 3]);
+    expect(t.calls.map((c) => c.url)).toEqual([
+      `${BASE}/v2/droplets?tag_name=genesis&per_page=200&page=1`,
+      `${BASE}/v2/droplets?page=2&per_page=200&tag_name=genesis`,
+    ]);
+  });
+
+  it('stops on a next link that repeats', async () => {
+    const page = () =>
+      json(200, {
+        droplets: [droplet(1)],
+        links: { pages: { next: `${BASE}/v2/droplets?page=2` } },
+        meta: { total: 1 },
+      });
+    const t = setup([page, page]);
+    await expect(t.client.listDropletsByTag('x')).resolves.toHaveLength(2);
+    expect(t.calls).toHaveLength(2);
+  });
+});
+
+describe('DigitalOceanClient actions', () => {
+  it('waitForAction polls with growing intervals until completed', async () => {
+    const t = setup([
+      () => json(200, { action: action(11, 'in-progress') }),
+      () => json(200, { action: action(11, 'in-progress') }),
+      () => json(200, { action: action(11, 'in-progress') }),
+      () => json(200, { action: action(11, 'in-progress') }),
+      () => json(200, { action: action(11, 'completed') }),
+    ]);
+    await expect(
+      t.client.waitForAction(11, { pollIntervalMs: 100, maxPollIntervalMs: 300 }),
+    ).resolves.toMatchObject({
+      status: 'completed',
+    });
+    expect(t.sleeps).toEqual([100, 150, 225, 300]);
+  });
+
+  it('waitForAction throws ActionFailed on errored and ActionTimeout past the deadline', async () => {
+    const failed = setup([() => json(200, { action: action(12, 'errored', 'power_cycle') })]);
+    const err = await failed.client.waitForAction(12).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigitalOceanActionFailedError);
+    expect((err as Error).message).toContain('action 12 (power_cycle on droplet 7) ended errored');
+
+    const slow = setup(
+      Array.from({ length: 10 }, () => () => json(200, { action: action(13, 'in-progress') })),
+    );
+    const timeout = await slow.client
+      .waitForAction(13, { timeoutMs: 1_000, pollIntervalMs: 400, maxPollIntervalMs: 400 })
+      .catch((e: unknown) => e);
+    expect(timeout).toBeInstanceOf(DigitalOceanActionTimeoutError);
+    expect(slow.sleeps).toEqual([400, 400, 200]);
+    expect(slow.calls).toHaveLength(4);
+  });
+
+  it('a retried POST refused with 422 returns the action the first (ambiguous) attempt started', async () => {
+    const started = new Date(NOW).toISOString();
+    const t = setup([
+      () => json(500, { id: 'server_error', message: 'boom' }),
+      () => json(422, { id: 'unprocessable_entity', message: 'Droplet already has a pending event.' }),
+      () =>
+        json(200, {
+          actions: [action(99, 'in-progress', 'power_cycle', started)],
+          links: {},
+          meta: { total: 1 },
+        }),
+    ]);
+    await expect(t.client.dropletAction(7, 'power_cycle')).resolves.toMatchObject({
+      id: 99,
+      status: 'in-progress',
+    });
+    expect(t.calls[2].url).toBe(`${BASE}/v2/droplets/7/actions?per_page=20&page=1`);
+  });
+
+  it('a 422 after an ambiguous attempt still throws when no recent action of that type exists', async () => {
+    const t = setup([
+      () => json(503, { id: 'server_error', message: 'boom' }),
+      () => json(422, { id: 'unprocessable_entity', message: 'Droplet is already powered on.' }),
+      () =>
+        json(200, {
+          actions: [action(98, 'completed', 'power_on', '2020-01-01T00:00:00Z')],
+          links: {},
+          meta: { total: 1 },
+        }),
+    ]);
+    await expect(t.client.dropletAction(7, 'power_on')).rejects.toBeInstanceOf(DigitalOceanRequestError);
+  });
+
+  it('rejects bad ids and action types before any request', async () => {
+    const t = setup([]);
+    await expect(t.client.getDroplet(0)).rejects.toThrow(TypeError);
+    await expect(t.client.dropletAction(1, 'destroy' as 'reboot')).rejects.toThrow(
+      'unsupported droplet action type',
+    );
+    expect(t.calls).toHaveLength(0);
+  });
+});
