@@ -2,11 +2,14 @@
  * What activities are built from. Everything with a side effect is injected, so tests wire the real
  * Postgres and Redis and the fleet simulator, and production wires the real services.
  */
+import type { Client } from '@temporalio/client';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
+import type { DigitalOceanClient } from '../src/digitalocean/client';
 import type { ObservedHeartbeat } from '../src/db/heartbeats';
 import type { HeartbeatStreamNames } from '../src/heartbeats/stream';
 import type { Logger } from '../src/logger';
+import type { SidecarClient } from '../src/sidecar/client';
 
 /**
  * The seam between the heartbeat drain and remediation: told about droplets whose fresh heartbeat
@@ -16,6 +19,24 @@ export interface RemediationNotifier {
   heartbeatsObserved(observed: ObservedHeartbeat[]): Promise<void>;
 }
 
+/** Raises (and notifies) or resolves alerts; implemented over the alerts store and channels. */
+export interface AlertSink {
+  raise(alert: {
+    key: string;
+    kind: string;
+    severity: 'info' | 'warning' | 'critical';
+    title: string;
+    message: string;
+    workspaceId?: string;
+    dropletId?: number;
+    workflowId?: string;
+    reason?: string;
+    value?: number;
+    threshold?: number;
+  }): Promise<{ notified: boolean }>;
+  resolve(key: string): Promise<{ resolved: boolean }>;
+}
+
 export interface ActivityDeps {
   pool: Pool;
   redis: Redis;
@@ -23,5 +44,10 @@ export interface ActivityDeps {
   heartbeatStream: HeartbeatStreamNames;
   heartbeatRetentionDays: number;
   remediation: RemediationNotifier;
+  /** The clients below are wired by the worker; an activity that needs a missing one fails clearly. */
+  digitalocean?: DigitalOceanClient;
+  sidecar?: SidecarClient;
+  temporal?: { client: Client; taskQueue: string };
+  alerts?: AlertSink;
   clock?: () => number;
 }

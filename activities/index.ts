@@ -2,11 +2,15 @@
 import type { ActivityDeps } from './deps';
 import { createHeartbeatDrainActivities } from './heartbeat-drain';
 import { createHeartbeatRetentionActivities } from './heartbeat-retention';
+import { createPowerActivities } from './power';
+import { createWatchdogActivities } from './watchdog';
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createHeartbeatDrainActivities(deps),
     ...createHeartbeatRetentionActivities(deps),
+    ...createPowerActivities(deps),
+    ...createWatchdogActivities(deps),
   };
 }
 

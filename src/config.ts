@@ -158,6 +158,13 @@ const schema = z.object({
 
   WATCHDOG_HEARTBEAT_TIMEOUT_S: int(30, 86_400).default(300),
   WATCHDOG_STORM_FRACTION: fraction.default(0.1),
+  WATCHDOG_STORM_MIN_STALE: int(1, 1_000_000).default(5),
+  WATCHDOG_INTERVAL_S: int(5, 3600).default(60),
+  WATCHDOG_MAX_STARTS_PER_TICK: int(1, 1000).default(20),
+  WATCHDOG_CPU_PERCENT: int(1, 100).default(90),
+  WATCHDOG_MEMORY_PERCENT: int(1, 100).default(85),
+  WATCHDOG_DISK_PERCENT: int(1, 100).default(90),
+  WATCHDOG_ENABLED: bool.default(true),
 
   TELEGRAM_BOT_TOKEN: z.string().min(1).optional(),
   TELEGRAM_CHAT_ID: z.string().min(1).optional(),
@@ -203,7 +210,15 @@ export interface Config {
     drainConsumers: number;
     drainBatchSize: number;
   };
-  watchdog: { heartbeatTimeoutS: number; stormFraction: number };
+  watchdog: {
+    enabled: boolean;
+    intervalS: number;
+    heartbeatTimeoutS: number;
+    stormFraction: number;
+    stormMinStale: number;
+    maxStartsPerTick: number;
+    thresholds: { cpu: number; memory: number; disk: number };
+  };
   alerts: {
     telegram?: { botToken: string; chatId: string; apiUrl: string };
     slackWebhookUrl?: string;
@@ -327,7 +342,19 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
       drainConsumers: e.DRAIN_CONSUMERS,
       drainBatchSize: e.DRAIN_BATCH_SIZE,
     },
-    watchdog: { heartbeatTimeoutS: e.WATCHDOG_HEARTBEAT_TIMEOUT_S, stormFraction: e.WATCHDOG_STORM_FRACTION },
+    watchdog: {
+      enabled: e.WATCHDOG_ENABLED,
+      intervalS: e.WATCHDOG_INTERVAL_S,
+      heartbeatTimeoutS: e.WATCHDOG_HEARTBEAT_TIMEOUT_S,
+      stormFraction: e.WATCHDOG_STORM_FRACTION,
+      stormMinStale: e.WATCHDOG_STORM_MIN_STALE,
+      maxStartsPerTick: e.WATCHDOG_MAX_STARTS_PER_TICK,
+      thresholds: {
+        cpu: e.WATCHDOG_CPU_PERCENT,
+        memory: e.WATCHDOG_MEMORY_PERCENT,
+        disk: e.WATCHDOG_DISK_PERCENT,
+      },
+    },
     alerts: {
       telegram:
         e.TELEGRAM_BOT_TOKEN && e.TELEGRAM_CHAT_ID

@@ -26,7 +26,8 @@ import { createRedis } from './redis';
 import { temporalConnectionSettings } from './temporal/connection-options';
 import { createMetrics } from './metrics';
 import { AesGcmPayloadCodec, dataConverterFor } from './temporal/payload-codec';
-import { temporalRemediationNotifier } from './temporal/remediation-notifier';
+import { ensureWatchdogSchedule } from './temporal/schedules';
+import { buildActivityDeps } from './worker/deps';
 import { installRuntime } from './worker/runtime';
 import { connectWorker, createWorker } from './worker/worker';
 
@@ -42,7 +43,7 @@ export async function startControlPlane(
   role: 'worker' | 'api' | 'all',
   config: Config,
   logger: Logger,
-  opts: { installRuntime?: boolean; ensureDrain?: boolean } = {},
+  opts: { installRuntime?: boolean; ensureDrain?: boolean; ensureSchedules?: boolean } = {},
 ): Promise<ControlPlane> {
   const pool = createPool(config.database.url, logger, { max: config.database.poolMax });
   const redis = createRedis(config.redis.url, logger);
@@ -74,14 +75,7 @@ export async function startControlPlane(
       config,
       logger,
       connection: nativeConnection,
-      deps: {
-        pool,
-        redis,
-        logger,
-        heartbeatStream: stream,
-        heartbeatRetentionDays: config.heartbeats.retentionDays,
-        remediation: temporalRemediationNotifier(client, logger),
-      },
+      deps: buildActivityDeps({ config, logger, pool, redis, client }),
     });
     workerRun = worker.run();
     logger.info(
@@ -95,6 +89,21 @@ export async function startControlPlane(
         batchSize: config.heartbeats.drainBatchSize,
       });
       logger.info({ workflowIds: ids }, 'heartbeat drain workflows running');
+    }
+    if (config.watchdog.enabled && opts.ensureSchedules !== false) {
+      const w = config.watchdog;
+      const scheduleId = await ensureWatchdogSchedule(client, {
+        taskQueue: config.temporal.taskQueue,
+        everyMs: w.intervalS * 1000,
+        input: {
+          heartbeatTimeoutS: w.heartbeatTimeoutS,
+          stormFraction: w.stormFraction,
+          stormMinStale: w.stormMinStale,
+          maxStartsPerTick: w.maxStartsPerTick,
+          thresholds: w.thresholds,
+        },
+      });
+      logger.info({ scheduleId, everyS: w.intervalS }, 'watchdog schedule in place');
     }
   }
 

@@ -1,2 +1,6 @@
 /** Every workflow the worker runs. Deterministic code only: see eslint.config.mjs. */
 export { heartbeatDrain } from './heartbeat-drain';
+export { hardReboot } from './power/hard-reboot';
+export { hibernateDroplet } from './power/hibernate-droplet';
+export { wakeDroplet } from './power/wake-droplet';
+export { watchdog } from './watchdog';

@@ -4,6 +4,7 @@
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { DrainStats } from '../src/domain/drain-stats';
+import type { PowerStatus } from '../src/domain/power';
 
 // Heartbeat drain
 export interface DrainStatus {
@@ -24,11 +25,17 @@ export interface HeartbeatObserved {
   sidecarVersion: string | null;
 }
 export const heartbeatObservedSignal = defineSignal<[HeartbeatObserved]>('heartbeatObserved');
+/** Phase, attempt and last error of a running power workflow. */
+export const powerStatusQuery = defineQuery<PowerStatus>('status');
 
 /** Workflow ids derived from what they act on, so starts are idempotent and single-flight. */
 export const workflowIds = {
   /** Scoped by task queue so two control planes sharing a namespace never share a drain. */
   heartbeatDrain: (taskQueue: string, consumerIndex: number) =>
     `heartbeat-drain/${taskQueue}/${consumerIndex}`,
+  /** Every power workflow of a droplet shares this id: single flight per droplet. */
   power: (dropletId: number) => `power-${dropletId}`,
+  /** The hard reboot a failed watchdog wake escalates to runs as its child under this id. */
+  powerEscalation: (dropletId: number) => `power-${dropletId}-reboot`,
+  watchdogSchedule: (taskQueue: string) => `watchdog/${taskQueue}`,
 };

@@ -33,7 +33,13 @@ describe('loadConfig', () => {
     expect(c.api.port).toBe(8080);
     expect(c.worker.shutdownGraceMs).toBe(30_000);
     expect(c.digitalocean).toMatchObject({ ratePerMinute: 250, ratePerHour: 5000 });
-    expect(c.watchdog).toEqual({ heartbeatTimeoutS: 300, stormFraction: 0.1 });
+    expect(c.watchdog).toMatchObject({
+      heartbeatTimeoutS: 300,
+      stormFraction: 0.1,
+      intervalS: 60,
+      enabled: true,
+    });
+    expect(c.watchdog.thresholds).toEqual({ cpu: 90, memory: 85, disk: 90 });
     expect(c.temporal.tls).toBeUndefined();
   });
 

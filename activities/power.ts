@@ -1,0 +1,201 @@
+/**
+ * Side effects of the power workflows: the droplet's record and state, DigitalOcean power actions
+ * (through the fleet-wide budget inside the client), sidecar health checks, heartbeat freshness,
+ * and whether another operation is running on the droplet.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { getDroplet, transitionDroplet, type TransitionRequest } from '../src/db/droplets';
+import type { PowerActionType } from '../src/digitalocean/client';
+import { IllegalTransitionError, type DropletState } from '../src/domain/droplet-state';
+import { PowerFailure } from '../src/domain/power';
+import type { ActivityDeps } from './deps';
+import { asActivityFailure, notConfigured } from './errors';
+
+export interface DropletRecord {
+  dropletId: number;
+  workspaceId: string;
+  state: DropletState;
+  sidecarUrl: string | null;
+  lastHeartbeatAt: string | null;
+  n8nStatus: string | null;
+}
+
+export function createPowerActivities(deps: ActivityDeps) {
+  const digitalocean = () =>
+    deps.digitalocean ??
+    (() => {
+      throw notConfigured('the DigitalOcean client');
+    })();
+  const sidecar = () =>
+    deps.sidecar ??
+    (() => {
+      throw notConfigured('the sidecar client');
+    })();
+
+  async function record(dropletId: number): Promise<DropletRecord> {
+    const row = await getDroplet(deps.pool, dropletId);
+    if (!row)
+      throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
+    return {
+      dropletId,
+      workspaceId: row.workspace_id,
+      state: row.state,
+      sidecarUrl: row.sidecar_url,
+      lastHeartbeatAt: row.last_heartbeat_at?.toISOString() ?? null,
+      n8nStatus: row.n8n_status,
+    };
+  }
+
+  return {
+    getDropletRecord: record,
+
+    /** Every state change of a power workflow goes through the transition function. */
+    async transitionDroplet(req: TransitionRequest): Promise<{ from: DropletState; changed: boolean }> {
+      try {
+        const r = await transitionDroplet(deps.pool, req);
+        return { from: r.from, changed: r.changed };
+      } catch (err) {
+        if (err instanceof IllegalTransitionError) {
+          throw ApplicationFailure.nonRetryable(err.message, PowerFailure.illegalState);
+        }
+        throw err;
+      }
+    },
+
+    async getProviderStatus(dropletId: number): Promise<string> {
+      try {
+        const d = await digitalocean().getDroplet(dropletId, {
+          signal: Context.current().cancellationSignal,
+        });
+        return d.status;
+      } catch (err) {
+        throw asActivityFailure(err);
+      }
+    },
+
+    /**
+     * Starts a power action at most once per `key` (workflow run + attempt). The key is recorded
+     * before DigitalOcean is called; a retry that finds it without an action id (the worker died
+     * mid-call) looks for the action the first try started before starting another.
+     */
+    async powerAction(input: { key: string; dropletId: number; type: PowerActionType }): Promise<number> {
+      const { key, dropletId, type } = input;
+      const signal = Context.current().cancellationSignal;
+      const inserted = await deps.pool.query<{ action_id: string | null; started_at: Date }>(
+        `INSERT INTO power_actions (key, droplet_id, type) VALUES ($1, $2, $3)
+         ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key
+         RETURNING action_id, started_at, (xmax = 0) AS fresh`,
+        [key, dropletId, type],
+      );
+      const row = inserted.rows[0]! as { action_id: string | null; started_at: Date; fresh?: boolean };
+      if (row.action_id) return Number(row.action_id);
+      try {
+        const client = digitalocean();
+        let actionId: number | undefined;
+        if (row.fresh === false) {
+          const earlier = await client.findRecentAction(
+            dropletId,
+            type,
+            row.started_at.getTime() - 5_000,
+            signal,
+          );
+          actionId = earlier?.id;
+          if (actionId)
+            deps.logger.warn(
+              { dropletId, actionId, type, key },
+              'reusing power action started by an earlier attempt',
+            );
+        }
+        if (!actionId) actionId = (await client.dropletAction(dropletId, type, { signal })).id;
+        if (!actionId)
+          throw ApplicationFailure.nonRetryable(
+            'DigitalOcean returned an action without id',
+            PowerFailure.provider,
+          );
+        await deps.pool.query(`UPDATE power_actions SET action_id = $2, recorded_at = now() WHERE key = $1`, [
+          key,
+          actionId,
+        ]);
+        deps.logger.info(
+          { dropletId, actionId, type, workflowId: Context.current().info.workflowExecution?.workflowId },
+          'power action started',
+        );
+        return actionId;
+      } catch (err) {
+        throw asActivityFailure(err, PowerFailure.provider);
+      }
+    },
+
+    async waitForAction(input: { actionId: number; timeoutMs: number; pollMs: number }): Promise<string> {
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 5_000);
+      try {
+        const action = await digitalocean().waitForAction(input.actionId, {
+          timeoutMs: input.timeoutMs,
+          pollIntervalMs: input.pollMs,
+          maxPollIntervalMs: Math.max(input.pollMs, 5_000),
+          signal: ctx.cancellationSignal,
+        });
+        return action.status ?? 'completed';
+      } catch (err) {
+        throw asActivityFailure(err);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** One HEALTH_CHECK probe; the verify loop in the workflow decides what a failure means. */
+    async sidecarHealthCheck(
+      dropletId: number,
+    ): Promise<{ ok: boolean; n8nStatus?: string; error?: string }> {
+      const r = await record(dropletId);
+      if (!r.sidecarUrl) return { ok: false, error: 'droplet has no sidecar_url yet' };
+      try {
+        const { result } = await sidecar().healthCheck(
+          { sidecarUrl: r.sidecarUrl, workspaceId: r.workspaceId, dropletId },
+          { signal: Context.current().cancellationSignal },
+        );
+        const status = (result as { n8n_status?: string }).n8n_status;
+        return status === 'down'
+          ? { ok: false, n8nStatus: status, error: 'n8n is down' }
+          : { ok: true, n8nStatus: status };
+      } catch (err) {
+        return { ok: false, error: (err as Error).message };
+      }
+    },
+
+    /** Polling fallback of verification: the droplet's newest heartbeat, if newer than `since`. */
+    async heartbeatSince(input: { dropletId: number; sinceMs: number }): Promise<string | null> {
+      const r = await record(input.dropletId);
+      if (!r.lastHeartbeatAt) return null;
+      return Date.parse(r.lastHeartbeatAt) > input.sinceMs ? r.lastHeartbeatAt : null;
+    },
+
+    /** Running operations on the droplet that must not be interrupted by a power change. */
+    async runningChangesOn(dropletId: number): Promise<string[]> {
+      if (!deps.temporal) throw notConfigured('the Temporal client');
+      const ids: string[] = [];
+      const query =
+        `DropletId = "${dropletId}" AND ExecutionStatus = "Running" AND ` +
+        `Operation IN ("sidecar_update", "workflow_update", "credential_injection")`;
+      for await (const wf of deps.temporal.client.workflow.list({ query })) ids.push(wf.workflowId);
+      return ids;
+    },
+
+    /** Opens (or keeps) an alert and notifies once per severity change; logs when no sink is wired. */
+    async raiseAlert(
+      alert: Parameters<NonNullable<ActivityDeps['alerts']>['raise']>[0],
+    ): Promise<{ notified: boolean }> {
+      if (!deps.alerts) {
+        deps.logger.warn({ ...alert }, 'ALERT (no alert sink configured)');
+        return { notified: false };
+      }
+      return deps.alerts.raise(alert);
+    },
+
+    async resolveAlert(key: string): Promise<{ resolved: boolean }> {
+      if (!deps.alerts) return { resolved: false };
+      return deps.alerts.resolve(key);
+    },
+  };
+}

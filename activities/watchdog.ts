@@ -1,0 +1,92 @@
+/** Side effects of the watchdog: the fleet scan, remediation starts, breach alerts, the run summary. */
+import { Context } from '@temporalio/activity';
+import {
+  openBreachAlertKeys,
+  recordWatchdogRun,
+  scanFleet,
+  type FleetScan,
+  type ResourceBreach,
+} from '../src/db/watchdog';
+import type { WakeDropletInput } from '../src/domain/power';
+import { startWake } from '../src/temporal/power-starts';
+import type { ActivityDeps } from './deps';
+import { notConfigured } from './errors';
+
+const breachKey = (b: Pick<ResourceBreach, 'dropletId' | 'kind'>) => `droplet:${b.dropletId}:${b.kind}`;
+
+export function createWatchdogActivities(deps: ActivityDeps) {
+  return {
+    async scanFleet(opts: {
+      timeoutS: number;
+      limit: number;
+      cpu: number;
+      memory: number;
+      disk: number;
+    }): Promise<FleetScan> {
+      return scanFleet(deps.pool, opts);
+    },
+
+    /** Starts (or joins) a watchdog_recovery wake per droplet under its single-flight id. */
+    async startRemediations(input: {
+      droplets: { dropletId: number; workspaceId: string }[];
+      wake: Pick<WakeDropletInput, 'timings' | 'reboot'>;
+    }): Promise<{ started: number; joined: number; workflowIds: string[] }> {
+      if (!deps.temporal) throw notConfigured('the Temporal client');
+      const { client, taskQueue } = deps.temporal;
+      let started = 0;
+      let joined = 0;
+      const ids: string[] = [];
+      for (const d of input.droplets) {
+        Context.current().heartbeat(ids.length);
+        const r = await startWake(client, taskQueue, {
+          workspaceId: d.workspaceId,
+          dropletId: d.dropletId,
+          reason: 'watchdog_recovery',
+          ...input.wake,
+        });
+        if (r.joined) joined++;
+        else started++;
+        ids.push(r.workflowId);
+        deps.logger.info(
+          { dropletId: d.dropletId, workspaceId: d.workspaceId, workflowId: r.workflowId, joined: r.joined },
+          'watchdog remediation',
+        );
+      }
+      return { started, joined, workflowIds: ids };
+    },
+
+    /** One alert per droplet and kind; alerts of breaches that cleared are resolved. */
+    async syncBreachAlerts(breaches: ResourceBreach[]): Promise<{ raised: number; resolved: number }> {
+      const current = new Set(breaches.map(breachKey));
+      let raised = 0;
+      let resolved = 0;
+      for (const b of breaches) {
+        const alert = {
+          key: breachKey(b),
+          kind: 'resource_breach',
+          severity: 'warning' as const,
+          title: `Droplet ${b.dropletId}: ${b.kind} ${b.value.toFixed(0)}% > ${b.threshold}%`,
+          message: `${b.kind} at ${b.value.toFixed(1)}% (threshold ${b.threshold}%) on droplet ${b.dropletId} of workspace ${b.workspaceId}`,
+          workspaceId: b.workspaceId,
+          dropletId: b.dropletId,
+          reason: `${b.kind}_above_threshold`,
+          value: b.value,
+          threshold: b.threshold,
+        };
+        if (deps.alerts) {
+          if ((await deps.alerts.raise(alert)).notified) raised++;
+        } else deps.logger.warn(alert, 'resource breach (no alert sink configured)');
+      }
+      if (deps.alerts) {
+        for (const key of await openBreachAlertKeys(deps.pool)) {
+          if (!current.has(key) && (await deps.alerts.resolve(key)).resolved) resolved++;
+        }
+      }
+      return { raised, resolved };
+    },
+
+    async recordWatchdogRun(run: Parameters<typeof recordWatchdogRun>[1]): Promise<void> {
+      await recordWatchdogRun(deps.pool, run);
+    },
+  };
+}

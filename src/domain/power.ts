@@ -1,0 +1,127 @@
+/**
+ * Power operations: their inputs, reasons, defaults and status. Pure; shared by workflows, the
+ * client and the CLI. Every duration is an input with a production default, so tests (which have
+ * no time-skipping server here) run the same code with short windows.
+ */
+export const WAKE_REASONS = [
+  'user_login',
+  'scheduled_campaign',
+  'admin_request',
+  'watchdog_recovery',
+] as const;
+export type WakeReason = (typeof WAKE_REASONS)[number];
+
+export const REBOOT_REASONS = ['watchdog_heartbeat_timeout', 'admin_request', 'zombie_detected'] as const;
+export type RebootReason = (typeof REBOOT_REASONS)[number];
+
+export interface PowerTimings {
+  /** How long verification may take: HEALTH_CHECK answers and a fresh heartbeat arrives. */
+  verifyWindowMs: number;
+  /** Polling fallback between verification probes (a heartbeat signal ends the wait early). */
+  verifyPollMs: number;
+  /** How long a DigitalOcean action may stay in progress. */
+  actionTimeoutMs: number;
+  /** First action-status poll interval. */
+  actionPollMs: number;
+}
+
+export const DEFAULT_POWER_TIMINGS: PowerTimings = {
+  verifyWindowMs: 5 * 60_000,
+  verifyPollMs: 10_000,
+  actionTimeoutMs: 5 * 60_000,
+  actionPollMs: 2_000,
+};
+
+export interface WakeDropletInput {
+  workspaceId: string;
+  dropletId: number;
+  reason: WakeReason;
+  timings?: Partial<PowerTimings>;
+  /** Passed to the hard reboot a failed watchdog_recovery wake escalates to. */
+  reboot?: Pick<HardRebootInput, 'maxAttempts' | 'backoffInitialMs'>;
+}
+
+export interface HardRebootInput {
+  workspaceId: string;
+  dropletId: number;
+  reason: RebootReason;
+  maxAttempts?: number;
+  /** Backoff before attempt n+1 is backoffInitialMs * 2^(n-1). Production default 10 s. */
+  backoffInitialMs?: number;
+  timings?: Partial<PowerTimings>;
+}
+
+export interface HibernateDropletInput {
+  workspaceId: string;
+  dropletId: number;
+  /** Graceful shutdown may take this long before power_off is used. Production default 2 min. */
+  gracefulTimeoutMs?: number;
+  timings?: Partial<PowerTimings>;
+}
+
+export const DEFAULT_REBOOT_ATTEMPTS = 3;
+export const DEFAULT_REBOOT_BACKOFF_MS = 10_000;
+export const DEFAULT_GRACEFUL_SHUTDOWN_MS = 2 * 60_000;
+
+export type PowerPhase =
+  | 'starting'
+  | 'checking'
+  | 'powering_on'
+  | 'power_cycling'
+  | 'shutting_down'
+  | 'powering_off'
+  | 'waiting_for_action'
+  | 'verifying'
+  | 'backing_off'
+  | 'escalated'
+  | 'done'
+  | 'failed';
+
+export interface PowerStatus {
+  operation: 'wake' | 'hibernate' | 'hard_reboot';
+  dropletId: number;
+  phase: PowerPhase;
+  attempt: number;
+  lastError?: string;
+  outcome?: string;
+}
+
+export interface PowerResult {
+  dropletId: number;
+  outcome: 'already_healthy' | 'healthy' | 'degraded' | 'hibernated' | 'already_hibernated';
+  attempts: number;
+}
+
+/** Failure types a caller can branch on (ApplicationFailure.type). */
+export const PowerFailure = {
+  verificationFailed: 'VerificationFailed',
+  zombie: 'DropletZombie',
+  busy: 'DropletBusy',
+  illegalState: 'IllegalDropletState',
+  invalidInput: 'InvalidInput',
+  notFound: 'DropletNotFound',
+  provider: 'ProviderRefused',
+} as const;
+
+/** Validates a start's input; returns the first bad field and why, or undefined. */
+export function invalidPowerInput(
+  input: { workspaceId?: unknown; dropletId?: unknown; reason?: unknown; maxAttempts?: unknown },
+  reasons?: readonly string[],
+): string | undefined {
+  if (typeof input.workspaceId !== 'string' || input.workspaceId.length === 0)
+    return 'workspaceId must be a non-empty string';
+  if (typeof input.dropletId !== 'number' || !Number.isSafeInteger(input.dropletId) || input.dropletId <= 0) {
+    return 'dropletId must be a positive integer';
+  }
+  if (reasons && !reasons.includes(input.reason as string))
+    return `reason must be one of ${reasons.join(', ')}`;
+  if (
+    input.maxAttempts !== undefined &&
+    (!Number.isInteger(input.maxAttempts) ||
+      (input.maxAttempts as number) < 1 ||
+      (input.maxAttempts as number) > 20)
+  ) {
+    return 'maxAttempts must be an integer from 1 to 20';
+  }
+  return undefined;
+}

@@ -1,0 +1,49 @@
+/** The watchdog's inputs, defaults and storm-brake rule. Pure. */
+import type { PowerTimings } from './power';
+
+export interface WatchdogInput {
+  /** A heartbeat older than this is stale. Production default 300 s. */
+  heartbeatTimeoutS?: number;
+  /** Brake when more than this fraction of the eligible fleet is stale at once... */
+  stormFraction?: number;
+  /** ...or more than this many droplets (whichever trips first). */
+  stormMaxStale?: number;
+  /** ...but never for fewer stale droplets than this (one dead droplet in a fleet of five is not a storm). */
+  stormMinStale?: number;
+  /** Wakes started per tick; the rest wait for the next tick. Sized to the DigitalOcean budget. */
+  maxStartsPerTick?: number;
+  thresholds?: { cpu?: number; memory?: number; disk?: number };
+  /** Passed to each remediation wake (and its escalation). */
+  wake?: { timings?: Partial<PowerTimings>; reboot?: { maxAttempts?: number; backoffInitialMs?: number } };
+}
+
+export const WATCHDOG_DEFAULTS = {
+  heartbeatTimeoutS: 300,
+  stormFraction: 0.1,
+  stormMaxStale: 1_500,
+  stormMinStale: 5,
+  // A wake costs ~2 calls plus action polls (~6-10 calls): 20 per minute stays well inside 250/min.
+  maxStartsPerTick: 20,
+  thresholds: { cpu: 90, memory: 85, disk: 90 },
+};
+
+export interface WatchdogSummary {
+  eligible: number;
+  stale: number;
+  breached: number;
+  remediationsStarted: number;
+  remediationsJoined: number;
+  braked: boolean;
+  queryMs: number;
+}
+
+export function stormBrake(
+  staleCount: number,
+  eligible: number,
+  opts: { stormFraction: number; stormMaxStale: number; stormMinStale: number },
+): boolean {
+  if (staleCount < opts.stormMinStale || eligible === 0) return false;
+  return staleCount / eligible > opts.stormFraction || staleCount > opts.stormMaxStale;
+}
+
+export const STORM_ALERT_KEY = 'watchdog:storm';

@@ -1,0 +1,61 @@
+/** Builds the activities' dependencies for a real worker process from configuration. */
+import type { Client } from '@temporalio/client';
+import type Redis from 'ioredis';
+import type { Pool } from 'pg';
+import type { ActivityDeps, AlertSink } from '../../activities/deps';
+import type { Config } from '../config';
+import { DigitalOceanBudget } from '../digitalocean/budget';
+import { DigitalOceanClient } from '../digitalocean/client';
+import { heartbeatStreamNames } from '../heartbeats/stream';
+import type { Logger } from '../logger';
+import { SidecarClient } from '../sidecar/client';
+import { temporalRemediationNotifier } from '../temporal/remediation-notifier';
+
+export function buildActivityDeps(opts: {
+  config: Config;
+  logger: Logger;
+  pool: Pool;
+  redis: Redis;
+  client: Client;
+  alerts?: AlertSink;
+}): ActivityDeps {
+  const { config, logger, pool, redis, client } = opts;
+  const token = config.digitalocean.token;
+  return {
+    pool,
+    redis,
+    logger,
+    heartbeatStream: heartbeatStreamNames(
+      config.redis.keyPrefix,
+      config.heartbeats.stream,
+      config.heartbeats.consumerGroup,
+    ),
+    heartbeatRetentionDays: config.heartbeats.retentionDays,
+    remediation: temporalRemediationNotifier(client, logger),
+    digitalocean: token
+      ? new DigitalOceanClient({
+          baseUrl: config.digitalocean.apiUrl,
+          token,
+          budget: new DigitalOceanBudget({
+            redis,
+            keyPrefix: config.redis.keyPrefix,
+            token,
+            perMinute: config.digitalocean.ratePerMinute,
+            perHour: config.digitalocean.ratePerHour,
+            logger,
+          }),
+          logger,
+          userAgent: `genesis-control-plane/${config.version}`,
+        })
+      : undefined,
+    sidecar: config.sidecar.jwtPrivateKey
+      ? new SidecarClient({
+          privateKey: config.sidecar.jwtPrivateKey,
+          logger,
+          timeoutMs: config.sidecar.commandTimeoutMs,
+        })
+      : undefined,
+    temporal: { client, taskQueue: config.temporal.taskQueue },
+    alerts: opts.alerts,
+  };
+}

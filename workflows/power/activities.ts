@@ -1,0 +1,34 @@
+/** Activity stubs shared by the power workflows, with the timeouts and retries each kind needs. */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
+
+/** Database reads and state transitions: quick, retried with backoff (Postgres may blip). */
+export const db = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
+});
+
+/** DigitalOcean calls: the client already retries 429/5xx inside the fleet budget. */
+export const provider = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
+});
+
+/** One verification probe: a failure is an answer, not something to retry here. */
+export const probe = proxyActivities<Activities>({
+  startToCloseTimeout: '20s',
+  retry: { maximumAttempts: 1 },
+});
+
+/** Waiting for a DigitalOcean action: long, heartbeating. */
+export function actionWaiter(timeoutMs: number, maximumAttempts = 3) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: timeoutMs + 60_000,
+    heartbeatTimeout: '30s',
+    retry: {
+      initialInterval: '5s',
+      maximumAttempts,
+      nonRetryableErrorTypes: ['DigitalOceanActionFailedError'],
+    },
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * Hard reboot with retries, the runbook for a droplet that stopped answering:
+ *   for each attempt: REBOOTING -> power_cycle (once per attempt, even across worker crashes) ->
+ *   wait for the action -> verify (HEALTH_CHECK + fresh heartbeat) -> ACTIVE_HEALTHY/DEGRADED;
+ *   between attempts exponential backoff from 10 s;
+ *   after the last attempt: ZOMBIE, a lifecycle-log entry and one alert to a human.
+ */
+import { ApplicationFailure, log, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  DEFAULT_REBOOT_ATTEMPTS,
+  DEFAULT_REBOOT_BACKOFF_MS,
+  PowerFailure,
+  REBOOT_REASONS,
+  type HardRebootInput,
+  type PowerResult,
+  type PowerStatus,
+} from '../../src/domain/power';
+import { heartbeatObservedSignal, powerStatusQuery } from '../messages';
+import { actionWaiter, db, provider } from './activities';
+import { failureMessage, permanentRefusal, requireValidInput, timingsWith } from './input';
+import { verifyDroplet, type HeartbeatWatch } from './verify';
+
+export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
+  requireValidInput(input, REBOOT_REASONS);
+  const { dropletId, workspaceId, reason } = input;
+  const maxAttempts = input.maxAttempts ?? DEFAULT_REBOOT_ATTEMPTS;
+  const backoff = input.backoffInitialMs ?? DEFAULT_REBOOT_BACKOFF_MS;
+  const timings = timingsWith(input.timings);
+  const { workflowId, runId } = workflowInfo();
+  const status: PowerStatus = { operation: 'hard_reboot', dropletId, phase: 'starting', attempt: 0 };
+  const watch: HeartbeatWatch = { latestMs: 0 };
+  setHandler(powerStatusQuery, () => status);
+  setHandler(heartbeatObservedSignal, (hb) => {
+    watch.latestMs = Math.max(watch.latestMs, Date.parse(hb.observedAt));
+  });
+  const waiter = actionWaiter(timings.actionTimeoutMs);
+
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    status.attempt = attempt;
+    await db.transitionDroplet({
+      dropletId,
+      to: 'REBOOTING',
+      cause: `hard_reboot:${reason}`,
+      workflowId,
+      detail: { attempt, maxAttempts },
+    });
+    const since = Date.now();
+    try {
+      status.phase = 'power_cycling';
+      const actionId = await provider.powerAction({
+        key: `${runId}/attempt-${attempt}`,
+        dropletId,
+        type: 'power_cycle',
+      });
+      status.phase = 'waiting_for_action';
+      await waiter.waitForAction({
+        actionId,
+        timeoutMs: timings.actionTimeoutMs,
+        pollMs: timings.actionPollMs,
+      });
+      const verified = await verifyDroplet(dropletId, since, timings, watch, status);
+      if (verified.ok) {
+        const to = verified.n8nStatus === 'degraded' ? 'ACTIVE_DEGRADED' : 'ACTIVE_HEALTHY';
+        await db.transitionDroplet({
+          dropletId,
+          to,
+          cause: `hard_reboot:${reason}:verified`,
+          workflowId,
+          detail: { attempt },
+        });
+        status.phase = 'done';
+        status.outcome = to;
+        log.info('hard reboot verified', { dropletId, workspaceId, attempt });
+        return { dropletId, outcome: to === 'ACTIVE_DEGRADED' ? 'degraded' : 'healthy', attempts: attempt };
+      }
+      status.lastError = verified.reason;
+    } catch (err) {
+      const refusal = permanentRefusal(err);
+      if (refusal) {
+        // The provider refused for good (droplet gone, token revoked): no point in more attempts.
+        status.phase = 'failed';
+        status.lastError = refusal.message;
+        await db.transitionDroplet({
+          dropletId,
+          to: 'FAILED',
+          cause: `hard_reboot:${reason}:provider_refused`,
+          workflowId,
+        });
+        throw refusal;
+      }
+      status.lastError = failureMessage(err);
+    }
+    log.warn('hard reboot attempt failed', { dropletId, attempt, maxAttempts, error: status.lastError });
+    if (attempt < maxAttempts) {
+      status.phase = 'backing_off';
+      await sleep(backoff * 2 ** (attempt - 1));
+    }
+  }
+
+  status.phase = 'failed';
+  await db.transitionDroplet({
+    dropletId,
+    to: 'ZOMBIE',
+    cause: `hard_reboot:${reason}:exhausted`,
+    workflowId,
+    detail: { attempts: maxAttempts, lastError: status.lastError },
+  });
+  await db.raiseAlert({
+    key: `droplet:${dropletId}:zombie`,
+    kind: 'droplet_zombie',
+    severity: 'critical',
+    title: `Droplet ${dropletId} is a zombie`,
+    message: `Hard reboot (${reason}) failed ${maxAttempts} times: ${status.lastError ?? 'unknown error'}. A human must look.`,
+    workspaceId,
+    dropletId,
+    workflowId,
+    reason,
+  });
+  throw ApplicationFailure.nonRetryable(
+    `droplet ${dropletId} did not recover after ${maxAttempts} power cycles: ${status.lastError}`,
+    PowerFailure.zombie,
+  );
+}

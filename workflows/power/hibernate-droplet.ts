@@ -1,0 +1,84 @@
+/**
+ * Hibernate, DigitalOcean's own advice: a graceful shutdown first, power_off only when the
+ * shutdown did not finish within its timeout. Refused while an update or a credential injection
+ * is running on the droplet.
+ */
+import { ApplicationFailure, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  DEFAULT_GRACEFUL_SHUTDOWN_MS,
+  PowerFailure,
+  type HibernateDropletInput,
+  type PowerResult,
+  type PowerStatus,
+} from '../../src/domain/power';
+import { powerStatusQuery } from '../messages';
+import { actionWaiter, db, provider } from './activities';
+import { failureMessage, requireValidInput, timingsWith } from './input';
+
+export async function hibernateDroplet(input: HibernateDropletInput): Promise<PowerResult> {
+  requireValidInput(input);
+  const { dropletId, workspaceId } = input;
+  const timings = timingsWith(input.timings);
+  const graceful = input.gracefulTimeoutMs ?? DEFAULT_GRACEFUL_SHUTDOWN_MS;
+  const { workflowId, runId } = workflowInfo();
+  const status: PowerStatus = { operation: 'hibernate', dropletId, phase: 'checking', attempt: 1 };
+  setHandler(powerStatusQuery, () => status);
+
+  const droplet = await db.getDropletRecord(dropletId);
+  if (droplet.workspaceId !== workspaceId) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid input: droplet ${dropletId} belongs to workspace ${droplet.workspaceId}, not ${workspaceId}`,
+      PowerFailure.invalidInput,
+    );
+  }
+  if (droplet.state === 'HIBERNATED') {
+    status.phase = 'done';
+    return { dropletId, outcome: 'already_hibernated', attempts: 0 };
+  }
+  const busy =
+    droplet.state === 'UPDATING' ? ['droplet state UPDATING'] : await db.runningChangesOn(dropletId);
+  if (busy.length > 0) {
+    throw ApplicationFailure.nonRetryable(
+      `droplet ${dropletId} cannot hibernate while a change is running: ${busy.join(', ')}`,
+      PowerFailure.busy,
+    );
+  }
+
+  await db.transitionDroplet({ dropletId, to: 'HIBERNATING', cause: 'hibernate', workflowId });
+  if ((await provider.getProviderStatus(dropletId)) !== 'off') {
+    status.phase = 'shutting_down';
+    let off = false;
+    try {
+      const shutdown = await provider.powerAction({ key: `${runId}/shutdown`, dropletId, type: 'shutdown' });
+      await actionWaiter(graceful, 1).waitForAction({
+        actionId: shutdown,
+        timeoutMs: graceful,
+        pollMs: timings.actionPollMs,
+      });
+      off = (await provider.getProviderStatus(dropletId)) === 'off';
+    } catch (err) {
+      status.lastError = failureMessage(err);
+      log.warn('graceful shutdown did not finish; falling back to power_off', {
+        dropletId,
+        error: status.lastError,
+      });
+    }
+    if (!off) {
+      status.phase = 'powering_off';
+      const powerOff = await provider.powerAction({
+        key: `${runId}/power_off`,
+        dropletId,
+        type: 'power_off',
+      });
+      await actionWaiter(timings.actionTimeoutMs).waitForAction({
+        actionId: powerOff,
+        timeoutMs: timings.actionTimeoutMs,
+        pollMs: timings.actionPollMs,
+      });
+    }
+  }
+  await db.transitionDroplet({ dropletId, to: 'HIBERNATED', cause: 'hibernate', workflowId });
+  status.phase = 'done';
+  status.outcome = 'HIBERNATED';
+  return { dropletId, outcome: 'hibernated', attempts: 1 };
+}

@@ -1,0 +1,139 @@
+/**
+ * Wake then verify, the runbook for bringing a tenant's droplet up:
+ *   1. already ACTIVE_HEALTHY with a recent heartbeat -> done at once;
+ *   2. WAKING; power_on unless DigitalOcean already reports it active; wait for the action;
+ *   3. verify: HEALTH_CHECK answers and a heartbeat newer than the wake's start arrives;
+ *   4. ACTIVE_HEALTHY (or ACTIVE_DEGRADED when n8n says degraded).
+ * On failure a watchdog_recovery wake escalates to a hard reboot (child workflow); any other reason
+ * fails with a typed reason (VerificationFailed) and leaves the droplet FAILED for a human.
+ */
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  executeChild,
+  getExternalWorkflowHandle,
+  log,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  PowerFailure,
+  WAKE_REASONS,
+  type PowerResult,
+  type PowerStatus,
+  type WakeDropletInput,
+} from '../../src/domain/power';
+import { heartbeatObservedSignal, powerStatusQuery, workflowIds } from '../messages';
+import { actionWaiter, db, provider } from './activities';
+import { hardReboot } from './hard-reboot';
+import { failureMessage, permanentRefusal, requireValidInput, timingsWith } from './input';
+import { verifyDroplet, type HeartbeatWatch } from './verify';
+
+export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult> {
+  requireValidInput(input, WAKE_REASONS);
+  const { dropletId, workspaceId, reason } = input;
+  const timings = timingsWith(input.timings);
+  const { workflowId, runId } = workflowInfo();
+  const status: PowerStatus = { operation: 'wake', dropletId, phase: 'checking', attempt: 1 };
+  const watch: HeartbeatWatch = { latestMs: 0 };
+  let escalated = false;
+  setHandler(powerStatusQuery, () => status);
+  setHandler(heartbeatObservedSignal, async (hb) => {
+    watch.latestMs = Math.max(watch.latestMs, Date.parse(hb.observedAt));
+    // The escalated hard reboot runs under its own id: pass the event on.
+    if (escalated)
+      await getExternalWorkflowHandle(workflowIds.powerEscalation(dropletId))
+        .signal(heartbeatObservedSignal, hb)
+        .catch(() => undefined);
+  });
+
+  const started = Date.now();
+  const droplet = await db.getDropletRecord(dropletId);
+  if (droplet.workspaceId !== workspaceId) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid input: droplet ${dropletId} belongs to workspace ${droplet.workspaceId}, not ${workspaceId}`,
+      PowerFailure.invalidInput,
+    );
+  }
+  const fresh =
+    droplet.lastHeartbeatAt && started - Date.parse(droplet.lastHeartbeatAt) < timings.verifyWindowMs;
+  if (droplet.state === 'ACTIVE_HEALTHY' && fresh) {
+    status.phase = 'done';
+    status.outcome = 'already_healthy';
+    return { dropletId, outcome: 'already_healthy', attempts: 0 };
+  }
+
+  await db.transitionDroplet({ dropletId, to: 'WAKING', cause: `wake:${reason}`, workflowId });
+  let failure: string;
+  try {
+    if ((await provider.getProviderStatus(dropletId)) !== 'active') {
+      status.phase = 'powering_on';
+      const actionId = await provider.powerAction({ key: `${runId}/power_on`, dropletId, type: 'power_on' });
+      status.phase = 'waiting_for_action';
+      await actionWaiter(timings.actionTimeoutMs).waitForAction({
+        actionId,
+        timeoutMs: timings.actionTimeoutMs,
+        pollMs: timings.actionPollMs,
+      });
+    }
+    const verified = await verifyDroplet(dropletId, started, timings, watch, status);
+    if (verified.ok) {
+      const to = verified.n8nStatus === 'degraded' ? 'ACTIVE_DEGRADED' : 'ACTIVE_HEALTHY';
+      await db.transitionDroplet({ dropletId, to, cause: `wake:${reason}:verified`, workflowId });
+      status.phase = 'done';
+      status.outcome = to;
+      return { dropletId, outcome: to === 'ACTIVE_DEGRADED' ? 'degraded' : 'healthy', attempts: 1 };
+    }
+    failure = verified.reason;
+  } catch (err) {
+    const refusal = permanentRefusal(err);
+    if (refusal) {
+      status.phase = 'failed';
+      status.lastError = refusal.message;
+      await db.transitionDroplet({
+        dropletId,
+        to: 'FAILED',
+        cause: `wake:${reason}:provider_refused`,
+        workflowId,
+      });
+      throw refusal;
+    }
+    failure = failureMessage(err);
+  }
+  status.lastError = failure;
+
+  if (reason === 'watchdog_recovery') {
+    status.phase = 'escalated';
+    escalated = true;
+    log.warn('wake failed; escalating to hard reboot', { dropletId, workspaceId, failure });
+    const result = await executeChild(hardReboot, {
+      workflowId: workflowIds.powerEscalation(dropletId),
+      args: [
+        {
+          workspaceId,
+          dropletId,
+          reason: 'watchdog_heartbeat_timeout',
+          timings: input.timings,
+          ...input.reboot,
+        },
+      ],
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+    });
+    status.phase = 'done';
+    status.outcome = `escalated:${result.outcome}`;
+    return { ...result, attempts: result.attempts + 1 };
+  }
+
+  status.phase = 'failed';
+  await db.transitionDroplet({
+    dropletId,
+    to: 'FAILED',
+    cause: `wake:${reason}:verification_failed`,
+    workflowId,
+    detail: { failure },
+  });
+  throw ApplicationFailure.nonRetryable(
+    `wake of droplet ${dropletId} failed: ${failure}`,
+    PowerFailure.verificationFailed,
+  );
+}
