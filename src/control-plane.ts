@@ -7,6 +7,8 @@
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
+import { AlertNotifier, channelsFromConfig } from './alerts/channels';
+import { alertSink } from './alerts/sink';
 import { createApp } from './api/app';
 import { HealthChecker } from './api/health';
 import {
@@ -75,7 +77,14 @@ export async function startControlPlane(
       config,
       logger,
       connection: nativeConnection,
-      deps: buildActivityDeps({ config, logger, pool, redis, client }),
+      deps: buildActivityDeps({
+        config,
+        logger,
+        pool,
+        redis,
+        client,
+        alerts: alertSink(pool, new AlertNotifier(channelsFromConfig(config.alerts, { logger }), logger)),
+      }),
     });
     workerRun = worker.run();
     logger.info(
