@@ -16,7 +16,8 @@ import { isoSeconds, type SimAction, type SimDroplet, type SimDropletStatus } fr
 export const SIMULATED_ACTION_TYPES = ['power_on', 'power_off', 'shutdown', 'power_cycle', 'reboot'] as const;
 export type SimulatedActionType = (typeof SIMULATED_ACTION_TYPES)[number];
 
-export type PowerChangeListener = (dropletId: number, status: 'active' | 'off') => void;
+/** `cause` is the action type that changed the status (absent for a direct setDropletStatus). */
+export type PowerChangeListener = (dropletId: number, status: 'active' | 'off', cause?: string) => void;
 
 export interface NewDroplet {
   id: number;
@@ -120,13 +121,14 @@ export class DropletFleet {
     return ids;
   }
 
-  setStatus(droplet: SimDroplet, status: SimDropletStatus): void {
-    if (droplet.status === status) return;
+  setStatus(droplet: SimDroplet, status: SimDropletStatus, cause?: string): void {
+    // A power cycle ends 'active' -> 'active' when the droplet was off: still a fresh boot, so tell.
+    if (droplet.status === status && cause !== 'power_cycle' && cause !== 'reboot') return;
     droplet.status = status;
     if (status !== 'active' && status !== 'off') return;
     for (const l of this.listeners) {
       try {
-        l(droplet.id, status);
+        l(droplet.id, status, cause);
       } catch {
         /* a listener's failure is its own business */
       }
@@ -181,7 +183,7 @@ export class DropletFleet {
     const delay = Math.max(0, this.actionDelayMs(t, droplet.id));
     const bootsAtEnd = t === 'power_on' || t === 'power_cycle' || t === 'reboot';
     if (!errored && (t === 'power_cycle' || t === 'reboot') && droplet.status === 'active') {
-      this.later(Math.floor(delay / 2), () => this.setStatus(droplet, 'off'));
+      this.later(Math.floor(delay / 2), () => this.setStatus(droplet, 'off', t));
     }
     this.later(delay, () => {
       droplet.pendingActionId = undefined;
@@ -190,8 +192,9 @@ export class DropletFleet {
         action.status = 'errored';
         return;
       }
-      if (bootsAtEnd) this.setStatus(droplet, this.faults.has('neverBoots', droplet.id) ? 'off' : 'active');
-      else this.setStatus(droplet, 'off');
+      if (bootsAtEnd)
+        this.setStatus(droplet, this.faults.has('neverBoots', droplet.id) ? 'off' : 'active', t);
+      else this.setStatus(droplet, 'off', t);
       action.status = 'completed';
     });
     return action;

@@ -1,0 +1,340 @@
+/**
+ * Talks to one droplet's sidecar agent (DESIGN.md section 3).
+ *
+ * `command()` signs a FRESH RS256 token for every call (the sidecar refuses a jti it has seen, so a
+ * retry must never reuse a token), POSTs `{action, payload}` to `<sidecar_url>/command` with header
+ * `X-Genesis-JWT`, enforces a timeout, and turns every outcome into a result or a typed error (see
+ * errors.ts). A 200 answer with `success: false` is a failure: the client checks `success`, not
+ * only the status. The client does not retry by itself: retries belong to the caller (a Temporal
+ * activity), and each retry is a new call with a new token.
+ *
+ * Payload/result choices for the actions DESIGN.md leaves open are documented in protocol.ts:
+ * GET/ACTIVATE/DEACTIVATE/DELETE_WORKFLOW take `{workflow_id}`, UPDATE_WORKFLOW takes
+ * `{workflow_id, workflow_json}`, DEPLOY_WORKFLOW returns `{workflow_id}` and GET_WORKFLOW returns
+ * `{workflow_id, name, active, workflow_json}`.
+ *
+ * Never logged: the token, the private key, payloads (they may carry credential blobs).
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from '../logger';
+import {
+  SidecarCancelledError,
+  SidecarCommandFailedError,
+  SidecarError,
+  type SidecarErrorContext,
+  SidecarForbiddenError,
+  SidecarProtocolError,
+  SidecarServerError,
+  SidecarTimeoutError,
+  SidecarUnauthorizedError,
+  SidecarUnreachableError,
+} from './errors';
+import { DEFAULT_SIDECAR_JWT_TTL_S, loadPrivateKey, signSidecarJwt } from './jwt';
+import {
+  commandResponseSchema,
+  sidecarHealthSchema,
+  sidecarResultSchemas,
+  type SidecarAction,
+  type SidecarHealth,
+  type SidecarPayloads,
+  type SidecarResults,
+} from './protocol';
+
+export const DEFAULT_SIDECAR_TIMEOUT_MS = 30_000;
+
+export interface SidecarTarget {
+  sidecarUrl: string;
+  workspaceId: string;
+  dropletId: string | number;
+}
+
+export interface SidecarClientDeps {
+  /** the dashboard's RSA private key, PEM (or an already parsed KeyObject) */
+  privateKey: string | KeyObject;
+  logger: Logger;
+  /** per-request timeout, default 30 000 ms */
+  timeoutMs?: number;
+  /** token lifetime, 1..300 s, default 60 */
+  jwtTtlSeconds?: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export interface SidecarCallOptions {
+  timeoutMs?: number;
+  /** cancellation from the caller, e.g. an activity's cancellation signal */
+  signal?: AbortSignal;
+}
+
+export interface SidecarCommandOutcome<R = unknown> {
+  result: R;
+  executionTimeMs?: number;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function causeCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e && typeof e === 'object'; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function joinUrl(base: string, path: string): string {
+  return `${base.replace(/\/+$/, '')}${path}`;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorText(body: unknown, fallback: string): string {
+  if (body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') {
+    return (body as { error: string }).error;
+  }
+  return fallback;
+}
+
+export class SidecarClient {
+  private readonly key: KeyObject;
+  private readonly logger: Logger;
+  private readonly timeoutMs: number;
+  private readonly ttl: number;
+  private readonly fetchImpl: typeof fetch;
+  private readonly now: () => number;
+
+  constructor(deps: SidecarClientDeps) {
+    this.key = loadPrivateKey(deps.privateKey);
+    this.logger = deps.logger;
+    this.timeoutMs = deps.timeoutMs ?? DEFAULT_SIDECAR_TIMEOUT_MS;
+    this.ttl = deps.jwtTtlSeconds ?? DEFAULT_SIDECAR_JWT_TTL_S;
+    this.fetchImpl = deps.fetch ?? fetch;
+    this.now = deps.now ?? Date.now;
+    if (!(this.timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
+  }
+
+  /** One command, one fresh token. Resolves with the sidecar's result or throws a SidecarError. */
+  async command(
+    target: SidecarTarget,
+    action: SidecarAction | (string & {}),
+    payload: unknown = {},
+    opts: SidecarCallOptions = {},
+  ): Promise<SidecarCommandOutcome> {
+    const ctx: SidecarErrorContext = { dropletId: String(target.dropletId), action };
+    const token = signSidecarJwt(this.key, {
+      workspaceId: target.workspaceId,
+      dropletId: target.dropletId,
+      action,
+      ttlSeconds: this.ttl,
+      now: this.now(),
+    });
+    const started = performance.now();
+    try {
+      const { status, body } = await this.exchange(
+        joinUrl(target.sidecarUrl, '/command'),
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-genesis-jwt': token },
+          body: JSON.stringify({ action, payload }),
+        },
+        ctx,
+        opts,
+      );
+      const outcome = this.interpretCommand(status, body, ctx);
+      this.logger.debug(
+        { dropletId: ctx.dropletId, action, ms: Math.round(performance.now() - started) },
+        'sidecar command succeeded',
+      );
+      return outcome;
+    } catch (err) {
+      if (err instanceof SidecarError) {
+        this.logger.warn(
+          {
+            dropletId: ctx.dropletId,
+            action,
+            code: err.code,
+            status: err.status,
+            retryable: err.retryable,
+            ms: Math.round(performance.now() - started),
+            err: err.message,
+          },
+          'sidecar command failed',
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** GET <sidecar_url>/health (no token needed). */
+  async health(sidecarUrl: string, opts: SidecarCallOptions = {}): Promise<SidecarHealth> {
+    const ctx: SidecarErrorContext = {};
+    const { status, body } = await this.exchange(
+      joinUrl(sidecarUrl, '/health'),
+      { method: 'GET' },
+      ctx,
+      opts,
+    );
+    this.throwForStatus(status, body, ctx);
+    const parsed = sidecarHealthSchema.safeParse(body);
+    if (!parsed.success)
+      throw new SidecarProtocolError('sidecar /health answer is malformed', { ...ctx, status });
+    return parsed.data;
+  }
+
+  // Typed helpers, one per action of DESIGN.md section 3: same `{result, executionTimeMs}` as
+  // command(), with the payload typed and the result validated (SidecarProtocolError if malformed).
+
+  healthCheck(t: SidecarTarget, o?: SidecarCallOptions) {
+    return this.typed(t, 'HEALTH_CHECK', {}, o);
+  }
+  deployWorkflow(t: SidecarTarget, p: SidecarPayloads['DEPLOY_WORKFLOW'], o?: SidecarCallOptions) {
+    return this.typed(t, 'DEPLOY_WORKFLOW', p, o);
+  }
+  getWorkflow(t: SidecarTarget, p: SidecarPayloads['GET_WORKFLOW'], o?: SidecarCallOptions) {
+    return this.typed(t, 'GET_WORKFLOW', p, o);
+  }
+  updateWorkflow(t: SidecarTarget, p: SidecarPayloads['UPDATE_WORKFLOW'], o?: SidecarCallOptions) {
+    return this.typed(t, 'UPDATE_WORKFLOW', p, o);
+  }
+  activateWorkflow(t: SidecarTarget, p: SidecarPayloads['ACTIVATE_WORKFLOW'], o?: SidecarCallOptions) {
+    return this.typed(t, 'ACTIVATE_WORKFLOW', p, o);
+  }
+  deactivateWorkflow(t: SidecarTarget, p: SidecarPayloads['DEACTIVATE_WORKFLOW'], o?: SidecarCallOptions) {
+    return this.typed(t, 'DEACTIVATE_WORKFLOW', p, o);
+  }
+  deleteWorkflow(t: SidecarTarget, p: SidecarPayloads['DELETE_WORKFLOW'], o?: SidecarCallOptions) {
+    return this.typed(t, 'DELETE_WORKFLOW', p, o);
+  }
+  injectCredential(t: SidecarTarget, p: SidecarPayloads['INJECT_CREDENTIAL'], o?: SidecarCallOptions) {
+    return this.typed(t, 'INJECT_CREDENTIAL', p, o);
+  }
+  rotateCredential(t: SidecarTarget, p: SidecarPayloads['ROTATE_CREDENTIAL'], o?: SidecarCallOptions) {
+    return this.typed(t, 'ROTATE_CREDENTIAL', p, o);
+  }
+  restartN8n(t: SidecarTarget, o?: SidecarCallOptions) {
+    return this.typed(t, 'RESTART_N8N', {}, o);
+  }
+  pullImage(t: SidecarTarget, p: SidecarPayloads['PULL_IMAGE'], o?: SidecarCallOptions) {
+    return this.typed(t, 'PULL_IMAGE', p, o);
+  }
+  swapContainer(t: SidecarTarget, p: SidecarPayloads['SWAP_CONTAINER'], o?: SidecarCallOptions) {
+    return this.typed(t, 'SWAP_CONTAINER', p, o);
+  }
+  getLogs(t: SidecarTarget, p: SidecarPayloads['GET_LOGS'] = {}, o?: SidecarCallOptions) {
+    return this.typed(t, 'GET_LOGS', p, o);
+  }
+  collectMetrics(t: SidecarTarget, p: SidecarPayloads['COLLECT_METRICS'] = {}, o?: SidecarCallOptions) {
+    return this.typed(t, 'COLLECT_METRICS', p, o);
+  }
+
+  private async typed<A extends SidecarAction>(
+    target: SidecarTarget,
+    action: A,
+    payload: SidecarPayloads[A],
+    opts?: SidecarCallOptions,
+  ): Promise<SidecarCommandOutcome<SidecarResults[A]>> {
+    const { result, executionTimeMs } = await this.command(target, action, payload, opts);
+    const parsed = sidecarResultSchemas[action].safeParse(result ?? {});
+    if (!parsed.success) {
+      throw new SidecarProtocolError(
+        `sidecar ${action} result is malformed: ${parsed.error.issues[0]?.message}`,
+        {
+          dropletId: String(target.dropletId),
+          action,
+          status: 200,
+        },
+      );
+    }
+    return { result: parsed.data as SidecarResults[A], executionTimeMs };
+  }
+
+  private interpretCommand(status: number, body: unknown, ctx: SidecarErrorContext): SidecarCommandOutcome {
+    this.throwForStatus(status, body, ctx);
+    const parsed = commandResponseSchema.safeParse(body);
+    if (!parsed.success) {
+      throw new SidecarProtocolError('sidecar answer is not a {success, result?, error?} object', {
+        ...ctx,
+        status,
+      });
+    }
+    const env = parsed.data;
+    if (!env.success) {
+      throw new SidecarCommandFailedError(
+        env.error ?? 'unknown error',
+        { ...ctx, status },
+        env.execution_time_ms,
+      );
+    }
+    return { result: env.result, executionTimeMs: env.execution_time_ms };
+  }
+
+  private throwForStatus(status: number, body: unknown, ctx: SidecarErrorContext): void {
+    const c = { ...ctx, status };
+    if (status >= 200 && status < 300) return;
+    if (status === 401)
+      throw new SidecarUnauthorizedError(`sidecar refused: ${errorText(body, 'unauthorized')}`, c);
+    if (status === 403)
+      throw new SidecarForbiddenError(`sidecar refused: ${errorText(body, 'forbidden')}`, c);
+    if (status >= 500)
+      throw new SidecarServerError(`sidecar error ${status}: ${errorText(body, 'server error')}`, c);
+    throw new SidecarProtocolError(`unexpected sidecar status ${status}: ${errorText(body, '')}`, c);
+  }
+
+  /** One HTTP exchange with a timeout; network failures become typed errors. */
+  private async exchange(
+    url: string,
+    init: RequestInit,
+    ctx: SidecarErrorContext,
+    opts: SidecarCallOptions,
+  ): Promise<{ status: number; body: unknown }> {
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    if (!URL.canParse(url)) throw new SidecarProtocolError(`sidecar url is not a URL: ${url}`, ctx);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    const onCallerAbort = () => controller.abort();
+    if (opts.signal?.aborted) controller.abort();
+    else opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      const res = await this.fetchImpl(url, { ...init, signal: controller.signal });
+      const text = await res.text();
+      return { status: res.status, body: parseJson(text) };
+    } catch (err) {
+      if (timedOut) throw new SidecarTimeoutError(timeoutMs, ctx, { cause: err });
+      if (opts.signal?.aborted)
+        throw new SidecarCancelledError('sidecar call cancelled by caller', ctx, { cause: err });
+      const code = causeCode(err);
+      if (err instanceof TypeError || (code && NETWORK_CODES.has(code))) {
+        throw new SidecarUnreachableError(`sidecar unreachable${code ? ` (${code})` : ''}`, ctx, {
+          cause: err,
+        });
+      }
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onCallerAbort);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The fleet simulator: a DigitalOcean API simulator and a fleet of simulated sidecars wired
+ * together (a droplet's power state drives its sidecar: power_on boots it, power_off/shutdown cuts
+ * it, power_cycle is a fresh boot that clears crash faults), and the control plane's database
+ * seeded with matching workspaces, droplets (sidecar_url) and heartbeat tokens.
+ * Used by tests, by `genesis-cp simulate` and by `make dev`.
+ */
+import { createPublicKey } from 'node:crypto';
+import type { Pool } from 'pg';
+import { issueHeartbeatToken } from '../heartbeats/tokens';
+import type { Logger } from '../logger';
+import { createDigitalOceanSimulator, type DigitalOceanSimulator } from './digitalocean';
+import { createSidecarFleet, type SidecarFault, type SidecarFleet } from './sidecars';
+
+export interface FleetSimulatorOptions {
+  /** The dashboard's private key (PEM); the sidecars verify command tokens with its public half. */
+  jwtPrivateKey: string;
+  /** The credential master key the simulated sidecars decrypt blobs with. */
+  masterKey?: string;
+  /** Where the sidecars send heartbeats (the control plane's API base URL). */
+  dashboardUrl?: string;
+  heartbeatMode?: 'native' | 'legacy';
+  handshakeSecret?: string;
+  heartbeatIntervalMs?: number;
+  bootDelayMs?: number;
+  actionDelayMs?: number;
+  doToken?: string;
+  doRatePerMinute?: number;
+  doRatePerHour?: number;
+  logger?: Logger;
+}
+
+export interface SimulatedDroplet {
+  dropletId: number;
+  workspaceId: string;
+  sidecarVersion?: string;
+  n8nVersion?: string;
+  poweredOn?: boolean;
+  fault?: SidecarFault;
+}
+
+export interface FleetSimulator {
+  digitalocean: DigitalOceanSimulator;
+  sidecars: SidecarFleet;
+  /** Adds droplets to both simulators and (with a pool) to the control plane's database. */
+  addDroplets(pool: Pool | undefined, droplets: SimulatedDroplet[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise<FleetSimulator> {
+  const sidecars = await createSidecarFleet({
+    publicKey: createPublicKey(opts.jwtPrivateKey),
+    masterKey: opts.masterKey ?? 'simulator-master-key',
+    dashboardUrl: opts.dashboardUrl,
+    heartbeatMode: opts.heartbeatMode ?? 'native',
+    handshakeSecret: opts.handshakeSecret,
+    heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 60_000,
+    bootDelayMs: opts.bootDelayMs ?? 1_000,
+    logger: opts.logger,
+  });
+  const digitalocean = await createDigitalOceanSimulator({
+    actionDelayMs: opts.actionDelayMs ?? 2_000,
+    ...(opts.doToken ? { tokens: [opts.doToken] } : {}),
+    ...(opts.doRatePerMinute ? { perMinute: opts.doRatePerMinute } : {}),
+    ...(opts.doRatePerHour ? { perHour: opts.doRatePerHour } : {}),
+    onPowerChange: (id, status, cause) => {
+      if (!sidecars.agent(id)) return;
+      if (status === 'off') sidecars.setPower(id, false);
+      else if (cause === 'power_cycle' || cause === 'reboot') sidecars.powerCycle(id);
+      else sidecars.setPower(id, true);
+    },
+  });
+
+  return {
+    digitalocean,
+    sidecars,
+    async addDroplets(pool, droplets) {
+      for (const d of droplets) {
+        const on = d.poweredOn ?? true;
+        digitalocean.addDroplet({
+          id: d.dropletId,
+          name: `genesis-${d.workspaceId}`,
+          status: on ? 'active' : 'off',
+          tags: ['genesis'],
+        });
+        let token: string | undefined;
+        if (pool) {
+          await pool.query(`INSERT INTO workspaces (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING`, [
+            d.workspaceId,
+          ]);
+          await pool.query(
+            `INSERT INTO droplets (id, workspace_id, region, sidecar_url, sidecar_version, n8n_version, state, last_heartbeat_at)
+             VALUES ($1, $2, 'nyc3', $3, $4, $5, $6, CASE WHEN $7 THEN now() END)
+             ON CONFLICT (id) DO UPDATE SET sidecar_url = EXCLUDED.sidecar_url`,
+            [
+              d.dropletId,
+              d.workspaceId,
+              sidecars.urlFor(d.dropletId),
+              d.sidecarVersion ?? '1.0.0',
+              d.n8nVersion ?? '1.70.0',
+              on ? 'ACTIVE_HEALTHY' : 'HIBERNATED',
+              on,
+            ],
+          );
+          token = await issueHeartbeatToken(pool, d.dropletId);
+        }
+        sidecars.addAgent({
+          dropletId: d.dropletId,
+          workspaceId: d.workspaceId,
+          heartbeatToken: token,
+          sidecarVersion: d.sidecarVersion ?? '1.0.0',
+          n8nVersion: d.n8nVersion ?? '1.70.0',
+          poweredOn: on,
+        });
+        if (d.fault) sidecars.setFault(d.dropletId, d.fault);
+      }
+    },
+    async close() {
+      await sidecars.close();
+      await digitalocean.close();
+    },
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * Everything a fleet test needs, real where it can be: a migrated database, a Redis prefix, the
+ * API (heartbeat ingest) on a port, the fleet simulator sending heartbeats to it, a worker on the
+ * dev server with real activities (DigitalOcean client -> simulator through the Redis budget,
+ * sidecar client with a real RS256 key), the heartbeat drain, and a webhook receiver for alerts.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { ActivityDeps } from '../../activities';
+import { AlertNotifier } from '../../src/alerts/channels';
+import { alertSink } from '../../src/alerts/sink';
+import { WebhookChannel } from '../../src/alerts/webhook';
+import { createApp } from '../../src/api/app';
+import { HealthChecker } from '../../src/api/health';
+import { DigitalOceanBudget } from '../../src/digitalocean/budget';
+import { DigitalOceanClient } from '../../src/digitalocean/client';
+import { heartbeatStreamNames } from '../../src/heartbeats/stream';
+import { HeartbeatTokenVerifier } from '../../src/heartbeats/tokens';
+import { createRedis } from '../../src/redis';
+import { SidecarClient } from '../../src/sidecar/client';
+import { DEFAULT_SIMULATOR_TOKEN } from '../../src/simulator/digitalocean';
+import {
+  createFleetSimulator,
+  type FleetSimulator,
+  type FleetSimulatorOptions,
+} from '../../src/simulator/fleet';
+import { temporalRemediationNotifier } from '../../src/temporal/remediation-notifier';
+import { heartbeatDrain } from '../../workflows/heartbeat-drain';
+import { workflowIds } from '../../workflows/messages';
+import { createTestDatabase, type TestDatabase } from './db';
+import { createTestRedis, TEST_REDIS_URL, type TestRedis } from './redis';
+import {
+  connectTestTemporal,
+  startTestWorker,
+  testLogger,
+  uniqueTaskQueue,
+  type TestTemporal,
+} from './temporal';
+
+export interface ReceivedAlert {
+  key: string;
+  status: string;
+  severity: string;
+  [k: string]: unknown;
+}
+
+export interface FleetHarness {
+  db: TestDatabase;
+  redis: TestRedis;
+  temporal: TestTemporal;
+  taskQueue: string;
+  fleet: FleetSimulator;
+  apiUrl: string;
+  privateKeyPem: string;
+  alerts: ReceivedAlert[];
+  deps: ActivityDeps;
+  startWorker(): Promise<{ stop(): Promise<void> }>;
+  close(): Promise<void>;
+}
+
+export async function createFleetHarness(
+  name: string,
+  opts: Partial<FleetSimulatorOptions> & { worker?: boolean } = {},
+): Promise<FleetHarness> {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+  const db = await createTestDatabase({ poolMax: 10 });
+  cleanup.unshift(() => db.drop());
+  const r = await createTestRedis();
+  cleanup.unshift(() => r.cleanup());
+  const temporal = await connectTestTemporal();
+  cleanup.unshift(() => temporal.close());
+  const taskQueue = uniqueTaskQueue(name);
+  const stream = heartbeatStreamNames(r.prefix, 'heartbeats', 'drain');
+
+  // Alerts arrive at a local receiver through the real signed-webhook channel.
+  const alerts: ReceivedAlert[] = [];
+  const receiver: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      try {
+        const parsed = JSON.parse(body) as { alert?: ReceivedAlert } & ReceivedAlert;
+        alerts.push(parsed.alert ?? parsed);
+      } catch {
+        /* ignore */
+      }
+      res.writeHead(200).end('{}');
+    });
+  });
+  cleanup.unshift(() => new Promise((res) => receiver.close(res)));
+  const receiverUrl = `http://127.0.0.1:${await listen(receiver)}/alerts`;
+
+  // The API: heartbeat ingest for the simulated sidecars.
+  const apiRedis = createRedis(TEST_REDIS_URL, testLogger);
+  cleanup.unshift(async () => apiRedis.disconnect());
+  const ok = async () => undefined;
+  const app = createApp({
+    logger: testLogger,
+    health: new HealthChecker(
+      { temporal: ok, redis: ok, postgres: ok, worker: ok },
+      { version: 't', timeoutMs: 500 },
+    ),
+    heartbeats: {
+      redis: apiRedis,
+      stream,
+      verifier: new HeartbeatTokenVerifier(db.pool),
+      maxPerRequest: 100,
+      bodyLimitBytes: 100_000,
+      logger: testLogger,
+    },
+  });
+  const api = createServer(app);
+  cleanup.unshift(() => new Promise((res) => api.close(res)));
+  const apiUrl = `http://127.0.0.1:${await listen(api)}`;
+
+  const fleet = await createFleetSimulator({
+    jwtPrivateKey: privateKeyPem,
+    dashboardUrl: apiUrl,
+    heartbeatIntervalMs: 1_000,
+    bootDelayMs: 300,
+    actionDelayMs: 400,
+    logger: testLogger,
+    ...opts,
+  });
+  cleanup.unshift(() => fleet.close());
+
+  const deps: ActivityDeps = {
+    pool: db.pool,
+    redis: r.redis,
+    logger: testLogger,
+    heartbeatStream: stream,
+    heartbeatRetentionDays: 7,
+    remediation: temporalRemediationNotifier(temporal.client, testLogger),
+    digitalocean: new DigitalOceanClient({
+      baseUrl: fleet.digitalocean.url,
+      token: DEFAULT_SIMULATOR_TOKEN,
+      budget: new DigitalOceanBudget({ redis: r.redis, keyPrefix: r.prefix, token: DEFAULT_SIMULATOR_TOKEN }),
+      logger: testLogger,
+      userAgent: 'genesis-control-plane/test',
+      baseBackoffMs: 50,
+      maxBackoffMs: 500,
+    }),
+    sidecar: new SidecarClient({ privateKey: privateKeyPem, logger: testLogger, timeoutMs: 2_000 }),
+    temporal: { client: temporal.client, taskQueue },
+    alerts: alertSink(
+      db.pool,
+      new AlertNotifier(
+        [new WebhookChannel({ url: receiverUrl, secret: 'webhook-secret-for-tests' })],
+        testLogger,
+      ),
+    ),
+  };
+
+  const startWorker = async () => {
+    const w = await startTestWorker(temporal, { taskQueue, deps });
+    const drain = await temporal.client.workflow.start(heartbeatDrain, {
+      taskQueue,
+      workflowId: workflowIds.heartbeatDrain(taskQueue, 0),
+      args: [{ consumer: 'drain-0', activityRunMs: 30_000, blockMs: 200, heartbeatTimeoutMs: 5_000 }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    return {
+      async stop() {
+        await drain.terminate('test over').catch(() => undefined);
+        await w.stop();
+      },
+    };
+  };
+
+  return {
+    db,
+    redis: r,
+    temporal,
+    taskQueue,
+    fleet,
+    apiUrl,
+    privateKeyPem,
+    alerts,
+    deps,
+    startWorker,
+    async close() {
+      for (const c of cleanup) await c().catch(() => undefined);
+    },
+  };
+}
+
+export async function lifecyclePath(db: TestDatabase, dropletId: number): Promise<string[]> {
+  const { rows } = await db.pool.query<{ to_state: string }>(
+    `SELECT to_state FROM droplet_lifecycle_log WHERE droplet_id = $1 ORDER BY id`,
+    [dropletId],
+  );
+  return rows.map((r) => r.to_state);
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
+}
