@@ -128,7 +128,7 @@ export function createPowerActivities(deps: ActivityDeps) {
 
     async waitForAction(input: { actionId: number; timeoutMs: number; pollMs: number }): Promise<string> {
       const ctx = Context.current();
-      const beat = setInterval(() => ctx.heartbeat(), 5_000);
+      const beat = setInterval(() => ctx.heartbeat(), 3_000);
       try {
         const action = await digitalocean().waitForAction(input.actionId, {
           timeoutMs: input.timeoutMs,

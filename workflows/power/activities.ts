@@ -24,7 +24,8 @@ export const probe = proxyActivities<Activities>({
 export function actionWaiter(timeoutMs: number, maximumAttempts = 3) {
   return proxyActivities<Activities>({
     startToCloseTimeout: timeoutMs + 60_000,
-    heartbeatTimeout: '30s',
+    // The wait heartbeats every 3 s: a worker that died mid-wait is noticed within 15 s.
+    heartbeatTimeout: '15s',
     retry: {
       initialInterval: '5s',
       maximumAttempts,

@@ -1,0 +1,79 @@
+/**
+ * SIGKILL the worker process in the middle of a hard reboot (while it waits for the power_cycle
+ * to complete); after a restart the workflow finishes with exactly one power_cycle per attempt,
+ * counted by the DigitalOcean simulator.
+ */
+import { DEFAULT_SIMULATOR_TOKEN } from '../../src/simulator/digitalocean';
+import { startHardReboot } from '../../src/temporal/power-starts';
+import { powerStatusQuery } from '../../workflows/messages';
+import { createFleetHarness, lifecyclePath, type FleetHarness } from '../helpers/fleet-harness';
+import { runCli, type ChildRun } from '../helpers/processes';
+import { TEST_REDIS_URL } from '../helpers/redis';
+import { eventually } from '../helpers/temporal';
+
+jest.setTimeout(150_000);
+
+describe('hard reboot survives a worker SIGKILL', () => {
+  let h: FleetHarness;
+  let worker: ChildRun | undefined;
+
+  beforeAll(async () => {
+    h = await createFleetHarness('reboot-crash', { actionDelayMs: 4_000 });
+    await h.fleet.addDroplets(h.db.pool, [{ dropletId: 31_000, workspaceId: 'ws-crash' }]);
+  });
+
+  afterAll(async () => {
+    await worker?.kill('SIGTERM');
+    await h?.close();
+  });
+
+  const env = () => ({
+    DATABASE_URL: h.db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: h.redis.prefix,
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
+    TEMPORAL_TASK_QUEUE: h.taskQueue,
+    TEMPORAL_METRICS_PORT: '0',
+    DIGITALOCEAN_API_URL: h.fleet.digitalocean.url,
+    DIGITALOCEAN_API_TOKEN: DEFAULT_SIMULATOR_TOKEN,
+    SIDECAR_JWT_PRIVATE_KEY: h.privateKeyPem,
+    SIDECAR_COMMAND_TIMEOUT_MS: '2000',
+    WATCHDOG_ENABLED: 'false',
+    WORKER_SHUTDOWN_GRACE_MS: '2000',
+    LOG_LEVEL: 'info',
+  });
+
+  it('finishes with one power_cycle for its one attempt', async () => {
+    const id = 31_000;
+    h.fleet.sidecars.setFault(id, { kind: 'recoverOnlyAfterPowerCycle' });
+    worker = runCli(['worker'], env());
+    await worker.waitFor(/worker polling/);
+    const started = await startHardReboot(h.temporal.client, h.taskQueue, {
+      workspaceId: 'ws-crash',
+      dropletId: id,
+      reason: 'admin_request',
+      maxAttempts: 3,
+      backoffInitialMs: 500,
+      // The verify window covers the drain's own recovery: the killed worker also ran the heartbeat
+      // drain, whose activity is retried after its 30 s heartbeat timeout.
+      timings: { verifyWindowMs: 45_000, verifyPollMs: 500, actionTimeoutMs: 30_000, actionPollMs: 300 },
+    });
+    await eventually(
+      () => started.handle.query(powerStatusQuery),
+      (s) => s.phase === 'waiting_for_action',
+      {
+        what: 'waiting for the power_cycle',
+      },
+    );
+    expect(h.fleet.digitalocean.actionCount(id, 'power_cycle')).toBe(1);
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+
+    worker = runCli(['worker'], env());
+    await worker.waitFor(/worker polling/);
+    const result = await started.handle.result();
+    expect(result).toMatchObject({ dropletId: id, outcome: 'healthy', attempts: 1 });
+    expect(h.fleet.digitalocean.actionCount(id, 'power_cycle')).toBe(result.attempts);
+    expect(await lifecyclePath(h.db, id)).toEqual(['REBOOTING', 'ACTIVE_HEALTHY']);
+  });
+});
