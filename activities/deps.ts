@@ -50,4 +50,6 @@ export interface ActivityDeps {
   temporal?: { client: Client; taskQueue: string };
   alerts?: AlertSink;
   clock?: () => number;
+  /** Aborted when the process begins a graceful shutdown: long-running loops return early. */
+  shutdown?: AbortSignal;
 }

@@ -81,7 +81,7 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
           await writing;
           if (writeError !== undefined) throw writeError;
         };
-        while (now() < deadline && !ctx.cancellationSignal.aborted) {
+        while (now() < deadline && !ctx.cancellationSignal.aborted && !deps.shutdown?.aborted) {
           ctx.heartbeat(stats);
           if (!ownPendingDone) {
             // Sequential: entries read with '0' include every unacknowledged one of this consumer.

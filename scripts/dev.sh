@@ -38,6 +38,8 @@ export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export REDIS_KEY_PREFIX="${REDIS_KEY_PREFIX:-genesis-dev:}"
 export TEMPORAL_ADDRESS="127.0.0.1:${TEMPORAL_PORT}"
 export PORT="$API_PORT"
+# A livelier fleet for development: stale after 60 s instead of 5 min.
+export WATCHDOG_HEARTBEAT_TIMEOUT_S="${WATCHDOG_HEARTBEAT_TIMEOUT_S:-60}"
 export DIGITALOCEAN_API_TOKEN="${DIGITALOCEAN_API_TOKEN:-dev-simulator-token}"
 export SIDECAR_JWT_PRIVATE_KEY="$(cat .data/sidecar-jwt.pem)"
 export SIDECAR_HANDSHAKE_SECRET="$(cat .data/handshake-secret)"

@@ -15,6 +15,8 @@ import { migrate } from './db/migrate';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
 import { startControlPlane } from './control-plane';
+import { DEFAULT_SIMULATOR_TOKEN } from './simulator/digitalocean';
+import { runFleet } from './simulator/run';
 
 export const EXIT_CONFIG = 2;
 
@@ -121,6 +123,91 @@ export function buildProgram(): Command {
       process.stdout.write(`workflow bundle written to ${opts.out} (${code.length} bytes)\n`);
     });
 
+  program
+    .command('simulate')
+    .description(
+      'run a fleet simulator: DigitalOcean API + N sidecar agents heartbeating to the control plane',
+    )
+    .option('--agents <n>', 'number of agents', '50')
+    .option('--first-droplet-id <id>', 'droplet id of the first agent', '1000001')
+    .option('--dashboard-url <url>', 'control-plane API base URL the agents send heartbeats to')
+    .option('--interval <ms>', 'heartbeat interval', '60000')
+    .option('--legacy', 'send legacy handshakes instead of native heartbeats')
+    .option('--faults <spec>', 'faulty agents, e.g. crash:2,degraded:2,hang:1,bootFailure:1')
+    .option('--do-port <port>', 'port of the DigitalOcean API simulator', '0')
+    .option('--no-seed', 'do not write workspaces/droplets/tokens into DATABASE_URL')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const config = configOrExit('cli');
+      const logger = createLogger({ level: config.logLevel, name: 'genesis-cp-simulate' });
+      if (!config.sidecar.jwtPrivateKey)
+        throw usage('SIDECAR_JWT_PRIVATE_KEY is needed: the agents verify commands with its public half');
+      const pool = o.seed === false ? undefined : createPool(config.database.url, logger, { max: 2 });
+      const fleet = await runFleet({
+        agents: positive(o.agents, '--agents'),
+        firstDropletId: positive(o.firstDropletId, '--first-droplet-id'),
+        dashboardUrl: o.dashboardUrl as string | undefined,
+        heartbeatIntervalMs: positive(o.interval, '--interval'),
+        heartbeatMode: o.legacy ? 'legacy' : 'native',
+        handshakeSecret: config.sidecar.handshakeSecret,
+        jwtPrivateKey: config.sidecar.jwtPrivateKey,
+        doPort: Number(o.doPort ?? 0),
+        doToken: config.digitalocean.token ?? DEFAULT_SIMULATOR_TOKEN,
+        faults: o.faults as string | undefined,
+        pool,
+        logger,
+      });
+      process.stdout.write(
+        `DigitalOcean simulator: DIGITALOCEAN_API_URL=${fleet.digitalocean.url} (token: DIGITALOCEAN_API_TOKEN)\n`,
+      );
+      await runUntilSignal(logger, async () => ({
+        done: new Promise<void>(() => undefined),
+        async stop() {
+          await fleet.close();
+          await pool?.end();
+        },
+      }));
+    });
+
+  program
+    .command('dev')
+    .description('development: the fleet simulator plus worker and API in one process')
+    .action(async () => {
+      const agents = Number(process.env.DEV_AGENTS ?? 50);
+      const doPort = Number(process.env.DEV_DIGITALOCEAN_PORT ?? 8091);
+      process.env.DIGITALOCEAN_API_URL ??= `http://127.0.0.1:${doPort}`;
+      process.env.DIGITALOCEAN_API_TOKEN ??= DEFAULT_SIMULATOR_TOKEN;
+      const config = configOrExit('all');
+      const logger = createLogger({ level: config.logLevel, name: 'genesis-cp-dev' });
+      await migrateWith(config.database.url, logger);
+      const pool = createPool(config.database.url, logger, { max: 2 });
+      let fleet: Awaited<ReturnType<typeof runFleet>> | undefined;
+      await runUntilSignal(logger, async () => {
+        const cp = await startControlPlane('all', config, logger);
+        fleet = await runFleet({
+          agents,
+          firstDropletId: 1_000_001,
+          dashboardUrl: `http://127.0.0.1:${cp.port}`,
+          heartbeatIntervalMs: Number(process.env.DEV_HEARTBEAT_INTERVAL_MS ?? 15_000),
+          heartbeatMode: 'native',
+          handshakeSecret: config.sidecar.handshakeSecret,
+          jwtPrivateKey: config.sidecar.jwtPrivateKey!,
+          doPort,
+          doToken: config.digitalocean.token!,
+          faults: process.env.DEV_FAULTS ?? 'crash:2,degraded:2,recoverOnlyAfterPowerCycle:1,bootFailure:1',
+          pool,
+          logger,
+        });
+        return {
+          done: cp.done,
+          async stop() {
+            await fleet?.close();
+            await cp.stop();
+            await pool.end();
+          },
+        };
+      });
+    });
+
   const tokens = program.command('tokens').description('per-droplet heartbeat tokens');
   tokens
     .command('issue <dropletId>')
@@ -142,6 +229,16 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+function usage(message: string): CommanderError {
+  return new CommanderError(EXIT_CONFIG, 'genesis-cp.usage', message);
+}
+
+function positive(v: unknown, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw usage(`${flag} must be a positive whole number`);
+  return n;
 }
 
 export async function main(argv: string[]): Promise<void> {

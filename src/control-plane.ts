@@ -69,6 +69,7 @@ export async function startControlPlane(
   let nativeConnection: NativeConnection | undefined;
   let workerRun: Promise<void> = Promise.resolve();
   const paused = () => false;
+  const shuttingDown = new AbortController();
 
   if (role !== 'api') {
     if (opts.installRuntime !== false) installRuntime(logger, config.temporal.metricsPort);
@@ -84,6 +85,7 @@ export async function startControlPlane(
         redis,
         client,
         alerts: alertSink(pool, new AlertNotifier(channelsFromConfig(config.alerts, { logger }), logger)),
+        shutdown: shuttingDown.signal,
       }),
     });
     workerRun = worker.run();
@@ -172,6 +174,7 @@ export async function startControlPlane(
         await new Promise<void>((r) => s.close(() => r()));
         s.closeAllConnections();
       }
+      shuttingDown.abort();
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun.catch((err) => logger.error({ err }, 'worker stopped with an error'));
       await nativeConnection?.close();

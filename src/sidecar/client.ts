@@ -29,7 +29,7 @@ import {
   SidecarUnauthorizedError,
   SidecarUnreachableError,
 } from './errors';
-import { DEFAULT_SIDECAR_JWT_TTL_S, loadPrivateKey, signSidecarJwt } from './jwt';
+import { DEFAULT_SIDECAR_JWT_TTL_S, loadPrivateKey, MAX_SIDECAR_JWT_TTL_S, signSidecarJwt } from './jwt';
 import {
   commandResponseSchema,
   sidecarHealthSchema,
@@ -130,6 +130,9 @@ export class SidecarClient {
     this.fetchImpl = deps.fetch ?? fetch;
     this.now = deps.now ?? Date.now;
     if (!(this.timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
+    if (!Number.isInteger(this.ttl) || this.ttl < 1 || this.ttl > MAX_SIDECAR_JWT_TTL_S) {
+      throw new RangeError(`jwtTtlSeconds must be an integer in 1..${MAX_SIDECAR_JWT_TTL_S}`);
+    }
   }
 
   /** One command, one fresh token. Resolves with the sidecar's result or throws a SidecarError. */

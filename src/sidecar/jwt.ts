@@ -154,7 +154,6 @@ export function verifySidecarJwt(
   const header = decodeJson(h);
   if (!isObject(header)) return fail('malformed');
   if (header.alg !== 'RS256') return fail('unsupported_alg');
-  if (header.typ !== undefined && header.typ !== 'JWT') return fail('malformed');
   if (!s || !B64URL.test(s)) return fail('bad_signature');
 
   let valid: boolean;

@@ -25,6 +25,8 @@ export interface FleetSimulatorOptions {
   bootDelayMs?: number;
   actionDelayMs?: number;
   doToken?: string;
+  /** Port of the DigitalOcean simulator; default any free port. */
+  doPort?: number;
   doRatePerMinute?: number;
   doRatePerHour?: number;
   logger?: Logger;
@@ -60,6 +62,7 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
   });
   const digitalocean = await createDigitalOceanSimulator({
     actionDelayMs: opts.actionDelayMs ?? 2_000,
+    ...(opts.doPort ? { port: opts.doPort } : {}),
     ...(opts.doToken ? { tokens: [opts.doToken] } : {}),
     ...(opts.doRatePerMinute ? { perMinute: opts.doRatePerMinute } : {}),
     ...(opts.doRatePerHour ? { perHour: opts.doRatePerHour } : {}),

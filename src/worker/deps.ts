@@ -18,6 +18,7 @@ export function buildActivityDeps(opts: {
   redis: Redis;
   client: Client;
   alerts?: AlertSink;
+  shutdown?: AbortSignal;
 }): ActivityDeps {
   const { config, logger, pool, redis, client } = opts;
   const token = config.digitalocean.token;
@@ -57,5 +58,6 @@ export function buildActivityDeps(opts: {
       : undefined,
     temporal: { client, taskQueue: config.temporal.taskQueue },
     alerts: opts.alerts,
+    shutdown: opts.shutdown,
   };
 }

@@ -612,6 +612,29 @@ describe('legacy handshake heartbeats', () => {
     expect(receiver.got.length).toBe(n);
   });
 
+  it('counts heartbeats to a dashboard that refuses connections as failed, without throwing', async () => {
+    const closed = await startReceiver();
+    const deadUrl = closed.url;
+    await closed.close();
+    const f = await createSidecarFleet({
+      publicKey: publicPem,
+      masterKey: 'm',
+      dashboardUrl: deadUrl,
+      heartbeatMode: 'legacy',
+      handshakeSecret: HANDSHAKE_SECRET,
+      heartbeatIntervalMs: 50,
+      bootDelayMs: 0,
+    });
+    try {
+      f.addAgent({ dropletId: 9, workspaceId: 'w9', sidecarVersion: '1', n8nVersion: '1', poweredOn: true });
+      await waitFor(() => f.stats().heartbeats.failed >= 3, 'failed heartbeats');
+      expect(f.stats().heartbeats).toMatchObject({ sent: 0, failures: { error: expect.any(Number) } });
+      expect(f.agent(9)!.heartbeatsFailed).toBeGreaterThanOrEqual(3);
+    } finally {
+      await f.close();
+    }
+  });
+
   it('cannot be created without the secret, and close() leaves nothing behind', async () => {
     await expect(
       createSidecarFleet({
