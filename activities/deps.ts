@@ -5,6 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
+import type { Alert } from '../src/alerts/alert';
 import type { DigitalOceanClient } from '../src/digitalocean/client';
 import type { ObservedHeartbeat } from '../src/db/heartbeats';
 import type { HeartbeatStreamNames } from '../src/heartbeats/stream';
@@ -21,19 +22,7 @@ export interface RemediationNotifier {
 
 /** Raises (and notifies) or resolves alerts; implemented over the alerts store and channels. */
 export interface AlertSink {
-  raise(alert: {
-    key: string;
-    kind: string;
-    severity: 'info' | 'warning' | 'critical';
-    title: string;
-    message: string;
-    workspaceId?: string;
-    dropletId?: number;
-    workflowId?: string;
-    reason?: string;
-    value?: number;
-    threshold?: number;
-  }): Promise<{ notified: boolean }>;
+  raise(alert: Omit<Alert, 'status'>): Promise<{ notified: boolean }>;
   resolve(key: string): Promise<{ resolved: boolean }>;
 }
 

@@ -92,3 +92,18 @@ export async function eventually<T>(
   }
   return last;
 }
+
+/**
+ * Replays a history from a real run against today's workflow code (fails on nondeterminism) and,
+ * with RECORD_HISTORIES=1, stores it as a fixture the unit replay test keeps replaying.
+ */
+export async function replayAndRecord(name: string, history: unknown): Promise<void> {
+  const { Worker } = await import('@temporalio/worker');
+  const { writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { workflowsSourcePath } = await import('../../src/worker/worker');
+  await Worker.runReplayHistory({ workflowsPath: workflowsSourcePath(), replayName: name }, history);
+  if (process.env.RECORD_HISTORIES === '1') {
+    writeFileSync(join(__dirname, `../fixtures/histories/${name}.json`), JSON.stringify(history, null, 1));
+  }
+}

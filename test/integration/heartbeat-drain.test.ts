@@ -4,9 +4,6 @@
  * errors, abandoned entries of a dead consumer are claimed, remediation is told about droplets
  * under remediation, and the workflow continues as new.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Worker } from '@temporalio/worker';
 import type { ObservedHeartbeat } from '../../src/db/heartbeats';
 import type { StreamHeartbeat } from '../../src/heartbeats/heartbeat';
 import {
@@ -16,7 +13,6 @@ import {
   readGroup,
   streamBacklog,
 } from '../../src/heartbeats/stream';
-import { workflowsSourcePath } from '../../src/worker/worker';
 import { heartbeatDrain } from '../../workflows/heartbeat-drain';
 import { drainStatusQuery, stopDrainSignal } from '../../workflows/messages';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
@@ -24,6 +20,7 @@ import { createTestRedis, type TestRedis } from '../helpers/redis';
 import {
   connectTestTemporal,
   eventually,
+  replayAndRecord,
   startTestWorker,
   testLogger,
   uniqueTaskQueue,
@@ -176,17 +173,7 @@ describe('heartbeat drain workflow', () => {
 
       // The last execution's history replays deterministically against today's workflow code;
       // RECORD_HISTORIES=1 refreshes the fixture the replay test keeps for future changes.
-      const recorded = await handle.fetchHistory();
-      await Worker.runReplayHistory(
-        { workflowsPath: workflowsSourcePath(), replayName: 'heartbeatDrain' },
-        recorded,
-      );
-      if (process.env.RECORD_HISTORIES === '1') {
-        writeFileSync(
-          join(__dirname, '../fixtures/histories/heartbeat-drain.json'),
-          JSON.stringify(recorded, null, 1),
-        );
-      }
+      await replayAndRecord('heartbeat-drain', await handle.fetchHistory());
     } finally {
       await w.stop();
     }

@@ -13,7 +13,7 @@ import { workflowIds } from '../../workflows/messages';
 import { startHibernate, startWake } from '../../src/temporal/power-starts';
 import { ensureWatchdogSchedule } from '../../src/temporal/schedules';
 import { createFleetHarness, lifecyclePath, type FleetHarness } from '../helpers/fleet-harness';
-import { eventually } from '../helpers/temporal';
+import { eventually, replayAndRecord } from '../helpers/temporal';
 
 jest.setTimeout(150_000);
 
@@ -152,6 +152,8 @@ describe('power lifecycle and the watchdog', () => {
     expect(second.runId).toBe(first.runId);
     expect(first.workflowId).toBe(workflowIds.power(id));
     expect(await first.handle.result()).toMatchObject({ outcome: 'healthy' });
+    await replayAndRecord('wake-droplet', await first.handle.fetchHistory());
+    await replayAndRecord('hibernate-droplet', await hib.handle.fetchHistory());
     expect(h.fleet.digitalocean.actionCount(id, 'power_on')).toBe(1);
     expect(await lifecyclePath(h.db, id)).toEqual(['HIBERNATING', 'HIBERNATED', 'WAKING', 'ACTIVE_HEALTHY']);
   });

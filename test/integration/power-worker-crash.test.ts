@@ -9,7 +9,7 @@ import { powerStatusQuery } from '../../workflows/messages';
 import { createFleetHarness, lifecyclePath, type FleetHarness } from '../helpers/fleet-harness';
 import { runCli, type ChildRun } from '../helpers/processes';
 import { TEST_REDIS_URL } from '../helpers/redis';
-import { eventually } from '../helpers/temporal';
+import { eventually, replayAndRecord } from '../helpers/temporal';
 
 jest.setTimeout(150_000);
 
@@ -75,5 +75,6 @@ describe('hard reboot survives a worker SIGKILL', () => {
     expect(result).toMatchObject({ dropletId: id, outcome: 'healthy', attempts: 1 });
     expect(h.fleet.digitalocean.actionCount(id, 'power_cycle')).toBe(result.attempts);
     expect(await lifecyclePath(h.db, id)).toEqual(['REBOOTING', 'ACTIVE_HEALTHY']);
+    await replayAndRecord('hard-reboot-after-worker-crash', await started.handle.fetchHistory());
   });
 });

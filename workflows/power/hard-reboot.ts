@@ -17,7 +17,8 @@ import {
 } from '../../src/domain/power';
 import { heartbeatObservedSignal, powerStatusQuery } from '../messages';
 import { actionWaiter, db, provider } from './activities';
-import { failureMessage, permanentRefusal, requireValidInput, timingsWith } from './input';
+import { requireValidInput, timingsWith } from './input';
+import { failOnRefusal, markVerified } from './outcomes';
 import { verifyDroplet, type HeartbeatWatch } from './verify';
 
 export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
@@ -60,35 +61,23 @@ export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
       });
       const verified = await verifyDroplet(dropletId, since, timings, watch, status);
       if (verified.ok) {
-        const to = verified.n8nStatus === 'degraded' ? 'ACTIVE_DEGRADED' : 'ACTIVE_HEALTHY';
-        await db.transitionDroplet({
+        log.info('hard reboot verified', { dropletId, workspaceId, attempt });
+        return await markVerified(verified, {
           dropletId,
-          to,
           cause: `hard_reboot:${reason}:verified`,
           workflowId,
-          detail: { attempt },
+          status,
+          attempts: attempt,
         });
-        status.phase = 'done';
-        status.outcome = to;
-        log.info('hard reboot verified', { dropletId, workspaceId, attempt });
-        return { dropletId, outcome: to === 'ACTIVE_DEGRADED' ? 'degraded' : 'healthy', attempts: attempt };
       }
       status.lastError = verified.reason;
     } catch (err) {
-      const refusal = permanentRefusal(err);
-      if (refusal) {
-        // The provider refused for good (droplet gone, token revoked): no point in more attempts.
-        status.phase = 'failed';
-        status.lastError = refusal.message;
-        await db.transitionDroplet({
-          dropletId,
-          to: 'FAILED',
-          cause: `hard_reboot:${reason}:provider_refused`,
-          workflowId,
-        });
-        throw refusal;
-      }
-      status.lastError = failureMessage(err);
+      status.lastError = await failOnRefusal(err, {
+        dropletId,
+        cause: `hard_reboot:${reason}:provider_refused`,
+        workflowId,
+        status,
+      });
     }
     log.warn('hard reboot attempt failed', { dropletId, attempt, maxAttempts, error: status.lastError });
     if (attempt < maxAttempts) {

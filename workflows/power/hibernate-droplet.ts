@@ -13,7 +13,8 @@ import {
 } from '../../src/domain/power';
 import { powerStatusQuery } from '../messages';
 import { actionWaiter, db, provider } from './activities';
-import { failureMessage, requireValidInput, timingsWith } from './input';
+import { requireValidInput, timingsWith } from './input';
+import { failureMessage } from './outcomes';
 
 export async function hibernateDroplet(input: HibernateDropletInput): Promise<PowerResult> {
   requireValidInput(input);

@@ -1,5 +1,5 @@
 /** Start-time validation and timing defaults shared by the power workflows. */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import {
   DEFAULT_POWER_TIMINGS,
   invalidPowerInput,
@@ -20,22 +20,4 @@ export function timingsWith(overrides?: Partial<PowerTimings>): PowerTimings {
     ...DEFAULT_POWER_TIMINGS,
     ...Object.fromEntries(Object.entries(overrides ?? {}).filter(([, v]) => v !== undefined)),
   };
-}
-
-/** An activity failure the provider means for good (not an errored action, which a retry may fix). */
-export function permanentRefusal(err: unknown): ApplicationFailure | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (
-    cause instanceof ApplicationFailure &&
-    cause.nonRetryable &&
-    cause.type !== 'DigitalOceanActionFailedError'
-  ) {
-    return ApplicationFailure.nonRetryable(cause.message, cause.type ?? PowerFailure.provider);
-  }
-  return undefined;
-}
-
-export function failureMessage(err: unknown): string {
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
 }

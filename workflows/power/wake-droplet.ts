@@ -26,7 +26,8 @@ import {
 import { heartbeatObservedSignal, powerStatusQuery, workflowIds } from '../messages';
 import { actionWaiter, db, provider } from './activities';
 import { hardReboot } from './hard-reboot';
-import { failureMessage, permanentRefusal, requireValidInput, timingsWith } from './input';
+import { requireValidInput, timingsWith } from './input';
+import { failOnRefusal, markVerified } from './outcomes';
 import { verifyDroplet, type HeartbeatWatch } from './verify';
 
 export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult> {
@@ -78,27 +79,22 @@ export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult>
     }
     const verified = await verifyDroplet(dropletId, started, timings, watch, status);
     if (verified.ok) {
-      const to = verified.n8nStatus === 'degraded' ? 'ACTIVE_DEGRADED' : 'ACTIVE_HEALTHY';
-      await db.transitionDroplet({ dropletId, to, cause: `wake:${reason}:verified`, workflowId });
-      status.phase = 'done';
-      status.outcome = to;
-      return { dropletId, outcome: to === 'ACTIVE_DEGRADED' ? 'degraded' : 'healthy', attempts: 1 };
+      return await markVerified(verified, {
+        dropletId,
+        cause: `wake:${reason}:verified`,
+        workflowId,
+        status,
+        attempts: 1,
+      });
     }
     failure = verified.reason;
   } catch (err) {
-    const refusal = permanentRefusal(err);
-    if (refusal) {
-      status.phase = 'failed';
-      status.lastError = refusal.message;
-      await db.transitionDroplet({
-        dropletId,
-        to: 'FAILED',
-        cause: `wake:${reason}:provider_refused`,
-        workflowId,
-      });
-      throw refusal;
-    }
-    failure = failureMessage(err);
+    failure = await failOnRefusal(err, {
+      dropletId,
+      cause: `wake:${reason}:provider_refused`,
+      workflowId,
+      status,
+    });
   }
   status.lastError = failure;
 

@@ -1,0 +1,54 @@
+/** How a power workflow ends a verified attempt or a provider refusal: one place for both. */
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { PowerFailure, type PowerResult, type PowerStatus } from '../../src/domain/power';
+import { db } from './activities';
+import type { Verification } from './verify';
+
+/** ACTIVE_HEALTHY, or ACTIVE_DEGRADED when n8n reported degraded; records the outcome. */
+export async function markVerified(
+  verified: Extract<Verification, { ok: true }>,
+  ctx: { dropletId: number; cause: string; workflowId: string; status: PowerStatus; attempts: number },
+): Promise<PowerResult> {
+  const to = verified.n8nStatus === 'degraded' ? 'ACTIVE_DEGRADED' : 'ACTIVE_HEALTHY';
+  await db.transitionDroplet({ dropletId: ctx.dropletId, to, cause: ctx.cause, workflowId: ctx.workflowId });
+  ctx.status.phase = 'done';
+  ctx.status.outcome = to;
+  return {
+    dropletId: ctx.dropletId,
+    outcome: to === 'ACTIVE_DEGRADED' ? 'degraded' : 'healthy',
+    attempts: ctx.attempts,
+  };
+}
+
+/**
+ * If the provider refused for good (droplet gone, token revoked; not an errored action, which a
+ * retry may fix), marks the droplet FAILED and throws the refusal. Otherwise returns the message.
+ */
+export async function failOnRefusal(
+  err: unknown,
+  ctx: { dropletId: number; cause: string; workflowId: string; status: PowerStatus },
+): Promise<string> {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (
+    cause instanceof ApplicationFailure &&
+    cause.nonRetryable &&
+    cause.type !== 'DigitalOceanActionFailedError'
+  ) {
+    ctx.status.phase = 'failed';
+    ctx.status.lastError = cause.message;
+    await db.transitionDroplet({
+      dropletId: ctx.dropletId,
+      to: 'FAILED',
+      cause: ctx.cause,
+      workflowId: ctx.workflowId,
+    });
+    throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? PowerFailure.provider);
+  }
+  return failureMessage(err);
+}
+
+/** The message of an activity failure's cause (what went wrong), or of the error itself. */
+export function failureMessage(err: unknown): string {
+  const e = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return e instanceof Error ? e.message : String(e);
+}
