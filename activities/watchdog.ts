@@ -8,6 +8,8 @@ import {
   type ResourceBreach,
 } from '../src/db/watchdog';
 import type { WakeDropletInput } from '../src/domain/power';
+import { HEARTBEAT_BACKLOG_ALERT_KEY } from '../src/domain/watchdog';
+import { streamBacklog } from '../src/heartbeats/stream';
 import { startWake } from '../src/temporal/power-starts';
 import type { ActivityDeps } from './deps';
 import { notConfigured } from './errors';
@@ -83,6 +85,31 @@ export function createWatchdogActivities(deps: ActivityDeps) {
         }
       }
       return { raised, resolved };
+    },
+
+    /** The heartbeat buffer's backlog: an alert above the threshold, resolved below it. */
+    async checkHeartbeatBacklog(
+      threshold: number,
+    ): Promise<{ length: number; pending: number; alerting: boolean }> {
+      const b = await streamBacklog(deps.redis, deps.heartbeatStream);
+      const alerting = b.length > threshold;
+      if (alerting) {
+        const alert = {
+          key: HEARTBEAT_BACKLOG_ALERT_KEY,
+          kind: 'heartbeat_backlog',
+          severity: 'warning' as const,
+          title: `Heartbeat buffer backlog ${b.length} > ${threshold}`,
+          message: `${b.length} heartbeat entries wait in the Redis stream (${b.pending} delivered, not acknowledged): the drain is behind or down.`,
+          reason: 'heartbeat_backlog',
+          value: b.length,
+          threshold,
+        };
+        if (deps.alerts) await deps.alerts.raise(alert);
+        else deps.logger.warn(alert, 'heartbeat backlog (no alert sink configured)');
+      } else if (deps.alerts) {
+        await deps.alerts.resolve(HEARTBEAT_BACKLOG_ALERT_KEY);
+      }
+      return { length: b.length, pending: b.pending, alerting };
     },
 
     async recordWatchdogRun(run: Parameters<typeof recordWatchdogRun>[1]): Promise<void> {

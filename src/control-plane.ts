@@ -112,6 +112,7 @@ export async function startControlPlane(
           stormMinStale: w.stormMinStale,
           maxStartsPerTick: w.maxStartsPerTick,
           thresholds: w.thresholds,
+          heartbeatBacklogAlert: config.heartbeats.backlogAlert,
         },
       });
       logger.info({ scheduleId, everyS: w.intervalS }, 'watchdog schedule in place');

@@ -6,7 +6,8 @@
  *      the fraction falls (as Kubernetes' node controller stops evicting when every zone looks down);
  *   3. otherwise start (or join) a watchdog_recovery wake per stale droplet, at most
  *      maxStartsPerTick per tick, the rest next tick;
- *   4. breaches open alerts (never reboots); a summary row per run.
+ *   4. breaches open alerts (never reboots); a heartbeat-buffer backlog above its threshold opens
+ *      one too; a summary row per run.
  */
 import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -18,7 +19,7 @@ import {
   type WatchdogSummary,
 } from '../src/domain/watchdog';
 
-const { scanFleet, syncBreachAlerts, recordWatchdogRun, raiseAlert, resolveAlert } =
+const { scanFleet, syncBreachAlerts, recordWatchdogRun, raiseAlert, resolveAlert, checkHeartbeatBacklog } =
   proxyActivities<Activities>({
     startToCloseTimeout: '30s',
     retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
@@ -71,6 +72,7 @@ export async function watchdog(input: WatchdogInput = {}): Promise<WatchdogSumma
     }
   }
   await syncBreachAlerts(scan.breaches);
+  const backlog = await checkHeartbeatBacklog(cfg.heartbeatBacklogAlert);
   const summary: WatchdogSummary = {
     eligible: scan.eligible,
     stale: scan.staleCount,
@@ -79,7 +81,17 @@ export async function watchdog(input: WatchdogInput = {}): Promise<WatchdogSumma
     remediationsJoined: joined,
     braked,
     queryMs: scan.queryMs,
+    heartbeatBacklog: backlog.length,
   };
-  await recordWatchdogRun({ workflowId, ...summary, started, joined });
+  await recordWatchdogRun({
+    workflowId,
+    eligible: summary.eligible,
+    stale: summary.stale,
+    breached: summary.breached,
+    started,
+    joined,
+    braked,
+    queryMs: summary.queryMs,
+  });
   return summary;
 }

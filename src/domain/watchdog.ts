@@ -13,6 +13,8 @@ export interface WatchdogInput {
   /** Wakes started per tick; the rest wait for the next tick. Sized to the DigitalOcean budget. */
   maxStartsPerTick?: number;
   thresholds?: { cpu?: number; memory?: number; disk?: number };
+  /** Heartbeat stream entries above which the pipeline alerts (the drain is behind or down). */
+  heartbeatBacklogAlert?: number;
   /** Passed to each remediation wake (and its escalation). */
   wake?: { timings?: Partial<PowerTimings>; reboot?: { maxAttempts?: number; backoffInitialMs?: number } };
 }
@@ -25,6 +27,7 @@ export const WATCHDOG_DEFAULTS = {
   // A wake costs ~2 calls plus action polls (~6-10 calls): 20 per minute stays well inside 250/min.
   maxStartsPerTick: 20,
   thresholds: { cpu: 90, memory: 85, disk: 90 },
+  heartbeatBacklogAlert: 1_000,
 };
 
 export interface WatchdogSummary {
@@ -35,6 +38,7 @@ export interface WatchdogSummary {
   remediationsJoined: number;
   braked: boolean;
   queryMs: number;
+  heartbeatBacklog: number;
 }
 
 export function stormBrake(
@@ -47,3 +51,4 @@ export function stormBrake(
 }
 
 export const STORM_ALERT_KEY = 'watchdog:storm';
+export const HEARTBEAT_BACKLOG_ALERT_KEY = 'heartbeats:backlog';
