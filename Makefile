@@ -22,3 +22,6 @@ lint:
 
 typecheck:
 	@npx tsc -p tsconfig.json --noEmit
+
+validate-deploy:
+	@bash scripts/validate-deploy.sh
