@@ -1,9 +1,11 @@
 /** Every activity the worker registers, built from injected dependencies. */
 import type { ActivityDeps } from './deps';
+import { createChangeActivities } from './changes';
 import { createHeartbeatDrainActivities } from './heartbeat-drain';
 import { createHeartbeatRetentionActivities } from './heartbeat-retention';
 import { createPowerActivities } from './power';
 import { createWatchdogActivities } from './watchdog';
+import { createScaleAlertActivities } from './scale-alerts';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -11,6 +13,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createHeartbeatRetentionActivities(deps),
     ...createPowerActivities(deps),
     ...createWatchdogActivities(deps),
+    ...createScaleAlertActivities(deps),
+    ...createChangeActivities(deps),
   };
 }
 

@@ -4,3 +4,7 @@ export { hardReboot } from './power/hard-reboot';
 export { hibernateDroplet } from './power/hibernate-droplet';
 export { wakeDroplet } from './power/wake-droplet';
 export { watchdog } from './watchdog';
+export { credentialInjection } from './changes/credential-injection';
+export { sidecarUpdate } from './changes/sidecar-update';
+export { workflowUpdate } from './changes/workflow-update';
+export { scaleAlerts } from './scale-alerts';

@@ -39,3 +39,32 @@ export const workflowIds = {
   powerEscalation: (dropletId: number) => `power-${dropletId}-reboot`,
   watchdogSchedule: (taskQueue: string) => `watchdog/${taskQueue}`,
 };
+
+// Changes pushed to one tenant: sidecar update, credential injection, n8n workflow update.
+import { defineUpdate } from '@temporalio/workflow';
+import type { ChangeStatus, SidecarUpdateStatus } from '../src/domain/changes';
+
+/** Phase, versions and last error of a running sidecar update. */
+export const sidecarUpdateStatusQuery = defineQuery<SidecarUpdateStatus>('status');
+/** Manual gate: promote the verified new version (rejected unless the update waits at the gate). */
+export const promoteUpdate = defineUpdate<SidecarUpdateStatus, [{ by?: string }]>('promote');
+/** Abandon the update: before promotion it rolls back to fromVersion. */
+export const abortSignal = defineSignal<[{ reason?: string }]>('abort');
+/** Phase and last error of a credential injection or workflow update. */
+export const changeStatusQuery = defineQuery<ChangeStatus>('status');
+
+/** Deterministic ids of the change workflows (starts use USE_EXISTING). */
+export const changeIds = {
+  sidecarUpdate: (dropletId: number, toVersion: string) => `sidecar-update-${dropletId}-${toVersion}`,
+  /** requestKey: a digest of the request (never the credentials themselves) */
+  credentialInjection: (dropletId: number, requestKey: string) =>
+    `credential-injection-${dropletId}-${requestKey}`,
+  workflowUpdate: (dropletId: number, workflowName: string, version: string) =>
+    `workflow-update-${dropletId}-${workflowName}-${version}`,
+};
+
+// Scale alerts: a Schedule per task queue, one run at a time.
+export const scaleAlertIds = {
+  schedule: (taskQueue: string) => `scale-alerts/${taskQueue}`,
+  run: (taskQueue: string) => `scale-alerts-run/${taskQueue}`,
+};
