@@ -9,6 +9,7 @@ import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import type { ScaleAlertInput } from './domain/scale';
 
 export type Role = 'worker' | 'api' | 'all' | 'migrate' | 'cli';
 
@@ -166,6 +167,18 @@ const schema = z.object({
   WATCHDOG_DISK_PERCENT: int(1, 100).default(90),
   WATCHDOG_ENABLED: bool.default(true),
 
+  SCALE_ALERTS_ENABLED: bool.default(true),
+  SCALE_ALERTS_INTERVAL_S: int(60, 86_400).default(900),
+  SCALE_LEADS_TABLE: z
+    .string()
+    .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, 'must be [schema.]table in lower case')
+    .default('leads'),
+  SCALE_EMAIL_EVENTS_TABLE: z
+    .string()
+    .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, 'must be [schema.]table in lower case')
+    .default('email_events'),
+  SCALE_STALE_FRACTION_WARNING: fraction.default(0.05),
+
   TELEGRAM_BOT_TOKEN: z.string().min(1).optional(),
   TELEGRAM_CHAT_ID: z.string().min(1).optional(),
   TELEGRAM_API_URL: urlWithProtocols(['https:', 'http:']).default('https://api.telegram.org'),
@@ -219,6 +232,7 @@ export interface Config {
     maxStartsPerTick: number;
     thresholds: { cpu: number; memory: number; disk: number };
   };
+  scaleAlerts: { enabled: boolean; intervalS: number; input: ScaleAlertInput };
   alerts: {
     telegram?: { botToken: string; chatId: string; apiUrl: string };
     slackWebhookUrl?: string;
@@ -353,6 +367,19 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
         cpu: e.WATCHDOG_CPU_PERCENT,
         memory: e.WATCHDOG_MEMORY_PERCENT,
         disk: e.WATCHDOG_DISK_PERCENT,
+      },
+    },
+    scaleAlerts: {
+      enabled: e.SCALE_ALERTS_ENABLED,
+      intervalS: e.SCALE_ALERTS_INTERVAL_S,
+      input: {
+        leadsTable: e.SCALE_LEADS_TABLE,
+        emailEventsTable: e.SCALE_EMAIL_EVENTS_TABLE,
+        staleAfterS: e.WATCHDOG_HEARTBEAT_TIMEOUT_S,
+        thresholds: {
+          fleet_stale_fraction: { warning: e.SCALE_STALE_FRACTION_WARNING },
+          heartbeat_backlog: { warning: e.HEARTBEAT_BACKLOG_ALERT },
+        },
       },
     },
     alerts: {
