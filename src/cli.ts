@@ -14,6 +14,7 @@ import { createPool } from './db/pool';
 import { migrate } from './db/migrate';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
+import { registerOperatorCommands } from './cli-commands/operator';
 import { startControlPlane } from './control-plane';
 import { DEFAULT_SIMULATOR_TOKEN } from './simulator/digitalocean';
 import { runFleet } from './simulator/run';
@@ -207,6 +208,8 @@ export function buildProgram(): Command {
         };
       });
     });
+
+  registerOperatorCommands(program, () => configOrExit('cli'));
 
   const tokens = program.command('tokens').description('per-droplet heartbeat tokens');
   tokens

@@ -6,7 +6,7 @@
  */
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { AlertNotifier, channelsFromConfig } from './alerts/channels';
 import { alertSink } from './alerts/sink';
 import { createApp } from './api/app';
@@ -28,14 +28,17 @@ import { createRedis } from './redis';
 import { temporalConnectionSettings } from './temporal/connection-options';
 import { createMetrics } from './metrics';
 import { AesGcmPayloadCodec, dataConverterFor } from './temporal/payload-codec';
+import { ensureScaleAlertsSchedule } from './temporal/scale-schedule';
 import { ensureWatchdogSchedule } from './temporal/schedules';
 import { buildActivityDeps } from './worker/deps';
+import { groupPause } from './worker/pause-flag';
+import { WorkerSupervisor } from './worker/supervisor';
 import { installRuntime } from './worker/runtime';
 import { connectWorker, createWorker } from './worker/worker';
 
 export interface ControlPlane {
   port?: number;
-  worker?: Worker;
+  supervisor?: WorkerSupervisor;
   stop(): Promise<void>;
   /** Settles when the worker stops by itself (fatal error) or after stop(). */
   done: Promise<void>;
@@ -45,7 +48,12 @@ export async function startControlPlane(
   role: 'worker' | 'api' | 'all',
   config: Config,
   logger: Logger,
-  opts: { installRuntime?: boolean; ensureDrain?: boolean; ensureSchedules?: boolean } = {},
+  opts: {
+    installRuntime?: boolean;
+    ensureDrain?: boolean;
+    ensureSchedules?: boolean;
+    pausePollMs?: number;
+  } = {},
 ): Promise<ControlPlane> {
   const pool = createPool(config.database.url, logger, { max: config.database.poolMax });
   const redis = createRedis(config.redis.url, logger);
@@ -65,33 +73,44 @@ export async function startControlPlane(
     dataConverter: dataConverterFor(config.codec.keys),
   });
 
-  let worker: Worker | undefined;
+  let supervisor: WorkerSupervisor | undefined;
   let nativeConnection: NativeConnection | undefined;
-  let workerRun: Promise<void> = Promise.resolve();
-  const paused = () => false;
-  const shuttingDown = new AbortController();
+  const paused = () => supervisor?.isPaused() ?? false;
 
   if (role !== 'api') {
     if (opts.installRuntime !== false) installRuntime(logger, config.temporal.metricsPort);
-    nativeConnection = await connectWithRetry(() => connectWorker(config), logger);
-    worker = await createWorker({
-      config,
+    const connection = await connectWithRetry(() => connectWorker(config), logger);
+    nativeConnection = connection;
+    const alerts = alertSink(pool, new AlertNotifier(channelsFromConfig(config.alerts, { logger }), logger));
+    // Each worker gets a signal aborted when it is told to stop (pause or shutdown), so the drain
+    // returns at once instead of running out its grace time.
+    let stopping = new AbortController();
+    supervisor = new WorkerSupervisor({
+      group: config.worker.group,
       logger,
-      connection: nativeConnection,
-      deps: buildActivityDeps({
-        config,
-        logger,
-        pool,
-        redis,
-        client,
-        alerts: alertSink(pool, new AlertNotifier(channelsFromConfig(config.alerts, { logger }), logger)),
-        shutdown: shuttingDown.signal,
-      }),
+      pollMs: opts.pausePollMs ?? 2_000,
+      isPaused: async () =>
+        (await groupPause(redis, config.redis.keyPrefix, config.worker.group)) !== undefined,
+      beforeStop: () => stopping.abort(),
+      create: () => {
+        stopping = new AbortController();
+        return createWorker({
+          config,
+          logger,
+          connection,
+          deps: buildActivityDeps({ config, logger, pool, redis, client, alerts, shutdown: stopping.signal }),
+        });
+      },
     });
-    workerRun = worker.run();
+    await supervisor.start();
     logger.info(
-      { taskQueue: config.temporal.taskQueue, group: config.worker.group, buildId: config.worker.buildId },
-      'worker polling',
+      {
+        taskQueue: config.temporal.taskQueue,
+        group: config.worker.group,
+        buildId: config.worker.buildId,
+        state: supervisor.currentState(),
+      },
+      'worker supervisor started',
     );
     if (opts.ensureDrain !== false) {
       const ids = await ensureDrainWorkflows(client, {
@@ -117,19 +136,27 @@ export async function startControlPlane(
       });
       logger.info({ scheduleId, everyS: w.intervalS }, 'watchdog schedule in place');
     }
+    if (config.scaleAlerts.enabled && opts.ensureSchedules !== false) {
+      const scheduleId = await ensureScaleAlertsSchedule(client, {
+        taskQueue: config.temporal.taskQueue,
+        everyMs: config.scaleAlerts.intervalS * 1000,
+        input: config.scaleAlerts.input,
+      });
+      logger.info({ scheduleId, everyS: config.scaleAlerts.intervalS }, 'scale alerts schedule in place');
+    }
   }
 
   let server: Server | undefined;
   let port: number | undefined;
   if (role !== 'worker') {
-    const w = worker;
+    const sup = supervisor;
     const health = new HealthChecker(
       {
         temporal: temporalCheck(client),
         redis: redisCheck(redis),
         postgres: postgresCheck(pool),
-        worker: w
-          ? localWorkerCheck(() => w.getState(), paused)
+        worker: sup
+          ? localWorkerCheck(() => sup.currentState(), paused)
           : taskQueuePollersCheck(client, config.temporal.namespace, config.temporal.taskQueue),
       },
       { version: config.version, timeoutMs: config.api.healthCheckTimeoutMs, isPaused: paused },
@@ -175,9 +202,7 @@ export async function startControlPlane(
         await new Promise<void>((r) => s.close(() => r()));
         s.closeAllConnections();
       }
-      shuttingDown.abort();
-      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
-      await workerRun.catch((err) => logger.error({ err }, 'worker stopped with an error'));
+      await supervisor?.stop().catch((err: unknown) => logger.error({ err }, 'worker stopped with an error'));
       await nativeConnection?.close();
       await connection.close().catch(() => undefined);
       redis.disconnect();
@@ -185,14 +210,11 @@ export async function startControlPlane(
       logger.info({ role }, 'control plane stopped');
     })());
 
-  const done = workerRun.then(
-    () => undefined,
-    (err: unknown) => {
-      logger.error({ err }, 'worker failed');
-      throw err;
-    },
-  );
-  return { port, worker, stop, done };
+  const done = (supervisor?.done ?? new Promise<void>(() => undefined)).catch((err: unknown) => {
+    logger.error({ err }, 'worker failed');
+    throw err;
+  });
+  return { port, supervisor, stop, done };
 }
 
 async function connectWithRetry<T>(
