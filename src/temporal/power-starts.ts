@@ -31,19 +31,22 @@ async function joinedOrStarted(handle: WorkflowHandle, calledAt: number): Promis
   };
 }
 
-export async function startWake(
+/** Starts (or joins) a power workflow under the droplet's single-flight id. */
+async function startPower<I extends { workspaceId: string; dropletId: number; reason?: string }>(
   client: Client,
   taskQueue: string,
-  input: WakeDropletInput,
+  workflow: (input: I) => Promise<unknown>,
+  operation: string,
+  input: I,
 ): Promise<StartedPower> {
   const calledAt = Date.now();
-  const handle = await client.workflow.start(wakeDroplet, {
+  const handle = await client.workflow.start(workflow as (input: I) => Promise<unknown>, {
     taskQueue,
     workflowId: workflowIds.power(input.dropletId),
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
     typedSearchAttributes: searchAttributes({
-      operation: 'wake',
+      operation,
       workspaceId: input.workspaceId,
       dropletId: input.dropletId,
       reason: input.reason,
@@ -52,43 +55,22 @@ export async function startWake(
   return joinedOrStarted(handle, calledAt);
 }
 
-export async function startHardReboot(
+export function startWake(client: Client, taskQueue: string, input: WakeDropletInput): Promise<StartedPower> {
+  return startPower(client, taskQueue, wakeDroplet, 'wake', input);
+}
+
+export function startHardReboot(
   client: Client,
   taskQueue: string,
   input: HardRebootInput,
 ): Promise<StartedPower> {
-  const calledAt = Date.now();
-  const handle = await client.workflow.start(hardReboot, {
-    taskQueue,
-    workflowId: workflowIds.power(input.dropletId),
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    typedSearchAttributes: searchAttributes({
-      operation: 'hard_reboot',
-      workspaceId: input.workspaceId,
-      dropletId: input.dropletId,
-      reason: input.reason,
-    }),
-  });
-  return joinedOrStarted(handle, calledAt);
+  return startPower(client, taskQueue, hardReboot, 'hard_reboot', input);
 }
 
-export async function startHibernate(
+export function startHibernate(
   client: Client,
   taskQueue: string,
   input: HibernateDropletInput,
 ): Promise<StartedPower> {
-  const calledAt = Date.now();
-  const handle = await client.workflow.start(hibernateDroplet, {
-    taskQueue,
-    workflowId: workflowIds.power(input.dropletId),
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    typedSearchAttributes: searchAttributes({
-      operation: 'hibernate',
-      workspaceId: input.workspaceId,
-      dropletId: input.dropletId,
-    }),
-  });
-  return joinedOrStarted(handle, calledAt);
+  return startPower(client, taskQueue, hibernateDroplet, 'hibernate', input);
 }

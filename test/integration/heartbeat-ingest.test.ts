@@ -5,7 +5,9 @@
 import type { Server } from 'node:http';
 import { createApp } from '../../src/api/app';
 import { HealthChecker } from '../../src/api/health';
-import { heartbeatStreamNames, streamBacklog } from '../../src/heartbeats/stream';
+import type Redis from 'ioredis';
+import type { Pool } from 'pg';
+import { heartbeatStreamNames, streamBacklog, type HeartbeatStreamNames } from '../../src/heartbeats/stream';
 import { HeartbeatTokenVerifier, issueHeartbeatToken } from '../../src/heartbeats/tokens';
 import { createLogger } from '../../src/logger';
 import { createRedis } from '../../src/redis';
@@ -16,6 +18,27 @@ import { throwawayRedis } from '../helpers/throwaway';
 
 const logger = createLogger({ level: 'silent' });
 const HANDSHAKE_SECRET = 'handshake-secret-for-tests';
+
+/** The API app with the ingest routes under test (health checks stubbed: not what is tested here). */
+function ingestApp(redis: Redis, stream: HeartbeatStreamNames, pool: Pool) {
+  const ok = async () => undefined;
+  return createApp({
+    logger,
+    health: new HealthChecker(
+      { temporal: ok, redis: ok, postgres: ok, worker: ok },
+      { version: 't', timeoutMs: 500 },
+    ),
+    heartbeats: {
+      redis,
+      stream,
+      verifier: new HeartbeatTokenVerifier(pool),
+      handshakeSecret: HANDSHAKE_SECRET,
+      maxPerRequest: 5,
+      bodyLimitBytes: 4_096,
+      logger,
+    },
+  });
+}
 
 describe('heartbeat ingest routes', () => {
   let db: TestDatabase;
@@ -34,27 +57,7 @@ describe('heartbeat ingest routes', () => {
     token1 = await issueHeartbeatToken(db.pool, 1);
     token2 = await issueHeartbeatToken(db.pool, 2);
     const redis = createRedis(TEST_REDIS_URL, logger);
-    const app = createApp({
-      logger,
-      health: new HealthChecker(
-        {
-          temporal: async () => undefined,
-          redis: async () => undefined,
-          postgres: async () => undefined,
-          worker: async () => undefined,
-        },
-        { version: 't', timeoutMs: 500 },
-      ),
-      heartbeats: {
-        redis,
-        stream: stream(),
-        verifier: new HeartbeatTokenVerifier(db.pool),
-        handshakeSecret: HANDSHAKE_SECRET,
-        maxPerRequest: 5,
-        bodyLimitBytes: 4_096,
-        logger,
-      },
-    });
+    const app = ingestApp(redis, stream(), db.pool);
     server = app.listen(0);
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     (server as any).redisForCleanup = redis;
@@ -234,26 +237,7 @@ describe('heartbeat ingest while Redis is down', () => {
     try {
       await seedDroplet(db.pool, { id: 5, workspaceId: 'ws-5' });
       const token = await issueHeartbeatToken(db.pool, 5);
-      const app = createApp({
-        logger,
-        health: new HealthChecker(
-          {
-            temporal: async () => undefined,
-            redis: async () => undefined,
-            postgres: async () => undefined,
-            worker: async () => undefined,
-          },
-          { version: 't', timeoutMs: 500 },
-        ),
-        heartbeats: {
-          redis,
-          stream: heartbeatStreamNames('gcp-down-test:', 'hb', 'g'),
-          verifier: new HeartbeatTokenVerifier(db.pool),
-          maxPerRequest: 5,
-          bodyLimitBytes: 4_096,
-          logger,
-        },
-      });
+      const app = ingestApp(redis, heartbeatStreamNames('gcp-down-test:', 'hb', 'g'), db.pool);
       const server = app.listen(0);
       const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/heartbeats`;
       const auth = { authorization: `Bearer ${token}` };

@@ -4,24 +4,13 @@
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { findTemporalCli, SEARCH_ATTRIBUTES } from '../../src/temporal/cli-binary';
+import { freePort } from '../helpers/throwaway';
 
 export const PID_FILE = join(tmpdir(), `genesis-cp-test-temporal-${process.pid}.pid`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function waitForNamespace(address: string, deadlineMs: number): Promise<void> {
   let lastErr: unknown;
