@@ -13,6 +13,7 @@ export TEMPORAL_BIN
 
 log "type-check"
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p examples/nextjs/tsconfig.json
 log "lint"
 npx eslint --max-warnings 0 .
 npx prettier --check . >/dev/null || { npx prettier --check . ; exit 1; }

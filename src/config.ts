@@ -73,7 +73,7 @@ const rsaPrivateKey = pem('private key').refine(
  * Payload codec keys: "keyId:base64Key[,keyId:base64Key...]". The first key encrypts; every key
  * decrypts, so a new key is added in front and old ones stay until their histories age out.
  */
-const codecKeys = z.string().transform((v, ctx) => {
+export const codecKeysSchema = z.string().transform((v, ctx) => {
   const keys: { id: string; key: Buffer }[] = [];
   for (const part of v
     .split(',')
@@ -144,7 +144,7 @@ const schema = z.object({
   SIDECAR_COMMAND_TIMEOUT_MS: int(100, 600_000).default(30_000),
   SIDECAR_HANDSHAKE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 
-  PAYLOAD_CODEC_KEYS: codecKeys.optional(),
+  PAYLOAD_CODEC_KEYS: codecKeysSchema.optional(),
   CODEC_SERVER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   CODEC_CORS_ORIGIN: z.string().default('http://localhost:8233'),
 

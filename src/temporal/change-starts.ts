@@ -7,55 +7,38 @@
  *   workflow update      workflow-update-<dropletId>-<workflowName>-<version>
  */
 import { createHash } from 'node:crypto';
-import type { Client, Workflow, WorkflowHandle } from '@temporalio/client';
+import type { Client, Workflow } from '@temporalio/client';
 import type { CredentialInjectionInput, SidecarUpdateInput, WorkflowUpdateInput } from '../domain/changes';
 import { credentialInjection } from '../../workflows/changes/credential-injection';
 import { sidecarUpdate } from '../../workflows/changes/sidecar-update';
 import { workflowUpdate } from '../../workflows/changes/workflow-update';
 import { changeIds } from '../../workflows/messages';
+import { startOrJoin, type StartedWorkflow } from './idempotent-start';
 import { searchAttributes } from './search-attributes';
 
-export interface StartedChange<W extends Workflow> {
-  workflowId: string;
-  runId: string;
-  /** True when the same change was already running and this call joined it. */
-  joined: boolean;
-  handle: WorkflowHandle<W>;
-}
-
-async function joinedOrStarted<W extends Workflow>(
-  handle: WorkflowHandle<W>,
-  calledAt: number,
-): Promise<StartedChange<W>> {
-  const d = await handle.describe();
-  return {
-    workflowId: handle.workflowId,
-    runId: d.runId,
-    joined: d.startTime.getTime() < calledAt - 1_000,
-    handle,
-  };
-}
+export type StartedChange<W extends Workflow> = StartedWorkflow<W>;
 
 export async function startSidecarUpdate(
   client: Client,
   taskQueue: string,
   input: SidecarUpdateInput,
 ): Promise<StartedChange<typeof sidecarUpdate>> {
-  const calledAt = Date.now();
-  const handle = await client.workflow.start(sidecarUpdate, {
-    taskQueue,
-    workflowId: changeIds.sidecarUpdate(input.dropletId, input.toVersion),
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    typedSearchAttributes: searchAttributes({
-      operation: 'sidecar_update',
-      workspaceId: input.workspaceId,
-      dropletId: input.dropletId,
-      reason: `${input.fromVersion}->${input.toVersion}`,
-      rolloutId: input.rolloutId,
+  const workflowId = changeIds.sidecarUpdate(input.dropletId, input.toVersion);
+  return startOrJoin(client, workflowId, () =>
+    client.workflow.start(sidecarUpdate, {
+      taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: searchAttributes({
+        operation: 'sidecar_update',
+        workspaceId: input.workspaceId,
+        dropletId: input.dropletId,
+        reason: `${input.fromVersion}->${input.toVersion}`,
+        rolloutId: input.rolloutId,
+      }),
     }),
-  });
-  return joinedOrStarted(handle, calledAt);
+  );
 }
 
 /** A digest of the request: the same input always maps to the same workflow id. */
@@ -73,22 +56,23 @@ export async function startCredentialInjection(
   input: CredentialInjectionInput,
   opts: { requestKey?: string } = {},
 ): Promise<StartedChange<typeof credentialInjection>> {
-  const calledAt = Date.now();
-  const handle = await client.workflow.start(credentialInjection, {
-    taskQueue,
-    workflowId: changeIds.credentialInjection(
-      input.dropletId,
-      opts.requestKey ?? credentialRequestKey(input),
-    ),
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    typedSearchAttributes: searchAttributes({
-      operation: 'credential_injection',
-      workspaceId: input.workspaceId,
-      dropletId: input.dropletId,
+  const workflowId = changeIds.credentialInjection(
+    input.dropletId,
+    opts.requestKey ?? credentialRequestKey(input),
+  );
+  return startOrJoin(client, workflowId, () =>
+    client.workflow.start(credentialInjection, {
+      taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: searchAttributes({
+        operation: 'credential_injection',
+        workspaceId: input.workspaceId,
+        dropletId: input.dropletId,
+      }),
     }),
-  });
-  return joinedOrStarted(handle, calledAt);
+  );
 }
 
 export async function startWorkflowUpdate(
@@ -96,18 +80,19 @@ export async function startWorkflowUpdate(
   taskQueue: string,
   input: WorkflowUpdateInput,
 ): Promise<StartedChange<typeof workflowUpdate>> {
-  const calledAt = Date.now();
-  const handle = await client.workflow.start(workflowUpdate, {
-    taskQueue,
-    workflowId: changeIds.workflowUpdate(input.dropletId, input.workflowName, input.version),
-    args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    typedSearchAttributes: searchAttributes({
-      operation: 'workflow_update',
-      workspaceId: input.workspaceId,
-      dropletId: input.dropletId,
-      reason: input.version,
+  const workflowId = changeIds.workflowUpdate(input.dropletId, input.workflowName, input.version);
+  return startOrJoin(client, workflowId, () =>
+    client.workflow.start(workflowUpdate, {
+      taskQueue,
+      workflowId,
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: searchAttributes({
+        operation: 'workflow_update',
+        workspaceId: input.workspaceId,
+        dropletId: input.dropletId,
+        reason: input.version,
+      }),
     }),
-  });
-  return joinedOrStarted(handle, calledAt);
+  );
 }

@@ -1,0 +1,191 @@
+/**
+ * The control plane's client for the Vercel app (`genesis-control-plane/client`).
+ *
+ *   const genesis = await getGenesisClient();           // one connection per runtime instance
+ *   const { workflowId, joined } = await genesis.wake({ workspaceId, dropletId, reason: 'user_login' });
+ *
+ * - Inputs are validated before anything is sent; a bad one throws GenesisInputError naming the field.
+ * - Starts are idempotent: ids derive from what the operation acts on (power-<droplet>,
+ *   sidecar-update-<droplet>-<version>, ...) with the conflict policy that returns the running
+ *   workflow, so a retried HTTP request never starts a second operation (`joined: true`).
+ * - Serverless-safe: the connection is cached on globalThis (survives hot reloads and warm
+ *   invocations), connects with a short timeout, Temporal Cloud by API key or mTLS from the
+ *   environment, and payloads are encrypted with PAYLOAD_CODEC_KEYS like the workers'.
+ */
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { codecKeysSchema } from '../config';
+import {
+  invalidCredentialInjection,
+  invalidSidecarUpdate,
+  invalidWorkflowUpdate,
+  type CredentialInjectionInput,
+  type SidecarUpdateInput,
+  type WorkflowUpdateInput,
+} from '../domain/changes';
+import {
+  invalidPowerInput,
+  REBOOT_REASONS,
+  WAKE_REASONS,
+  type HardRebootInput,
+  type HibernateDropletInput,
+  type WakeDropletInput,
+} from '../domain/power';
+import { startCredentialInjection, startSidecarUpdate, startWorkflowUpdate } from '../temporal/change-starts';
+import { temporalConnectionSettings } from '../temporal/connection-options';
+import { dataConverterFor } from '../temporal/payload-codec';
+import { startHardReboot, startHibernate, startWake } from '../temporal/power-starts';
+import { abortSignal, promoteUpdate } from '../../workflows/messages';
+
+export type {
+  CredentialInjectionInput,
+  HardRebootInput,
+  HibernateDropletInput,
+  SidecarUpdateInput,
+  WakeDropletInput,
+  WorkflowUpdateInput,
+};
+
+export class GenesisInputError extends Error {
+  constructor(
+    readonly operation: string,
+    readonly problem: string,
+  ) {
+    super(`${operation}: invalid input: ${problem}`);
+    this.name = 'GenesisInputError';
+  }
+}
+
+export interface GenesisClientOptions {
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
+  apiKey?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  codecKeys?: string;
+  connectTimeoutMs?: number;
+}
+
+export interface StartedOperation {
+  workflowId: string;
+  runId: string;
+  /** True when the same operation was already running and this call joined it. */
+  joined: boolean;
+}
+
+const fromEnv = (): GenesisClientOptions => ({
+  address: process.env.TEMPORAL_ADDRESS,
+  namespace: process.env.TEMPORAL_NAMESPACE,
+  taskQueue: process.env.TEMPORAL_TASK_QUEUE,
+  apiKey: process.env.TEMPORAL_API_KEY,
+  tlsCert: process.env.TEMPORAL_TLS_CERT,
+  tlsKey: process.env.TEMPORAL_TLS_KEY,
+  codecKeys: process.env.PAYLOAD_CODEC_KEYS,
+});
+
+const check = (operation: string, problem: string | undefined) => {
+  if (problem) throw new GenesisInputError(operation, problem);
+};
+const started = (s: { workflowId: string; runId: string; joined: boolean }): StartedOperation => ({
+  workflowId: s.workflowId,
+  runId: s.runId,
+  joined: s.joined,
+});
+
+export class GenesisClient {
+  constructor(
+    readonly temporal: Client,
+    readonly taskQueue: string,
+  ) {}
+
+  async wake(input: WakeDropletInput): Promise<StartedOperation> {
+    check('wake', invalidPowerInput(input, WAKE_REASONS));
+    return started(await startWake(this.temporal, this.taskQueue, input));
+  }
+
+  async hibernate(input: HibernateDropletInput): Promise<StartedOperation> {
+    check('hibernate', invalidPowerInput(input));
+    return started(await startHibernate(this.temporal, this.taskQueue, input));
+  }
+
+  async hardReboot(input: HardRebootInput): Promise<StartedOperation> {
+    check('hardReboot', invalidPowerInput(input, REBOOT_REASONS));
+    return started(await startHardReboot(this.temporal, this.taskQueue, input));
+  }
+
+  async sidecarUpdate(input: SidecarUpdateInput): Promise<StartedOperation> {
+    check('sidecarUpdate', invalidSidecarUpdate(input));
+    return started(await startSidecarUpdate(this.temporal, this.taskQueue, input));
+  }
+
+  async workflowUpdate(input: WorkflowUpdateInput): Promise<StartedOperation> {
+    check('workflowUpdate', invalidWorkflowUpdate(input));
+    return started(await startWorkflowUpdate(this.temporal, this.taskQueue, input));
+  }
+
+  async credentialInjection(input: CredentialInjectionInput): Promise<StartedOperation> {
+    check('credentialInjection', invalidCredentialInjection(input));
+    return started(await startCredentialInjection(this.temporal, this.taskQueue, input));
+  }
+
+  /** The `status` query every operation answers (phase, attempt, last error...). */
+  async status(workflowId: string): Promise<unknown> {
+    return this.handle(workflowId).query('status');
+  }
+
+  /** Promotes a sidecar update waiting at its manual gate; answers its status after promotion. */
+  async promote(workflowId: string, by?: string): Promise<unknown> {
+    return this.handle(workflowId).executeUpdate(promoteUpdate, { args: [{ by }] });
+  }
+
+  /** Aborts a sidecar update (it rolls back). */
+  async abort(workflowId: string, reason?: string): Promise<void> {
+    await this.handle(workflowId).signal(abortSignal, { reason });
+  }
+
+  private handle(workflowId: string): WorkflowHandle {
+    if (!workflowId) throw new GenesisInputError('handle', 'workflowId must be a non-empty string');
+    return this.temporal.workflow.getHandle(workflowId);
+  }
+}
+
+const CACHE = Symbol.for('genesis-control-plane.client');
+type Cache = { [CACHE]?: Promise<GenesisClient> };
+
+/** The runtime instance's client: created on first use, then reused by every invocation. */
+export function getGenesisClient(options: GenesisClientOptions = {}): Promise<GenesisClient> {
+  const g = globalThis as Cache;
+  g[CACHE] ??= createGenesisClient(options).catch((err: unknown) => {
+    delete g[CACHE]; // a failed connect is retried by the next call, not cached
+    throw err;
+  });
+  return g[CACHE];
+}
+
+export async function createGenesisClient(options: GenesisClientOptions = {}): Promise<GenesisClient> {
+  const o = {
+    ...fromEnv(),
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+  };
+  const keys = o.codecKeys ? codecKeysSchema.safeParse(o.codecKeys) : undefined;
+  if (keys && !keys.success)
+    throw new GenesisInputError('client', 'PAYLOAD_CODEC_KEYS must be keyId:base64(32 bytes)[,...]');
+  const pem = (v?: string) => v?.replace(/\\n/g, '\n');
+  const connection = await Connection.connect({
+    ...temporalConnectionSettings({
+      address: o.address ?? 'localhost:7233',
+      namespace: o.namespace ?? 'default',
+      taskQueue: o.taskQueue ?? 'genesis-control-plane',
+      apiKey: o.apiKey,
+      tls: o.apiKey || o.tlsCert ? { cert: pem(o.tlsCert), key: pem(o.tlsKey) } : undefined,
+      metricsPort: 0,
+    }),
+    connectTimeout: o.connectTimeoutMs ?? 3_000,
+  });
+  const temporal = new Client({
+    connection,
+    namespace: o.namespace ?? 'default',
+    dataConverter: dataConverterFor(keys?.success ? keys.data : undefined),
+  });
+  return new GenesisClient(temporal, o.taskQueue ?? 'genesis-control-plane');
+}
