@@ -20,6 +20,7 @@ import { REBOOT_REASONS, WAKE_REASONS, type RebootReason, type WakeReason } from
 import { createLogger, type Logger } from '../logger';
 import { createRedis } from '../redis';
 import { temporalConnectionSettings } from '../temporal/connection-options';
+import { setActivityHold } from '../temporal/activity-hold';
 import { dataConverterFor } from '../temporal/payload-codec';
 import { startHardReboot, startHibernate, startWake, type StartedPower } from '../temporal/power-starts';
 import { groupPause, pauseGroup, pausedGroups, resumeGroup } from '../worker/pause-flag';
@@ -305,6 +306,31 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
         );
       }),
     );
+
+  const activities = program
+    .command('activities')
+    .description('hold or release all activity work of the task queue (provider outage)');
+  for (const verb of ['hold', 'release'] as const) {
+    activities
+      .command(verb)
+      .option('--reason <text>', 'why (recorded on the task queue)', `${verb} with genesis-cp`)
+      .action((o: { reason: string }) =>
+        withContext(loadConfig, { temporal: true }, async ({ client, config }) => {
+          await setActivityHold(client!, {
+            namespace: config.temporal.namespace,
+            taskQueue: config.temporal.taskQueue,
+            hold: verb === 'hold',
+            reason: o.reason,
+            identity: `genesis-cp:${process.env.USER ?? 'operator'}`,
+          });
+          process.stdout.write(
+            verb === 'hold'
+              ? `held: no activity of ${config.temporal.taskQueue} is dispatched until \`genesis-cp activities release\`\n`
+              : `released: activities of ${config.temporal.taskQueue} are dispatched again\n`,
+          );
+        }),
+      );
+  }
 
   program
     .command('scale')

@@ -1,0 +1,23 @@
+/**
+ * Holds all activity work fleet-wide (a provider outage: no more DigitalOcean calls, no sidecar
+ * commands) by setting the task queue's activity dispatch rate to zero on the server, and releases
+ * it by removing the limit. Workflows keep running and simply wait; nothing is lost.
+ */
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+
+export async function setActivityHold(
+  client: Client,
+  opts: { namespace: string; taskQueue: string; hold: boolean; reason: string; identity?: string },
+): Promise<void> {
+  await client.workflowService.updateTaskQueueConfig({
+    namespace: opts.namespace,
+    identity: opts.identity ?? 'genesis-cp',
+    taskQueue: opts.taskQueue,
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    // A rate limit of 0 dispatches nothing; no rateLimit at all removes the limit.
+    updateQueueRateLimit: opts.hold
+      ? { rateLimit: { requestsPerSecond: 0 }, reason: opts.reason }
+      : { reason: opts.reason },
+  });
+}
