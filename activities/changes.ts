@@ -10,7 +10,7 @@ import type { CredentialOutcome, CredentialSpec } from '../src/domain/changes';
 import { PowerFailure } from '../src/domain/power';
 import type { SidecarTarget } from '../src/sidecar/client';
 import type { ActivityDeps } from './deps';
-import { asActivityFailure, notConfigured } from './errors';
+import { asActivityFailure, required } from './errors';
 
 export interface TenantVersion {
   version: string;
@@ -26,11 +26,7 @@ export interface DropletHeartbeatView {
 }
 
 export function createChangeActivities(deps: ActivityDeps) {
-  const sidecar = () =>
-    deps.sidecar ??
-    (() => {
-      throw notConfigured('the sidecar client');
-    })();
+  const sidecar = () => required(deps.sidecar, 'the sidecar client');
   const signal = () => Context.current().cancellationSignal;
 
   async function targetOf(dropletId: number): Promise<SidecarTarget> {

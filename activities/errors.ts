@@ -15,3 +15,9 @@ export function asActivityFailure(err: unknown, type?: string): Error {
 export function notConfigured(what: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(`${what} is not configured on this worker`, 'NotConfigured');
 }
+
+/** A client this activity needs, or a clear non-retryable failure when the worker lacks it. */
+export function required<T>(client: T | undefined, what: string): T {
+  if (client === undefined) throw notConfigured(what);
+  return client;
+}

@@ -9,7 +9,7 @@ import type { PowerActionType } from '../src/digitalocean/client';
 import { IllegalTransitionError, type DropletState } from '../src/domain/droplet-state';
 import { PowerFailure } from '../src/domain/power';
 import type { ActivityDeps } from './deps';
-import { asActivityFailure, notConfigured } from './errors';
+import { asActivityFailure, required } from './errors';
 
 export interface DropletRecord {
   dropletId: number;
@@ -21,16 +21,8 @@ export interface DropletRecord {
 }
 
 export function createPowerActivities(deps: ActivityDeps) {
-  const digitalocean = () =>
-    deps.digitalocean ??
-    (() => {
-      throw notConfigured('the DigitalOcean client');
-    })();
-  const sidecar = () =>
-    deps.sidecar ??
-    (() => {
-      throw notConfigured('the sidecar client');
-    })();
+  const digitalocean = () => required(deps.digitalocean, 'the DigitalOcean client');
+  const sidecar = () => required(deps.sidecar, 'the sidecar client');
 
   async function record(dropletId: number): Promise<DropletRecord> {
     const row = await getDroplet(deps.pool, dropletId);
@@ -173,12 +165,12 @@ export function createPowerActivities(deps: ActivityDeps) {
 
     /** Running operations on the droplet that must not be interrupted by a power change. */
     async runningChangesOn(dropletId: number): Promise<string[]> {
-      if (!deps.temporal) throw notConfigured('the Temporal client');
+      const { client } = required(deps.temporal, 'the Temporal client');
       const ids: string[] = [];
       const query =
         `DropletId = "${dropletId}" AND ExecutionStatus = "Running" AND ` +
         `Operation IN ("sidecar_update", "workflow_update", "credential_injection")`;
-      for await (const wf of deps.temporal.client.workflow.list({ query })) ids.push(wf.workflowId);
+      for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
       return ids;
     },
 

@@ -12,7 +12,7 @@ import { HEARTBEAT_BACKLOG_ALERT_KEY } from '../src/domain/watchdog';
 import { streamBacklog } from '../src/heartbeats/stream';
 import { startWake } from '../src/temporal/power-starts';
 import type { ActivityDeps } from './deps';
-import { notConfigured } from './errors';
+import { required } from './errors';
 
 const breachKey = (b: Pick<ResourceBreach, 'dropletId' | 'kind'>) => `droplet:${b.dropletId}:${b.kind}`;
 
@@ -33,8 +33,7 @@ export function createWatchdogActivities(deps: ActivityDeps) {
       droplets: { dropletId: number; workspaceId: string }[];
       wake: Pick<WakeDropletInput, 'timings' | 'reboot'>;
     }): Promise<{ started: number; joined: number; workflowIds: string[] }> {
-      if (!deps.temporal) throw notConfigured('the Temporal client');
-      const { client, taskQueue } = deps.temporal;
+      const { client, taskQueue } = required(deps.temporal, 'the Temporal client');
       let started = 0;
       let joined = 0;
       const ids: string[] = [];

@@ -19,6 +19,7 @@ import {
 import { changeStatusQuery } from '../messages';
 import { db, sidecar } from './activities';
 import { failureMessage, requireValid } from './input';
+import { requireDropletOfWorkspace } from '../droplet-owner';
 
 export async function credentialInjection(
   input: CredentialInjectionInput,
@@ -30,12 +31,7 @@ export async function credentialInjection(
   setHandler(changeStatusQuery, () => status);
 
   const droplet = await db.getDropletRecord(dropletId);
-  if (droplet.workspaceId !== workspaceId) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid input: dropletId ${dropletId} belongs to another workspace`,
-      ChangeFailure.invalidInput,
-    );
-  }
+  requireDropletOfWorkspace(droplet, workspaceId);
   const done = new Map(
     (await db.credentialsSucceededFor(workflowId)).map((c) => [`${c.type}\u0000${c.name}`, c]),
   );

@@ -22,6 +22,7 @@ import {
 import { abortSignal, promoteUpdate, sidecarUpdateStatusQuery } from '../messages';
 import { db, probe, sidecar } from './activities';
 import { failureMessage, requireValid } from './input';
+import { requireDropletOfWorkspace } from '../droplet-owner';
 
 export async function sidecarUpdate(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
   requireValid(input, invalidSidecarUpdate);
@@ -53,12 +54,7 @@ export async function sidecarUpdate(input: SidecarUpdateInput): Promise<SidecarU
   );
 
   const droplet = await db.getDropletRecord(dropletId);
-  if (droplet.workspaceId !== workspaceId) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid input: dropletId ${dropletId} belongs to another workspace`,
-      ChangeFailure.invalidInput,
-    );
-  }
+  requireDropletOfWorkspace(droplet, workspaceId);
   const cause = (what: string) => `sidecar_update:${fromVersion}->${toVersion}:${what}`;
   await db.transitionDroplet({
     dropletId,

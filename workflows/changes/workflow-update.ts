@@ -17,6 +17,7 @@ import {
 import { changeStatusQuery } from '../messages';
 import { db, sidecar } from './activities';
 import { failureMessage, requireValid } from './input';
+import { requireDropletOfWorkspace } from '../droplet-owner';
 
 export async function workflowUpdate(input: WorkflowUpdateInput): Promise<WorkflowUpdateResult> {
   requireValid(input, invalidWorkflowUpdate);
@@ -27,12 +28,7 @@ export async function workflowUpdate(input: WorkflowUpdateInput): Promise<Workfl
   setHandler(changeStatusQuery, () => status);
 
   const droplet = await db.getDropletRecord(dropletId);
-  if (droplet.workspaceId !== workspaceId) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid input: dropletId ${dropletId} belongs to another workspace`,
-      ChangeFailure.invalidInput,
-    );
-  }
+  requireDropletOfWorkspace(droplet, workspaceId);
   const meta = (input.workflowJson.meta ?? {}) as Record<string, unknown>;
   const workflowJson = { ...input.workflowJson, meta: { ...meta, [WORKFLOW_VERSION_META_KEY]: version } };
 

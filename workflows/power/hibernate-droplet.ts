@@ -15,6 +15,7 @@ import { powerStatusQuery } from '../messages';
 import { actionWaiter, db, provider } from './activities';
 import { requireValidInput, timingsWith } from './input';
 import { failureMessage } from './outcomes';
+import { requireDropletOfWorkspace } from '../droplet-owner';
 
 export async function hibernateDroplet(input: HibernateDropletInput): Promise<PowerResult> {
   requireValidInput(input);
@@ -26,12 +27,7 @@ export async function hibernateDroplet(input: HibernateDropletInput): Promise<Po
   setHandler(powerStatusQuery, () => status);
 
   const droplet = await db.getDropletRecord(dropletId);
-  if (droplet.workspaceId !== workspaceId) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid input: droplet ${dropletId} belongs to workspace ${droplet.workspaceId}, not ${workspaceId}`,
-      PowerFailure.invalidInput,
-    );
-  }
+  requireDropletOfWorkspace(droplet, workspaceId);
   if (droplet.state === 'HIBERNATED') {
     status.phase = 'done';
     return { dropletId, outcome: 'already_hibernated', attempts: 0 };
