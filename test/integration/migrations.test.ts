@@ -27,6 +27,7 @@ describe('migrations', () => {
       'tenant_versions',
       'rollouts',
       'rollout_waves',
+      'rollout_targets',
       'alerts',
       'credential_audit',
       'heartbeat_tokens',
