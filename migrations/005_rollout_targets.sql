@@ -23,6 +23,8 @@ ALTER TABLE rollout_waves
   ADD CONSTRAINT rollout_waves_status_check
     CHECK (status IN ('running', 'succeeded', 'halted', 'aborted'));
 
+-- wave -1 holds the tenants the plan skipped (already on the version, or not in a state to update)
+
 CREATE TABLE rollout_targets (
   rollout_id   text NOT NULL REFERENCES rollouts (id),
   workspace_id text NOT NULL REFERENCES workspaces (id),
@@ -35,6 +37,6 @@ CREATE TABLE rollout_targets (
   reason       text,
   workflow_id  text,
   updated_at   timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (rollout_id, workspace_id)
+  PRIMARY KEY (rollout_id, droplet_id)
 );
-CREATE INDEX rollout_targets_wave_idx ON rollout_targets (rollout_id, wave, droplet_id);
+CREATE INDEX rollout_targets_wave_idx ON rollout_targets (rollout_id, wave, status);
