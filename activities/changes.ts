@@ -6,6 +6,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { getDroplet } from '../src/db/droplets';
+import type { ConcurrencyKind } from '../src/concurrency/fleet-semaphore';
 import type { CredentialOutcome, CredentialSpec } from '../src/domain/changes';
 import { PowerFailure } from '../src/domain/power';
 import type { SidecarTarget } from '../src/sidecar/client';
@@ -38,9 +39,10 @@ export function createChangeActivities(deps: ActivityDeps) {
     return { sidecarUrl: row.sidecar_url, workspaceId: row.workspace_id, dropletId };
   }
 
-  async function call<T>(fn: () => Promise<T>): Promise<T> {
+  /** One sidecar command, holding a fleet-wide slot of its kind while it runs. */
+  async function call<T>(kind: ConcurrencyKind, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return deps.concurrency ? await deps.concurrency.withSlot(kind, fn, signal()) : await fn();
     } catch (err) {
       throw asActivityFailure(err);
     }
@@ -49,7 +51,7 @@ export function createChangeActivities(deps: ActivityDeps) {
   return {
     async sidecarPullImage(input: { dropletId: number; image: string; tag: string }): Promise<void> {
       const t = await targetOf(input.dropletId);
-      await call(() =>
+      await call('sidecar_update', () =>
         sidecar().pullImage(t, { image_name: input.image, tag: input.tag }, { signal: signal() }),
       );
     },
@@ -57,7 +59,7 @@ export function createChangeActivities(deps: ActivityDeps) {
     /** SWAP_CONTAINER; swapping to the tag already running is a no-op success (safe to retry). */
     async sidecarSwapContainer(input: { dropletId: number; tag: string }): Promise<{ changed: boolean }> {
       const t = await targetOf(input.dropletId);
-      const { result } = await call(() =>
+      const { result } = await call('sidecar_update', () =>
         sidecar().swapContainer(t, { new_image_tag: input.tag }, { signal: signal() }),
       );
       return { changed: (result as { changed?: boolean }).changed !== false };
@@ -170,7 +172,7 @@ export function createChangeActivities(deps: ActivityDeps) {
       let credentialId: string;
       if (c.credentialId) {
         const id = c.credentialId;
-        const { result } = await call(() =>
+        const { result } = await call('credential', () =>
           sidecar().rotateCredential(
             t,
             { credential_id: id, encrypted_data: c.encryptedData },
@@ -179,7 +181,7 @@ export function createChangeActivities(deps: ActivityDeps) {
         );
         credentialId = result.credential_id ?? id;
       } else {
-        const { result } = await call(() =>
+        const { result } = await call('credential', () =>
           sidecar().injectCredential(
             t,
             { credential_type: c.type, credential_name: c.name, encrypted_data: c.encryptedData },
@@ -254,7 +256,7 @@ export function createChangeActivities(deps: ActivityDeps) {
       credentialMap?: Record<string, string>;
     }): Promise<string> {
       const t = await targetOf(input.dropletId);
-      const { result } = await call(() =>
+      const { result } = await call('workflow_update', () =>
         sidecar().deployWorkflow(
           t,
           {
@@ -273,7 +275,7 @@ export function createChangeActivities(deps: ActivityDeps) {
       workflowJson: Record<string, unknown>;
     }): Promise<void> {
       const t = await targetOf(input.dropletId);
-      await call(() =>
+      await call('workflow_update', () =>
         sidecar().updateWorkflow(
           t,
           { workflow_id: input.n8nWorkflowId, workflow_json: input.workflowJson },
@@ -284,7 +286,7 @@ export function createChangeActivities(deps: ActivityDeps) {
 
     async sidecarActivateWorkflow(input: { dropletId: number; n8nWorkflowId: string }): Promise<void> {
       const t = await targetOf(input.dropletId);
-      await call(() =>
+      await call('workflow_update', () =>
         sidecar().activateWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: signal() }),
       );
     },
@@ -296,7 +298,7 @@ export function createChangeActivities(deps: ActivityDeps) {
       metaKey: string;
     }): Promise<{ active: boolean; version: string | null }> {
       const t = await targetOf(input.dropletId);
-      const { result } = await call(() =>
+      const { result } = await call('workflow_update', () =>
         sidecar().getWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: signal() }),
       );
       const meta = result.workflow_json.meta as Record<string, unknown> | undefined;

@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import type { Alert } from '../src/alerts/alert';
+import type { FleetSemaphore } from '../src/concurrency/fleet-semaphore';
 import type { DigitalOceanClient } from '../src/digitalocean/client';
 import type { ObservedHeartbeat } from '../src/db/heartbeats';
 import type { HeartbeatStreamNames } from '../src/heartbeats/stream';
@@ -38,6 +39,8 @@ export interface ActivityDeps {
   sidecar?: SidecarClient;
   temporal?: { client: Client; taskQueue: string };
   alerts?: AlertSink;
+  /** fleet-wide limits on change commands (sidecar update, workflow update, credential); none when absent */
+  concurrency?: FleetSemaphore;
   clock?: () => number;
   /** Aborted when the process begins a graceful shutdown: long-running loops return early. */
   shutdown?: AbortSignal;

@@ -5,6 +5,7 @@ import { createHeartbeatDrainActivities } from './heartbeat-drain';
 import { createHeartbeatRetentionActivities } from './heartbeat-retention';
 import { createPowerActivities } from './power';
 import { createWatchdogActivities } from './watchdog';
+import { createRolloutActivities } from './rollouts';
 import { createScaleAlertActivities } from './scale-alerts';
 
 export function createActivities(deps: ActivityDeps) {
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWatchdogActivities(deps),
     ...createScaleAlertActivities(deps),
     ...createChangeActivities(deps),
+    ...createRolloutActivities(deps),
   };
 }
 

@@ -143,6 +143,9 @@ const schema = z.object({
   SIDECAR_JWT_PRIVATE_KEY: rsaPrivateKey.optional(),
   SIDECAR_COMMAND_TIMEOUT_MS: int(100, 600_000).default(30_000),
   SIDECAR_HANDSHAKE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  FLEET_CONCURRENCY_SIDECAR_UPDATE: int(1, 10_000).default(50),
+  FLEET_CONCURRENCY_WORKFLOW_UPDATE: int(1, 10_000).default(100),
+  FLEET_CONCURRENCY_CREDENTIAL: int(1, 10_000).default(50),
 
   PAYLOAD_CODEC_KEYS: codecKeysSchema.optional(),
   CODEC_SERVER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -212,6 +215,8 @@ export interface Config {
   worker: { group: string; buildId: string; shutdownGraceMs: number; maxConcurrentActivities: number };
   digitalocean: { token?: string; apiUrl: string; ratePerMinute: number; ratePerHour: number };
   sidecar: { jwtPrivateKey?: string; commandTimeoutMs: number; handshakeSecret?: string };
+  /** fleet-wide (all workers together) sidecar commands in flight per kind of change */
+  concurrency: { sidecarUpdate: number; workflowUpdate: number; credential: number };
   codec: { keys?: { id: string; key: Buffer }[]; serverToken?: string; corsOrigin: string };
   heartbeats: {
     stream: string;
@@ -344,6 +349,11 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
       jwtPrivateKey: e.SIDECAR_JWT_PRIVATE_KEY,
       commandTimeoutMs: e.SIDECAR_COMMAND_TIMEOUT_MS,
       handshakeSecret: e.SIDECAR_HANDSHAKE_SECRET,
+    },
+    concurrency: {
+      sidecarUpdate: e.FLEET_CONCURRENCY_SIDECAR_UPDATE,
+      workflowUpdate: e.FLEET_CONCURRENCY_WORKFLOW_UPDATE,
+      credential: e.FLEET_CONCURRENCY_CREDENTIAL,
     },
     codec: { keys: e.PAYLOAD_CODEC_KEYS, serverToken: e.CODEC_SERVER_TOKEN, corsOrigin: e.CODEC_CORS_ORIGIN },
     heartbeats: {

@@ -8,3 +8,4 @@ export { credentialInjection } from './changes/credential-injection';
 export { sidecarUpdate } from './changes/sidecar-update';
 export { workflowUpdate } from './changes/workflow-update';
 export { scaleAlerts } from './scale-alerts';
+export { fleetRollout } from './rollout/fleet-rollout';

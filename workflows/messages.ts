@@ -68,3 +68,20 @@ export const scaleAlertIds = {
   schedule: (taskQueue: string) => `scale-alerts/${taskQueue}`,
   run: (taskQueue: string) => `scale-alerts-run/${taskQueue}`,
 };
+
+// Fleet rollouts: one workflow per rollout id, steered by updates that answer the new progress.
+import type { RolloutProgress } from '../src/domain/rollout';
+
+export const rolloutProgressQuery = defineQuery<RolloutProgress>('progress');
+/** Stop starting tenants (those in flight finish); the next wave waits for `resume`. */
+export const pauseRolloutUpdate = defineUpdate<RolloutProgress, [{ reason?: string; by?: string }]>('pause');
+/** Continue a paused rollout (also the promotion after the canary when autoPromote is false). */
+export const resumeRolloutUpdate = defineUpdate<RolloutProgress, [{ by?: string }]>('resume');
+/** Stop the rollout: in-flight updates are aborted, and what it changed is rolled back. */
+export const abortRolloutUpdate = defineUpdate<RolloutProgress, [{ reason?: string; by?: string }]>('abort');
+
+export const rolloutIds = {
+  rollout: (rolloutId: string) => `rollout-${rolloutId}`,
+  /** a tenant's return to its previous version after a halt or an abort */
+  rollback: (rolloutId: string, dropletId: number) => `rollout-${rolloutId}-rollback-${dropletId}`,
+};

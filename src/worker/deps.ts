@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import type { ActivityDeps, AlertSink } from '../../activities/deps';
 import type { Config } from '../config';
+import { FleetSemaphore } from '../concurrency/fleet-semaphore';
 import { DigitalOceanBudget } from '../digitalocean/budget';
 import { DigitalOceanClient } from '../digitalocean/client';
 import { heartbeatStreamNames } from '../heartbeats/stream';
@@ -58,6 +59,15 @@ export function buildActivityDeps(opts: {
       : undefined,
     temporal: { client, taskQueue: config.temporal.taskQueue },
     alerts: opts.alerts,
+    concurrency: new FleetSemaphore({
+      redis,
+      keyPrefix: config.redis.keyPrefix,
+      limits: {
+        sidecar_update: config.concurrency.sidecarUpdate,
+        workflow_update: config.concurrency.workflowUpdate,
+        credential: config.concurrency.credential,
+      },
+    }),
     shutdown: opts.shutdown,
   };
 }

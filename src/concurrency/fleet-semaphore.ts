@@ -1,0 +1,136 @@
+/**
+ * A fleet-wide counting semaphore in Redis: at most `limit` holders of a kind (sidecar update,
+ * workflow update, credential) across every worker process, whatever each worker's own
+ * concurrency. A slot is a member of a sorted set scored by its lease expiry (Redis server time):
+ * a holder renews its lease while it works and removes it when done; a holder that dies loses its
+ * slot when the lease runs out, so a SIGKILLed worker never leaks capacity for longer than one lease.
+ */
+import { randomUUID } from 'node:crypto';
+import type Redis from 'ioredis';
+
+/** ARGV: leaseMs, limit, token. Drops expired leases, then takes a slot if one is free. */
+const ACQUIRE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2)
+  return 1
+end
+return 0`;
+
+/** ARGV: leaseMs, token. Extends a lease still held; 0 when it was lost (expired and reclaimed). */
+const RENEW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local held = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if held and tonumber(held) > now then
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2)
+  return 1
+end
+return 0`;
+
+export type ConcurrencyKind = 'sidecar_update' | 'workflow_update' | 'credential';
+
+export interface FleetSemaphoreOptions {
+  redis: Redis;
+  keyPrefix: string;
+  limits: Record<ConcurrencyKind, number>;
+  /** a slot's lease; renewed every third of it while held. Default 30 s */
+  leaseMs?: number;
+  /** give up waiting for a slot after this (the caller's retry policy decides what next). Default 60 s */
+  maxWaitMs?: number;
+  /** first wait between attempts, growing to 1 s. Default 50 ms */
+  pollMs?: number;
+}
+
+export class FleetConcurrencyBusyError extends Error {
+  /** the activity's retry policy tries again later */
+  readonly retryable = true;
+  constructor(
+    readonly kind: ConcurrencyKind,
+    readonly limit: number,
+    waitedMs: number,
+  ) {
+    super(`no ${kind} slot free within ${waitedMs} ms (fleet-wide limit ${limit})`);
+    this.name = 'FleetConcurrencyBusyError';
+  }
+}
+
+export class FleetSemaphore {
+  private readonly leaseMs: number;
+  private readonly maxWaitMs: number;
+  private readonly pollMs: number;
+
+  constructor(private readonly opts: FleetSemaphoreOptions) {
+    this.leaseMs = opts.leaseMs ?? 30_000;
+    this.maxWaitMs = opts.maxWaitMs ?? 60_000;
+    this.pollMs = opts.pollMs ?? 50;
+  }
+
+  key(kind: ConcurrencyKind): string {
+    return `${this.opts.keyPrefix}concurrency:${kind}`;
+  }
+
+  limit(kind: ConcurrencyKind): number {
+    return this.opts.limits[kind];
+  }
+
+  /** Slots of a kind held right now (expired leases not counted). */
+  async inUse(kind: ConcurrencyKind): Promise<number> {
+    const now = await this.serverTimeMs();
+    return this.opts.redis.zcount(this.key(kind), `(${now}`, '+inf');
+  }
+
+  /** Runs fn while holding a slot of `kind`; waits for one (bounded by maxWaitMs and signal). */
+  async withSlot<T>(kind: ConcurrencyKind, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const token = randomUUID();
+    const key = this.key(kind);
+    const started = Date.now();
+    let wait = this.pollMs;
+    for (;;) {
+      signal?.throwIfAborted();
+      const got = await this.opts.redis.eval(ACQUIRE, 1, key, this.leaseMs, this.limit(kind), token);
+      if (got === 1) break;
+      const waited = Date.now() - started;
+      if (waited >= this.maxWaitMs) throw new FleetConcurrencyBusyError(kind, this.limit(kind), waited);
+      await sleep(Math.min(wait * (0.5 + Math.random()), this.maxWaitMs - waited), signal);
+      wait = Math.min(wait * 2, 1_000);
+    }
+    const renew = setInterval(
+      () => {
+        this.opts.redis.eval(RENEW, 1, key, this.leaseMs, token).catch(() => undefined);
+      },
+      Math.max(10, Math.floor(this.leaseMs / 3)),
+    );
+    renew.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(renew);
+      await this.opts.redis.zrem(key, token).catch(() => undefined);
+    }
+  }
+
+  private async serverTimeMs(): Promise<number> {
+    const [s, us] = await this.opts.redis.time();
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }
+    function onAbort() {
+      clearTimeout(t);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * Starting and steering fleet rollouts. The workflow id is rollout-<rolloutId>: a retried start
+ * joins the running rollout (USE_EXISTING), and a rollout id is never reused once its rollout has
+ * ended (REJECT_DUPLICATE), so "start rollout X" cannot run X twice.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import type { FleetRolloutInput, RolloutProgress } from '../domain/rollout';
+import { fleetRollout } from '../../workflows/rollout/fleet-rollout';
+import {
+  abortRolloutUpdate,
+  pauseRolloutUpdate,
+  resumeRolloutUpdate,
+  rolloutIds,
+  rolloutProgressQuery,
+} from '../../workflows/messages';
+import { startOrJoin, type StartedWorkflow } from './idempotent-start';
+import { searchAttributes } from './search-attributes';
+
+export class RolloutIdUsedError extends Error {
+  constructor(readonly rolloutId: string) {
+    super(`rollout id ${rolloutId} was already used by a rollout that has ended; choose a new id`);
+    this.name = 'RolloutIdUsedError';
+  }
+}
+
+export async function startFleetRollout(
+  client: Client,
+  taskQueue: string,
+  input: FleetRolloutInput,
+): Promise<StartedWorkflow<typeof fleetRollout>> {
+  const workflowId = rolloutIds.rollout(input.rolloutId);
+  try {
+    return await startOrJoin(client, workflowId, () =>
+      client.workflow.start(fleetRollout, {
+        taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: searchAttributes({
+          operation: 'fleet_rollout',
+          rolloutId: input.rolloutId,
+          reason: `${input.kind}->${input.targetVersion}`,
+        }),
+      }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new RolloutIdUsedError(input.rolloutId);
+    throw err;
+  }
+}
+
+/** The rollout refused a pause/resume/abort (e.g. resume of a rollout that is not paused). */
+export class RolloutRequestRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RolloutRequestRefusedError';
+  }
+}
+
+async function steer<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError)
+      throw new RolloutRequestRefusedError(err.cause?.message ?? err.message);
+    throw err;
+  }
+}
+
+const handle = (client: Client, rolloutId: string) =>
+  client.workflow.getHandle<typeof fleetRollout>(rolloutIds.rollout(rolloutId));
+
+export function rolloutProgress(client: Client, rolloutId: string): Promise<RolloutProgress> {
+  return handle(client, rolloutId).query(rolloutProgressQuery);
+}
+
+export function pauseRollout(
+  client: Client,
+  rolloutId: string,
+  req: { reason?: string; by?: string } = {},
+): Promise<RolloutProgress> {
+  return steer(() => handle(client, rolloutId).executeUpdate(pauseRolloutUpdate, { args: [req] }));
+}
+
+export function resumeRollout(
+  client: Client,
+  rolloutId: string,
+  req: { by?: string } = {},
+): Promise<RolloutProgress> {
+  return steer(() => handle(client, rolloutId).executeUpdate(resumeRolloutUpdate, { args: [req] }));
+}
+
+export function abortRollout(
+  client: Client,
+  rolloutId: string,
+  req: { reason?: string; by?: string } = {},
+): Promise<RolloutProgress> {
+  return steer(() => handle(client, rolloutId).executeUpdate(abortRolloutUpdate, { args: [req] }));
+}

@@ -1,0 +1,292 @@
+/**
+ * Fleet rollouts end to end on the real dev server with the fleet simulator (heartbeats every 1 s
+ * through the real API and drain, real sidecar commands, every child a real sidecarUpdate):
+ *   - a good version reaches every selected tenant, canary then waves, recorded in Postgres;
+ *   - a version that breaks 20 % of tenants halts at the canary and leaves nobody on it;
+ *   - autoPromote=false pauses after the canary until `resume`; `abort` during the pause between
+ *     waves rolls every updated tenant back; pause/resume are refused when they make no sense;
+ *   - a workflow-kind rollout pushes an n8n workflow to each tenant;
+ *   - a retried start joins the running rollout and an ended rollout's id cannot be reused.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import type { FleetRolloutInput } from '../../src/domain/rollout';
+import {
+  abortRollout,
+  pauseRollout,
+  resumeRollout,
+  RolloutIdUsedError,
+  rolloutProgress,
+  startFleetRollout,
+} from '../../src/temporal/rollout-starts';
+import { rolloutIds } from '../../workflows/messages';
+import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
+import { eventually } from '../helpers/temporal';
+
+jest.setTimeout(180_000);
+
+const IMAGE = 'ghcr.io/genesis/sidecar';
+
+describe('fleet rollout', () => {
+  let h: FleetHarness;
+  let worker: { stop(): Promise<void> };
+
+  const group = (prefix: string, first: number, n: number) =>
+    Array.from({ length: n }, (_, i) => ({ dropletId: first + i, workspaceId: `${prefix}-${i}` }));
+  const good = group('ws-good', 20_000, 40);
+  const broken = group('ws-broken', 21_000, 50);
+  const gated = group('ws-gated', 22_000, 12);
+  const wf = group('ws-wf', 23_000, 6);
+
+  beforeAll(async () => {
+    h = await createFleetHarness('fleet-rollout');
+    await h.fleet.addDroplets(h.db.pool, [...good, ...broken, ...gated, ...wf]);
+    // every 5th tenant of the broken group cannot run 2.0.0-bad: 20 %
+    for (const [i, d] of broken.entries())
+      if (i % 5 === 0) h.fleet.sidecars.setFault(d.dropletId, { kind: 'brokenVersion', tag: '2.0.0-bad' });
+    await h.db.pool.query(`UPDATE workspaces SET plan = 'pro' WHERE id LIKE 'ws-good-%'`);
+    worker = await h.startWorker();
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await h?.close();
+  });
+
+  const sidecarRollout = (over: Partial<FleetRolloutInput>): FleetRolloutInput => ({
+    rolloutId: 'r',
+    kind: 'sidecar',
+    targetVersion: '2.0.0',
+    sidecar: { image: IMAGE, verifyWindowMs: 8_000, verifyPollMs: 250 },
+    selector: { all: true },
+    canarySize: 5,
+    waveSize: 15,
+    maxConcurrency: 10,
+    failureBudgetRatio: 0.1,
+    ...over,
+  });
+  const rolloutRow = async (id: string) =>
+    (
+      await h.db.pool.query<Record<string, unknown>>(
+        `SELECT status, total_tenants, succeeded, failed, rolled_back, skipped, halt_reason
+           FROM rollouts WHERE id = $1`,
+        [id],
+      )
+    ).rows[0];
+  const waves = async (id: string) =>
+    (
+      await h.db.pool.query<Record<string, unknown>>(
+        `SELECT wave, canary, size, succeeded, failed, rolled_back, status
+           FROM rollout_waves WHERE rollout_id = $1 ORDER BY wave`,
+        [id],
+      )
+    ).rows;
+  const targetCounts = async (id: string) =>
+    Object.fromEntries(
+      (
+        await h.db.pool.query<{ status: string; n: string }>(
+          `SELECT status, count(*) AS n FROM rollout_targets WHERE rollout_id = $1 GROUP BY status`,
+          [id],
+        )
+      ).rows.map((r) => [r.status, Number(r.n)]),
+    );
+  const versions = (ds: { dropletId: number }[]) =>
+    ds.map((d) => h.fleet.sidecars.agent(d.dropletId)?.sidecarVersion);
+  const historyLength = async (workflowId: string, runId?: string) =>
+    (await h.temporal.client.workflow.getHandle(workflowId, runId).fetchHistory()).events?.length ?? 0;
+
+  it('rolls a good version out to the selected plan: canary, then waves, recorded in Postgres', async () => {
+    const input = sidecarRollout({ rolloutId: 'good-1', selector: { plan: 'pro' } });
+    const started = await startFleetRollout(h.temporal.client, h.taskQueue, input);
+    expect(started.workflowId).toBe(rolloutIds.rollout('good-1'));
+    const again = await startFleetRollout(h.temporal.client, h.taskQueue, input);
+    expect(again.joined).toBe(true);
+
+    const seen = new Set<number>();
+    const t0 = Date.now();
+    const poll = setInterval(() => {
+      rolloutProgress(h.temporal.client, 'good-1')
+        .then((p) => {
+          if (p.currentWave !== null) seen.add(p.currentWave);
+        })
+        .catch(() => undefined);
+    }, 200);
+    const result = await started.handle.result().finally(() => clearInterval(poll));
+    const tookMs = Date.now() - t0;
+
+    expect(result).toMatchObject({
+      rolloutId: 'good-1',
+      status: 'completed',
+      totals: { succeeded: 40, failed: 0, rolledBack: 0, skipped: 0 },
+      wavesRun: 4,
+    });
+    expect(versions(good).every((v) => v === '2.0.0')).toBe(true);
+    // the other groups were not selected
+    expect(versions(broken).every((v) => v === '1.0.0')).toBe(true);
+    expect(await rolloutRow('good-1')).toMatchObject({
+      status: 'completed',
+      total_tenants: 40,
+      succeeded: 40,
+      failed: 0,
+    });
+    expect(await waves('good-1')).toEqual([
+      { wave: 0, canary: true, size: 5, succeeded: 5, failed: 0, rolled_back: 0, status: 'succeeded' },
+      { wave: 1, canary: false, size: 15, succeeded: 15, failed: 0, rolled_back: 0, status: 'succeeded' },
+      { wave: 2, canary: false, size: 15, succeeded: 15, failed: 0, rolled_back: 0, status: 'succeeded' },
+      { wave: 3, canary: false, size: 5, succeeded: 5, failed: 0, rolled_back: 0, status: 'succeeded' },
+    ]);
+    expect(seen.size).toBeGreaterThanOrEqual(2); // the progress query followed the waves
+    // tenant_versions recorded by each child; each tenant updated exactly once
+    const tv = await h.db.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM tenant_versions WHERE component = 'sidecar' AND version = '2.0.0'
+          AND workspace_id LIKE 'ws-good-%'`,
+    );
+    expect(Number(tv.rows[0]!.n)).toBe(40);
+    for (const d of good) expect(h.fleet.sidecars.commandCount(d.dropletId, 'SWAP_CONTAINER')).toBe(1);
+
+    // continue-as-new between waves: every run's history is one wave's worth
+    const runs: string[] = [];
+    for await (const w of h.temporal.client.workflow.list({
+      query: `WorkflowId = '${rolloutIds.rollout('good-1')}'`,
+    }))
+      runs.push(w.runId);
+    expect(runs.length).toBe(4);
+    const lengths = await Promise.all(runs.map((r) => historyLength(rolloutIds.rollout('good-1'), r)));
+    expect(Math.max(...lengths)).toBeLessThan(200);
+    console.log(`rollout good-1: 40 tenants in ${tookMs} ms, run histories ${lengths.join('/')} events`);
+
+    // an ended rollout's id is never reused
+    await expect(startFleetRollout(h.temporal.client, h.taskQueue, input)).rejects.toBeInstanceOf(
+      RolloutIdUsedError,
+    );
+    // already on the version: a second rollout skips them all
+    const noop = await startFleetRollout(h.temporal.client, h.taskQueue, {
+      ...input,
+      rolloutId: 'good-2',
+    });
+    await expect(noop.handle.result()).resolves.toMatchObject({
+      status: 'completed',
+      totals: { succeeded: 0, skipped: 40 },
+      wavesRun: 0,
+    });
+  });
+
+  it('halts at the canary when a version breaks 20 % of tenants, and leaves nobody on it', async () => {
+    const started = await startFleetRollout(
+      h.temporal.client,
+      h.taskQueue,
+      sidecarRollout({
+        rolloutId: 'bad-1',
+        targetVersion: '2.0.0-bad',
+        selector: { workspaceIds: broken.map((d) => d.workspaceId) },
+        canarySize: 10,
+        waveSize: 20,
+        maxConcurrency: 10,
+        failureBudgetRatio: 0.05,
+        sidecar: { image: IMAGE, verifyWindowMs: 3_000, verifyPollMs: 250 },
+      }),
+    );
+    const err = await started.handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/halted: wave \d/);
+
+    expect(versions(broken).every((v) => v === '1.0.0')).toBe(true);
+    const row = await rolloutRow('bad-1');
+    expect(row).toMatchObject({ status: 'halted', succeeded: 0 });
+    expect(String(row!.halt_reason)).toMatch(/failed, budget/);
+    const counts = await targetCounts('bad-1');
+    expect(counts.succeeded ?? 0).toBe(0); // every success rolled back
+    expect(counts.failed).toBeGreaterThan(0);
+    // the halting wave and none after it: the rest never started
+    const w = await waves('bad-1');
+    expect(w[w.length - 1]).toMatchObject({ status: 'halted' });
+    expect(w.length).toBeLessThanOrEqual(2);
+    expect(counts.pending).toBeGreaterThanOrEqual(30);
+    // the droplets are healthy on the old version again
+    const states = await h.db.pool.query<{ state: string; n: string }>(
+      `SELECT state, count(*) AS n FROM droplets WHERE workspace_id LIKE 'ws-broken-%' GROUP BY state`,
+    );
+    expect(states.rows).toEqual([{ state: 'ACTIVE_HEALTHY', n: '50' }]);
+  });
+
+  it('pauses after the canary without autoPromote; abort during the pause rolls everything back', async () => {
+    const input = sidecarRollout({
+      rolloutId: 'gated-1',
+      targetVersion: '2.1.0',
+      selector: { workspaceIds: gated.map((d) => d.workspaceId) },
+      canarySize: 2,
+      waveSize: 5,
+      autoPromote: false,
+      pauseBetweenWavesMs: 60_000,
+      rollbackScope: 'rollout',
+    });
+    const started = await startFleetRollout(h.temporal.client, h.taskQueue, input);
+    await expect(resumeRollout(h.temporal.client, 'gated-1')).rejects.toThrow(/not paused/);
+    const paused = await eventually(
+      () => rolloutProgress(h.temporal.client, 'gated-1'),
+      (p) => p.status === 'paused',
+      { timeoutMs: 60_000, what: 'the pause after the canary' },
+    );
+    expect(paused.reason).toMatch(/canary passed/);
+    expect(paused.totals.succeeded).toBe(2);
+    expect((await rolloutRow('gated-1'))!.status).toBe('paused');
+    await expect(pauseRollout(h.temporal.client, 'gated-1')).rejects.toThrow(/already paused/);
+
+    // the promotion: wave 1 runs, then the 60 s pause between waves
+    const resumed = await resumeRollout(h.temporal.client, 'gated-1', { by: 'alice' });
+    expect(resumed.status).toBe('running');
+    await eventually(
+      () => rolloutProgress(h.temporal.client, 'gated-1'),
+      (p) => p.totals.succeeded === 7 && p.currentWave === 2,
+      { timeoutMs: 60_000, what: 'wave 1 done, waiting between waves' },
+    );
+    expect(versions(gated).filter((v) => v === '2.1.0')).toHaveLength(7);
+
+    const aborted = await abortRollout(h.temporal.client, 'gated-1', { by: 'bob', reason: 'bad metrics' });
+    expect(aborted.status).toBe('aborted');
+    await expect(started.handle.result()).resolves.toMatchObject({
+      status: 'aborted',
+      reason: 'aborted by bob: bad metrics',
+      totals: { succeeded: 0, rolledBack: 7, failed: 0 },
+    });
+    expect(versions(gated).every((v) => v === '1.0.0')).toBe(true);
+    expect(await rolloutRow('gated-1')).toMatchObject({ status: 'aborted', rolled_back: 7 });
+    await expect(abortRollout(h.temporal.client, 'gated-1')).rejects.toThrow();
+  });
+
+  it('pushes an n8n workflow version to every tenant (kind workflow)', async () => {
+    const started = await startFleetRollout(h.temporal.client, h.taskQueue, {
+      rolloutId: 'wf-1',
+      kind: 'workflow',
+      targetVersion: 'v7',
+      workflow: {
+        workflowName: 'lead-sync',
+        workflowJson: { name: 'lead-sync', nodes: [{ type: 'n8n-nodes-base.start' }], connections: {} },
+      },
+      selector: { workspaceIds: wf.map((d) => d.workspaceId) },
+      canarySize: 2,
+      waveSize: 4,
+    });
+    await expect(started.handle.result()).resolves.toMatchObject({
+      status: 'completed',
+      totals: { succeeded: 6, failed: 0 },
+    });
+    const tv = await h.db.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM tenant_versions WHERE component = 'workflow:lead-sync' AND version = 'v7'`,
+    );
+    expect(Number(tv.rows[0]!.n)).toBe(6);
+  });
+
+  it('refuses bad input at the start, naming the field', async () => {
+    const started = await startFleetRollout(
+      h.temporal.client,
+      h.taskQueue,
+      sidecarRollout({ rolloutId: 'bad-input', waveSize: 5_000 }),
+    );
+    await expect(started.handle.result()).rejects.toThrow(WorkflowFailedError);
+    const err = await started.handle.result().catch((e: WorkflowFailedError) => e);
+    expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/waveSize must be an integer/);
+  });
+});

@@ -1,0 +1,517 @@
+/**
+ * Fleet rollout: a sidecar version or an n8n workflow version pushed to many tenants.
+ *
+ *   plan (once, in Postgres: every target and its wave; canary = wave 0)
+ *   for each wave, one per run:
+ *     wait while paused -> update each tenant through its own child workflow (sidecarUpdate or
+ *     workflowUpdate), at most maxConcurrency at once -> judge the wave against its failure budget
+ *     -> passed: pause between waves (after the canary, wait for `resume` unless autoPromote),
+ *        continue as new with the next wave
+ *     -> over budget (halt) or `abort`: stop starting tenants, abort the in-flight ones, roll back
+ *        what the rollout changed (this wave's, or every wave's, by rollbackScope), one page per run
+ *
+ * History stays bounded: one wave (at most MAX_WAVE_SIZE children) or one rollback page per run,
+ * the full record lives in Postgres (rollouts, rollout_waves, rollout_targets). Children outlive a
+ * terminated rollout (ABANDON): an update half-way through still finishes its own gate or rollback.
+ */
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  executeChild,
+  getExternalWorkflowHandle,
+  log,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import {
+  allowedFailures,
+  invalidFleetRollout,
+  MAX_WAVE_SIZE,
+  ROLLOUT_KEEP_FAILURES,
+  ROLLOUT_KEEP_WAVES,
+  rolloutDefaults,
+  waveSizeOf,
+  type FleetRolloutInput,
+  type FleetRolloutResult,
+  type RolloutFailure,
+  type RolloutProgress,
+  type RolloutStatusName,
+  type RolloutTarget,
+  type TargetResult,
+  type WaveProgress,
+} from '../../src/domain/rollout';
+import { searchAttributes } from '../../src/temporal/search-attributes';
+import { sidecarUpdate } from '../changes/sidecar-update';
+import { workflowUpdate } from '../changes/workflow-update';
+import { requireValid } from '../changes/input';
+import {
+  abortRolloutUpdate,
+  abortSignal,
+  changeIds,
+  pauseRolloutUpdate,
+  resumeRolloutUpdate,
+  rolloutIds,
+  rolloutProgressQuery,
+} from '../messages';
+import { rolloutDb } from './activities';
+import { childFailureMessage, runBounded } from './bounded';
+
+/** Failure type of a rollout that halted on its failure budget (details: the FleetRolloutResult). */
+export const RolloutHalted = 'RolloutHalted';
+
+/** Carried from run to run by continue-as-new. */
+export interface FleetRolloutState {
+  plan: { totalTenants: number; totalWaves: number; skipped: number };
+  nextWave: number;
+  paused: boolean;
+  pauseReason?: string;
+  /** set once the rollout halted or was aborted: what remains is rolling back */
+  stop?: { status: 'halted' | 'aborted'; reason: string; wave: number };
+  /** rollback cursor: droplets up to this id are done */
+  rollbackAfter: number;
+  totals: RolloutProgress['totals'];
+  waves: WaveProgress[];
+  failures: RolloutFailure[];
+}
+
+/** Tenants rolled back per run (each is one child workflow). */
+const ROLLBACK_PAGE = MAX_WAVE_SIZE / 2;
+/** Outcomes are written to Postgres in batches of this many (and at the end of every wave). */
+const RECORD_BATCH = 25;
+
+export async function fleetRollout(
+  input: FleetRolloutInput,
+  carried?: FleetRolloutState,
+): Promise<FleetRolloutResult> {
+  requireValid(input, invalidFleetRollout);
+  const o = rolloutDefaults(input);
+  const { rolloutId, kind, targetVersion } = input;
+  const { workflowId } = workflowInfo();
+
+  // Handlers are registered before the first await, so a pause or abort sent right after the start
+  // is never refused; until the plan is stored the state is an empty plan.
+  const s: FleetRolloutState = carried ?? {
+    plan: { totalTenants: 0, totalWaves: 0, skipped: 0 },
+    nextWave: 0,
+    paused: false,
+    rollbackAfter: 0,
+    totals: { succeeded: 0, failed: 0, rolledBack: 0, skipped: 0 },
+    waves: [],
+    failures: [],
+  };
+  let current: WaveProgress | undefined;
+  let abortRequested: string | undefined;
+  let halted: string | undefined;
+  let finishing = false;
+  const inFlight = new Set<string>();
+
+  const progress = (): RolloutProgress => ({
+    rolloutId,
+    kind,
+    targetVersion,
+    status: statusNow(),
+    reason: s.stop?.reason ?? halted ?? abortRequested ?? (s.paused ? s.pauseReason : undefined),
+    totalTenants: s.plan.totalTenants,
+    totalWaves: s.plan.totalWaves,
+    currentWave: current?.wave ?? (s.nextWave < s.plan.totalWaves ? s.nextWave : null),
+    totals: { ...s.totals },
+    waves: current ? [...s.waves, current] : [...s.waves],
+    failures: [...s.failures],
+  });
+  const statusNow = (): RolloutStatusName =>
+    s.stop?.status ?? (halted ? 'halted' : abortRequested ? 'aborted' : s.paused ? 'paused' : 'running');
+  const stopping = () => s.stop !== undefined || halted !== undefined || abortRequested !== undefined;
+
+  setHandler(rolloutProgressQuery, progress);
+  setHandler(
+    pauseRolloutUpdate,
+    async (req) => {
+      s.paused = true;
+      s.pauseReason = `paused${req?.by ? ` by ${req.by}` : ''}${req?.reason ? `: ${req.reason}` : ''}`;
+      await rolloutDb.setRolloutStatus({ rolloutId, status: 'paused', reason: s.pauseReason });
+      return progress();
+    },
+    {
+      validator: (_req) => {
+        if (finishing || stopping()) throw new Error(`the rollout is ${statusNow()}; nothing to pause`);
+        if (s.paused) throw new Error('the rollout is already paused');
+      },
+    },
+  );
+  setHandler(
+    resumeRolloutUpdate,
+    async (_req) => {
+      s.paused = false;
+      s.pauseReason = undefined;
+      await rolloutDb.setRolloutStatus({ rolloutId, status: 'running' });
+      return progress();
+    },
+    {
+      validator: (_req) => {
+        if (finishing || stopping()) throw new Error(`the rollout is ${statusNow()}; nothing to resume`);
+        if (!s.paused) throw new Error('the rollout is not paused');
+      },
+    },
+  );
+  setHandler(
+    abortRolloutUpdate,
+    (req) => {
+      abortRequested = `aborted${req?.by ? ` by ${req.by}` : ''}${req?.reason ? `: ${req.reason}` : ''}`;
+      abortInFlight(abortRequested);
+      return progress();
+    },
+    {
+      validator: (_req) => {
+        if (finishing || stopping()) throw new Error(`the rollout is already ${statusNow()}`);
+      },
+    },
+  );
+
+  if (!carried) await plan();
+
+  // One step per run: a wave, or a page of rollbacks.
+  if (!s.stop) {
+    await condition(() => !s.paused || abortRequested !== undefined);
+    if (abortRequested) s.stop = { status: 'aborted', reason: abortRequested, wave: -1 };
+    else if (s.nextWave < s.plan.totalWaves) await runWave(s.nextWave);
+  }
+
+  if (s.stop) {
+    const more = await rollbackPage();
+    if (more) return next();
+    return finish(s.stop.status, s.stop.reason);
+  }
+  if (s.nextWave >= s.plan.totalWaves) return finish('completed');
+
+  // Between waves: after the canary without autoPromote, the next run waits for `resume` (the
+  // promotion, which replaces the timed pause); otherwise pauseBetweenWavesMs of bake time.
+  if (s.nextWave === 1 && !o.autoPromote) {
+    if (!s.paused) {
+      s.paused = true;
+      s.pauseReason = 'canary passed; waiting for resume (promotion)';
+      await rolloutDb.setRolloutStatus({ rolloutId, status: 'paused', reason: s.pauseReason });
+    }
+  } else if (o.pauseBetweenWavesMs > 0) {
+    await condition(() => abortRequested !== undefined, o.pauseBetweenWavesMs);
+  }
+  if (abortRequested) s.stop = { status: 'aborted', reason: abortRequested, wave: -1 };
+  return next();
+
+  async function plan(): Promise<void> {
+    const p = await rolloutDb.planRollout({
+      rolloutId,
+      kind,
+      targetVersion,
+      component: kind === 'sidecar' ? 'sidecar' : `workflow:${input.workflow!.workflowName}`,
+      selector: input.selector,
+      canarySize: o.canarySize,
+      waveSize: o.waveSize,
+      workflowId,
+      spec: {
+        kind,
+        targetVersion,
+        image: input.sidecar?.image,
+        workflowName: input.workflow?.workflowName,
+        selector: input.selector,
+        ...o,
+        startedBy: input.startedBy,
+      },
+    });
+    log.info('rollout planned', { rolloutId, ...p });
+    s.plan = { totalTenants: p.totalTenants, totalWaves: p.totalWaves, skipped: p.skipped };
+    s.totals.skipped = p.skipped;
+  }
+
+  async function runWave(wave: number): Promise<void> {
+    const size = waveSizeOf(wave, s.plan.totalTenants, o.canarySize, o.waveSize);
+    const targets = await rolloutDb.startRolloutWave({ rolloutId, wave, size });
+    const allowed = allowedFailures(size, o.failureBudgetRatio);
+    const w: WaveProgress = {
+      wave,
+      canary: wave === 0,
+      size,
+      running: 0,
+      succeeded: 0,
+      failed: 0,
+      rolledBack: 0,
+      skipped: 0,
+      status: 'running',
+    };
+    current = w;
+    log.info('rollout wave starts', { rolloutId, wave, size, allowedFailures: allowed });
+    const recorder = resultRecorder();
+
+    await runBounded(
+      targets,
+      o.maxConcurrency,
+      async () => {
+        await condition(() => !s.paused || stopping());
+        return !stopping();
+      },
+      async (t) => {
+        w.running++;
+        const r = await updateTenant(t, wave);
+        w.running--;
+        if (r.status === 'succeeded') {
+          w.succeeded++;
+          s.totals.succeeded++;
+        } else if (r.status === 'skipped') {
+          w.skipped++;
+          s.totals.skipped++;
+        } else {
+          w.failed++;
+          s.totals.failed++;
+          remember({ wave, workspaceId: t.workspaceId, dropletId: t.dropletId, reason: r.reason ?? '' });
+          if (w.failed > allowed && halted === undefined) {
+            halted = `wave ${wave}${wave === 0 ? ' (canary)' : ''}: ${w.failed} of ${size} tenants failed, budget ${allowed}; last: ${r.reason}`;
+            log.warn('rollout halts', { rolloutId, wave, failed: w.failed, allowed });
+            abortInFlight(halted);
+          }
+        }
+        await recorder.add(r);
+      },
+    );
+    await recorder.flush();
+
+    const stop = halted ?? abortRequested;
+    w.status = halted ? 'halted' : abortRequested ? 'aborted' : 'succeeded';
+    await rolloutDb.finishRolloutWave({ rolloutId, wave, status: w.status });
+    s.waves = [...s.waves, w].slice(-ROLLOUT_KEEP_WAVES);
+    current = undefined;
+    if (stop !== undefined) s.stop = { status: halted ? 'halted' : 'aborted', reason: stop, wave };
+    else s.nextWave = wave + 1;
+  }
+
+  async function updateTenant(t: RolloutTarget, wave: number): Promise<TargetResult> {
+    const base = { workspaceId: t.workspaceId, dropletId: t.dropletId };
+    const attrs = {
+      workspaceId: t.workspaceId,
+      dropletId: t.dropletId,
+      rolloutId,
+    };
+    let childId: string;
+    inFlight.add(childIdOf(t));
+    try {
+      if (kind === 'sidecar') {
+        if (!t.fromVersion) return { ...base, status: 'skipped', reason: 'sidecar version unknown' };
+        childId = changeIds.sidecarUpdate(t.dropletId, targetVersion);
+        await executeChild(sidecarUpdate, {
+          workflowId: childId,
+          args: [
+            {
+              ...base,
+              fromVersion: t.fromVersion,
+              toVersion: targetVersion,
+              image: input.sidecar!.image,
+              autoPromote: true,
+              verifyWindowMs: input.sidecar!.verifyWindowMs,
+              verifyPollMs: input.sidecar!.verifyPollMs,
+              rolloutId,
+              wave,
+            },
+          ],
+          parentClosePolicy: 'ABANDON',
+          typedSearchAttributes: searchAttributes({
+            ...attrs,
+            operation: 'sidecar_update',
+            reason: `${t.fromVersion}->${targetVersion}`,
+          }),
+        });
+      } else {
+        const wf = input.workflow!;
+        childId = changeIds.workflowUpdate(t.dropletId, wf.workflowName, targetVersion);
+        await executeChild(workflowUpdate, {
+          workflowId: childId,
+          args: [
+            {
+              ...base,
+              workflowName: wf.workflowName,
+              workflowJson: wf.workflowJson,
+              version: targetVersion,
+              credentialMap: wf.credentialMap,
+            },
+          ],
+          parentClosePolicy: 'ABANDON',
+          typedSearchAttributes: searchAttributes({ ...attrs, operation: 'workflow_update' }),
+        });
+      }
+      return { ...base, status: 'succeeded', workflowId: childId };
+    } catch (err) {
+      return { ...base, status: 'failed', reason: childFailureMessage(err) };
+    } finally {
+      inFlight.delete(childIdOf(t));
+    }
+  }
+
+  function childIdOf(t: RolloutTarget): string {
+    return kind === 'sidecar'
+      ? changeIds.sidecarUpdate(t.dropletId, targetVersion)
+      : changeIds.workflowUpdate(t.dropletId, input.workflow!.workflowName, targetVersion);
+  }
+
+  /** Sidecar updates in flight roll themselves back on `abort`; workflow updates just finish. */
+  function abortInFlight(reason: string): void {
+    if (kind !== 'sidecar') return;
+    for (const id of inFlight) {
+      getExternalWorkflowHandle(id)
+        .signal(abortSignal, { reason: `rollout ${rolloutId} ${reason}` })
+        .catch(() => undefined); // it finished meanwhile
+    }
+  }
+
+  /** One page of rollbacks; true when more remain. */
+  async function rollbackPage(): Promise<boolean> {
+    const stop = s.stop!;
+    const wave = o.rollbackScope === 'wave' ? stop.wave : undefined;
+    if (wave !== undefined && wave < 0) return false;
+    const page = await rolloutDb.rolloutSucceededTargets({
+      rolloutId,
+      wave,
+      afterDropletId: s.rollbackAfter,
+      limit: ROLLBACK_PAGE,
+    });
+    if (page.length === 0) return false;
+    log.info('rollout rolls back', { rolloutId, tenants: page.length, scope: o.rollbackScope });
+    const recorder = resultRecorder();
+    await runBounded(
+      page,
+      o.maxConcurrency,
+      async () => true,
+      async (t) => {
+        const r = await rollbackTenant(t);
+        if (r.status === 'rolled_back') {
+          s.totals.succeeded--;
+          s.totals.rolledBack++;
+        } else if (r.status === 'failed') {
+          s.totals.succeeded--;
+          s.totals.failed++;
+          remember({
+            wave: stop.wave,
+            workspaceId: t.workspaceId,
+            dropletId: t.dropletId,
+            reason: r.reason ?? '',
+          });
+        }
+        await recorder.add(r);
+      },
+    );
+    await recorder.flush();
+    s.rollbackAfter = page[page.length - 1]!.dropletId;
+    return page.length === ROLLBACK_PAGE;
+  }
+
+  async function rollbackTenant(t: RolloutTarget): Promise<TargetResult> {
+    const base = { workspaceId: t.workspaceId, dropletId: t.dropletId };
+    const workflowId = rolloutIds.rollback(rolloutId, t.dropletId);
+    const attrs = { workspaceId: t.workspaceId, dropletId: t.dropletId, rolloutId };
+    try {
+      if (kind === 'sidecar') {
+        if (!t.fromVersion)
+          return { ...base, status: 'succeeded', reason: 'not rolled back: previous version unknown' };
+        await executeChild(sidecarUpdate, {
+          workflowId,
+          args: [
+            {
+              ...base,
+              fromVersion: targetVersion,
+              toVersion: t.fromVersion,
+              image: input.sidecar!.image,
+              autoPromote: true,
+              verifyWindowMs: input.sidecar!.verifyWindowMs,
+              verifyPollMs: input.sidecar!.verifyPollMs,
+              rolloutId,
+            },
+          ],
+          parentClosePolicy: 'ABANDON',
+          typedSearchAttributes: searchAttributes({
+            ...attrs,
+            operation: 'sidecar_update',
+            reason: `rollback ${targetVersion}->${t.fromVersion}`,
+          }),
+        });
+      } else {
+        const wf = input.workflow!;
+        const tv = await rolloutDb.getTenantVersion({
+          workspaceId: t.workspaceId,
+          component: `workflow:${wf.workflowName}`,
+        });
+        const previous = tv?.previousArtifact?.workflow_json;
+        if (!tv || tv.version !== targetVersion || !tv.previousVersion || typeof previous !== 'object')
+          return { ...base, status: 'succeeded', reason: 'not rolled back: no previous version recorded' };
+        await executeChild(workflowUpdate, {
+          workflowId,
+          args: [
+            {
+              ...base,
+              workflowName: wf.workflowName,
+              workflowJson: previous as Record<string, unknown>,
+              version: tv.previousVersion,
+              credentialMap: wf.credentialMap,
+            },
+          ],
+          parentClosePolicy: 'ABANDON',
+          typedSearchAttributes: searchAttributes({
+            ...attrs,
+            operation: 'workflow_update',
+            reason: 'rollback',
+          }),
+        });
+      }
+      return { ...base, status: 'rolled_back', workflowId };
+    } catch (err) {
+      return { ...base, status: 'failed', reason: `rollback failed: ${childFailureMessage(err)}` };
+    }
+  }
+
+  function remember(f: RolloutFailure): void {
+    s.failures = [...s.failures, f].slice(-ROLLOUT_KEEP_FAILURES);
+  }
+
+  /** Buffers outcomes and writes them in batches; one write at a time. */
+  function resultRecorder() {
+    const buffer: TargetResult[] = [];
+    let writing: Promise<void> | undefined;
+    const write = async () => {
+      while (buffer.length > 0) {
+        const batch = buffer.splice(0, 200);
+        await rolloutDb.recordRolloutResults({ rolloutId, results: batch });
+      }
+    };
+    return {
+      async add(r: TargetResult) {
+        buffer.push(r);
+        if (buffer.length >= RECORD_BATCH && !writing) {
+          writing = write().finally(() => (writing = undefined));
+        }
+      },
+      async flush() {
+        while (writing) await writing;
+        await write();
+      },
+    };
+  }
+
+  async function next(): Promise<never> {
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof fleetRollout>(input, s);
+  }
+
+  async function finish(status: FleetRolloutResult['status'], reason?: string): Promise<FleetRolloutResult> {
+    finishing = true;
+    await condition(allHandlersFinished);
+    await rolloutDb.setRolloutStatus({ rolloutId, status, reason: reason ?? null });
+    log.info('rollout finished', { rolloutId, status, reason, ...s.totals });
+    const result: FleetRolloutResult = {
+      rolloutId,
+      status,
+      reason,
+      totals: { ...s.totals },
+      wavesRun: s.waves.length > 0 ? s.waves[s.waves.length - 1]!.wave + 1 : 0,
+    };
+    if (status === 'halted')
+      throw ApplicationFailure.nonRetryable(`rollout ${rolloutId} halted: ${reason}`, RolloutHalted, result);
+    return result;
+  }
+}
