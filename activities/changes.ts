@@ -39,12 +39,21 @@ export function createChangeActivities(deps: ActivityDeps) {
     return { sidecarUrl: row.sidecar_url, workspaceId: row.workspace_id, dropletId };
   }
 
-  /** One sidecar command, holding a fleet-wide slot of its kind while it runs. */
+  /**
+   * One sidecar command, holding a fleet-wide slot of its kind while it runs. The activity
+   * heartbeats throughout (waiting for a slot included), so a worker that dies mid-command is
+   * noticed within the heartbeat timeout instead of the whole start-to-close timeout.
+   */
   async function call<T>(kind: ConcurrencyKind, fn: () => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    ctx.heartbeat();
+    const beat = setInterval(() => ctx.heartbeat(), 2_000);
     try {
       return deps.concurrency ? await deps.concurrency.withSlot(kind, fn, signal()) : await fn();
     } catch (err) {
       throw asActivityFailure(err);
+    } finally {
+      clearInterval(beat);
     }
   }
 

@@ -23,6 +23,9 @@ export interface FleetSimulatorOptions {
   handshakeSecret?: string;
   heartbeatIntervalMs?: number;
   bootDelayMs?: number;
+  /** PULL_IMAGE and SWAP_CONTAINER durations on the sidecars; default 0 */
+  pullDelayMs?: number;
+  swapDelayMs?: number;
   actionDelayMs?: number;
   doToken?: string;
   /** Port of the DigitalOcean simulator; default any free port. */
@@ -58,6 +61,8 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
     handshakeSecret: opts.handshakeSecret,
     heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 60_000,
     bootDelayMs: opts.bootDelayMs ?? 1_000,
+    pullDelayMs: opts.pullDelayMs,
+    swapDelayMs: opts.swapDelayMs,
     logger: opts.logger,
   });
   const digitalocean = await createDigitalOceanSimulator({

@@ -14,6 +14,8 @@ export const db = proxyActivities<Activities>({
  */
 export const sidecar = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
+  // the activities heartbeat every 2 s: a dead worker's command is retried elsewhere within 10 s
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 3 },
 });
 

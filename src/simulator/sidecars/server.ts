@@ -30,6 +30,9 @@ export interface CommandCounters {
   refused: number;
   /** requests held open by a hung agent */
   hung: number;
+  /** commands being executed right now, and the most ever at once, by action */
+  inFlight: Record<string, number>;
+  maxInFlight: Record<string, number>;
 }
 
 export function newCommandCounters(): CommandCounters {
@@ -44,6 +47,8 @@ export function newCommandCounters(): CommandCounters {
     health: 0,
     refused: 0,
     hung: 0,
+    inFlight: {},
+    maxInFlight: {},
   };
 }
 
@@ -144,7 +149,15 @@ export function createRequestHandler(
     agent.openResponses.add(res);
     res.on('close', () => agent.openResponses.delete(res));
     const started = performance.now();
-    const outcome = await executeCommand(agent, action, (body as { payload?: unknown }).payload, ctx.env);
+    const now1 = (counters.inFlight[action] ?? 0) + 1;
+    counters.inFlight[action] = now1;
+    counters.maxInFlight[action] = Math.max(counters.maxInFlight[action] ?? 0, now1);
+    let outcome: Awaited<ReturnType<typeof executeCommand>>;
+    try {
+      outcome = await executeCommand(agent, action, (body as { payload?: unknown }).payload, ctx.env);
+    } finally {
+      counters.inFlight[action]!--;
+    }
     if (agent.condition === 'hung') {
       counters.hung++;
       return; // the answer never leaves a hung agent

@@ -1,0 +1,126 @@
+/**
+ * A fleet rollout run by two real worker processes (`genesis-cp worker`), one SIGKILLed in the
+ * middle of a wave: after it restarts, the rollout finishes and no tenant was updated twice (one
+ * UPDATING -> promoted per droplet in the lifecycle log, one child workflow per droplet). The
+ * fleet-wide sidecar-update limit (4) holds across both processes: the simulated sidecars never see
+ * more than 4 PULL_IMAGE commands at once although the rollout asks for 20 at a time.
+ */
+import { DEFAULT_SIMULATOR_TOKEN } from '../../src/simulator/digitalocean';
+import { rolloutProgress, startFleetRollout } from '../../src/temporal/rollout-starts';
+import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
+import { runCli, type ChildRun } from '../helpers/processes';
+import { TEST_REDIS_URL } from '../helpers/redis';
+import { eventually, replayAndRecord } from '../helpers/temporal';
+
+jest.setTimeout(240_000);
+
+const TENANTS = 60;
+const FIRST = 24_000;
+
+describe('fleet rollout survives a worker SIGKILL mid-wave', () => {
+  let h: FleetHarness;
+  const workers: ChildRun[] = [];
+
+  beforeAll(async () => {
+    h = await createFleetHarness('rollout-crash', { pullDelayMs: 300 });
+    await h.fleet.addDroplets(
+      h.db.pool,
+      Array.from({ length: TENANTS }, (_, i) => ({ dropletId: FIRST + i, workspaceId: `ws-rc-${i}` })),
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.kill('SIGTERM')));
+    await h?.close();
+  });
+
+  const env = (group: string) => ({
+    DATABASE_URL: h.db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: h.redis.prefix,
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
+    TEMPORAL_TASK_QUEUE: h.taskQueue,
+    TEMPORAL_METRICS_PORT: '0',
+    DIGITALOCEAN_API_URL: h.fleet.digitalocean.url,
+    DIGITALOCEAN_API_TOKEN: DEFAULT_SIMULATOR_TOKEN,
+    SIDECAR_JWT_PRIVATE_KEY: h.privateKeyPem,
+    SIDECAR_COMMAND_TIMEOUT_MS: '5000',
+    WATCHDOG_ENABLED: 'false',
+    SCALE_ALERTS_ENABLED: 'false',
+    WORKER_SHUTDOWN_GRACE_MS: '2000',
+    WORKER_GROUP: group,
+    FLEET_CONCURRENCY_SIDECAR_UPDATE: '4',
+    LOG_LEVEL: 'info',
+  });
+  const startWorker = async (group: string) => {
+    const w = runCli(['worker'], env(group));
+    workers.push(w);
+    await w.waitFor(/worker polling/, 60_000);
+    return w;
+  };
+
+  it('finishes after a restart with every tenant updated exactly once, within the fleet-wide limit', async () => {
+    const a = await startWorker('a');
+    await startWorker('b');
+    const started = await startFleetRollout(h.temporal.client, h.taskQueue, {
+      rolloutId: 'crash-1',
+      kind: 'sidecar',
+      targetVersion: '2.0.0',
+      // the window covers the heartbeat drain's own recovery if the killed worker was running it
+      sidecar: { image: 'ghcr.io/genesis/sidecar', verifyWindowMs: 45_000, verifyPollMs: 250 },
+      selector: { all: true },
+      canarySize: 10,
+      waveSize: 25,
+      maxConcurrency: 20,
+    });
+
+    await eventually(
+      () => rolloutProgress(h.temporal.client, 'crash-1'),
+      (p) => p.currentWave === 1 && p.totals.succeeded >= 15,
+      { timeoutMs: 120_000, intervalMs: 100, what: 'the middle of wave 1' },
+    );
+    a.child.kill('SIGKILL');
+    await a.exited;
+    await startWorker('a');
+
+    const result = await started.handle.result();
+    expect(result).toMatchObject({
+      status: 'completed',
+      totals: { succeeded: TENANTS, failed: 0, rolledBack: 0 },
+      wavesRun: 3,
+    });
+
+    for (let i = 0; i < TENANTS; i++) expect(h.fleet.sidecars.agent(FIRST + i)?.sidecarVersion).toBe('2.0.0');
+    // exactly one update per droplet: one UPDATING and one promotion in the lifecycle log
+    const log = await h.db.pool.query<{ droplet_id: string; updating: string; promoted: string }>(
+      `SELECT droplet_id,
+              count(*) FILTER (WHERE to_state = 'UPDATING') AS updating,
+              count(*) FILTER (WHERE cause LIKE 'sidecar_update:%:promoted') AS promoted
+         FROM droplet_lifecycle_log WHERE droplet_id >= $1 GROUP BY droplet_id`,
+      [FIRST],
+    );
+    expect(log.rows).toHaveLength(TENANTS);
+    for (const r of log.rows)
+      expect([r.droplet_id, r.updating, r.promoted]).toEqual([r.droplet_id, '1', '1']);
+    // one child workflow per droplet
+    const children = new Map<string, number>();
+    for await (const w of h.temporal.client.workflow.list({
+      query: `WorkflowType = 'sidecarUpdate' AND RolloutId = 'crash-1'`,
+    }))
+      children.set(w.workflowId, (children.get(w.workflowId) ?? 0) + 1);
+    expect(children.size).toBe(TENANTS);
+    expect([...children.values()].every((n) => n === 1)).toBe(true);
+    // the fleet-wide limit held across both processes, and was reached
+    const maxPulls = h.fleet.sidecars.stats().commands.maxInFlight.PULL_IMAGE ?? 0;
+    expect(maxPulls).toBeLessThanOrEqual(4);
+    expect(maxPulls).toBeGreaterThanOrEqual(3);
+    // no slot left held (the killed worker's leases expired; the rest were released)
+    await eventually(
+      () => h.redis.redis.zcount(`${h.redis.prefix}concurrency:sidecar_update`, Date.now(), '+inf'),
+      (n) => n === 0,
+      { timeoutMs: 35_000, what: 'every sidecar_update slot free' },
+    );
+
+    await replayAndRecord('fleet-rollout-after-worker-crash', await started.handle.fetchHistory());
+  });
+});
