@@ -32,7 +32,7 @@ export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_NOT_FOUND = 3;
 
-interface Ctx {
+export interface Ctx {
   config: Config;
   logger: Logger;
   pool?: Pool;
@@ -41,7 +41,7 @@ interface Ctx {
   connection?: Connection;
 }
 
-async function withContext<T>(
+export async function withContext<T>(
   loadConfig: () => Config,
   needs: { pool?: boolean; redis?: boolean; temporal?: boolean },
   fn: (ctx: Ctx) => Promise<T>,
@@ -75,7 +75,7 @@ async function withContext<T>(
   }
 }
 
-const fail = (code: number, message: string) => new CommanderError(code, 'genesis-cp.failed', message);
+export const fail = (code: number, message: string) => new CommanderError(code, 'genesis-cp.failed', message);
 
 async function dropletWorkspace(pool: Pool, dropletId: string): Promise<{ id: number; workspaceId: string }> {
   if (!/^\d+$/.test(dropletId))

@@ -30,14 +30,25 @@ import {
   type HibernateDropletInput,
   type WakeDropletInput,
 } from '../domain/power';
+import { invalidFleetRollout, type FleetRolloutInput, type RolloutProgress } from '../domain/rollout';
 import { startCredentialInjection, startSidecarUpdate, startWorkflowUpdate } from '../temporal/change-starts';
+import {
+  abortRollout,
+  pauseRollout,
+  resumeRollout,
+  rolloutProgress,
+  startFleetRollout,
+} from '../temporal/rollout-starts';
 import { temporalConnectionSettings } from '../temporal/connection-options';
 import { dataConverterFor } from '../temporal/payload-codec';
 import { startHardReboot, startHibernate, startWake } from '../temporal/power-starts';
 import { abortSignal, promoteUpdate } from '../../workflows/messages';
 
+export { RolloutIdUsedError, RolloutRequestRefusedError } from '../temporal/rollout-starts';
 export type {
   CredentialInjectionInput,
+  FleetRolloutInput,
+  RolloutProgress,
   HardRebootInput,
   HibernateDropletInput,
   SidecarUpdateInput,
@@ -126,6 +137,42 @@ export class GenesisClient {
   async credentialInjection(input: CredentialInjectionInput): Promise<StartedOperation> {
     check('credentialInjection', invalidCredentialInjection(input));
     return started(await startCredentialInjection(this.temporal, this.taskQueue, input));
+  }
+
+  /** Starts a fleet rollout (workflow id rollout-<rolloutId>; a retried start joins it). */
+  async fleetRollout(input: FleetRolloutInput): Promise<StartedOperation> {
+    check('fleetRollout', invalidFleetRollout(input));
+    return started(await startFleetRollout(this.temporal, this.taskQueue, input));
+  }
+
+  /** Per-wave counts and failures with reasons of a rollout. */
+  async rolloutProgress(rolloutId: string): Promise<RolloutProgress> {
+    return rolloutProgress(this.temporal, this.rolloutId(rolloutId));
+  }
+
+  async pauseRollout(
+    rolloutId: string,
+    req: { reason?: string; by?: string } = {},
+  ): Promise<RolloutProgress> {
+    return pauseRollout(this.temporal, this.rolloutId(rolloutId), req);
+  }
+
+  async resumeRollout(rolloutId: string, req: { by?: string } = {}): Promise<RolloutProgress> {
+    return resumeRollout(this.temporal, this.rolloutId(rolloutId), req);
+  }
+
+  /** Stops the rollout: in-flight updates abort, and what it changed rolls back. */
+  async abortRollout(
+    rolloutId: string,
+    req: { reason?: string; by?: string } = {},
+  ): Promise<RolloutProgress> {
+    return abortRollout(this.temporal, this.rolloutId(rolloutId), req);
+  }
+
+  private rolloutId(id: string): string {
+    if (typeof id !== 'string' || !id)
+      throw new GenesisInputError('rollout', 'rolloutId must be a non-empty string');
+    return id;
   }
 
   /** The `status` query every operation answers (phase, attempt, last error...). */

@@ -41,7 +41,11 @@ export interface FleetRolloutInput {
   pauseBetweenWavesMs?: number;
   /** false: after the canary the rollout pauses until `resume` (the promotion); default true */
   autoPromote?: boolean;
-  /** 'wave' (default): a halted wave's successes roll back; 'rollout': every tenant this rollout updated */
+  /**
+   * What a halt or an abort rolls back: 'rollout' (default), every tenant this rollout updated, so
+   * a version judged bad is left nowhere (Argo's abort); 'wave', only the stopped wave's tenants
+   * (earlier waves passed their budget and keep the version).
+   */
   rollbackScope?: 'wave' | 'rollout';
   startedBy?: string;
 }
@@ -127,7 +131,7 @@ export function rolloutDefaults(input: FleetRolloutInput) {
     failureBudgetRatio: input.failureBudgetRatio ?? DEFAULT_FAILURE_BUDGET_RATIO,
     pauseBetweenWavesMs: input.pauseBetweenWavesMs ?? 0,
     autoPromote: input.autoPromote ?? true,
-    rollbackScope: input.rollbackScope ?? 'wave',
+    rollbackScope: input.rollbackScope ?? 'rollout',
   };
 }
 

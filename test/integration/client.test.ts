@@ -64,6 +64,19 @@ describe('genesis-control-plane/client', () => {
     await expect(
       genesis.hardReboot({ workspaceId: '', dropletId: 5, reason: 'admin_request' }),
     ).rejects.toThrow(/workspaceId/);
+    await expect(
+      genesis.fleetRollout({
+        rolloutId: 'client-bad',
+        kind: 'sidecar',
+        targetVersion: '2.0.0',
+        sidecar: { image: 'ghcr.io/genesis/sidecar' },
+        selector: { percentage: 150 },
+      }),
+    ).rejects.toThrow(/fleetRollout: invalid input: selector\.percentage/);
+    await expect(genesis.rolloutProgress('')).rejects.toThrow(/rolloutId/);
     await expect(genesis.temporal.workflow.getHandle('power-5').describe()).rejects.toThrow(/not found/i);
+    await expect(genesis.temporal.workflow.getHandle('rollout-client-bad').describe()).rejects.toThrow(
+      /not found/i,
+    );
   });
 });

@@ -20,6 +20,7 @@ import {
 } from '../../src/temporal/rollout-starts';
 import { rolloutIds } from '../../workflows/messages';
 import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
+import { requireBuild, runCli } from '../helpers/processes';
 import { eventually } from '../helpers/temporal';
 
 jest.setTimeout(180_000);
@@ -288,5 +289,129 @@ describe('fleet rollout', () => {
     await expect(started.handle.result()).rejects.toThrow(WorkflowFailedError);
     const err = await started.handle.result().catch((e: WorkflowFailedError) => e);
     expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/waveSize must be an integer/);
+  });
+});
+
+describe('genesis-cp rollout (the real CLI process)', () => {
+  let h: FleetHarness;
+  let worker: { stop(): Promise<void> };
+  const tenants = Array.from({ length: 4 }, (_, i) => ({
+    dropletId: 25_000 + i,
+    workspaceId: `ws-cli-${i}`,
+  }));
+
+  beforeAll(async () => {
+    requireBuild();
+    h = await createFleetHarness('rollout-cli');
+    await h.fleet.addDroplets(h.db.pool, tenants);
+    worker = await h.startWorker();
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await h?.close();
+  });
+
+  const cli = async (...args: string[]) => {
+    const run = runCli(args, {
+      DATABASE_URL: h.db.url,
+      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+    });
+    const code = await run.exited;
+    return { code, out: run.output() };
+  };
+
+  it('starts, follows, lists and refuses what makes no sense, with trustworthy exit codes', async () => {
+    const bad = await cli('rollout', 'start', '--kind', 'sidecar', '--version', '2.0.0', '--all');
+    expect(bad.code).toBe(2);
+    expect(bad.out).toMatch(/--image is required/);
+    const two = await cli(
+      'rollout',
+      'start',
+      '--kind',
+      'sidecar',
+      '--version',
+      '2',
+      '--image',
+      'i',
+      '--all',
+      '--plan',
+      'pro',
+    );
+    expect(two.code).toBe(2);
+    expect(two.out).toMatch(/exactly one of --all/);
+
+    const started = await cli(
+      'rollout',
+      'start',
+      '--id',
+      'cli-1',
+      '--kind',
+      'sidecar',
+      '--version',
+      '3.0.0',
+      '--image',
+      'ghcr.io/genesis/sidecar',
+      '--all',
+      '--canary',
+      '1',
+      '--wave-size',
+      '2',
+      '--verify-window-ms',
+      '8000',
+      '--wait',
+      '--json',
+    );
+    expect(started.code).toBe(0);
+    expect(JSON.parse(started.out)).toMatchObject({ rollout: 'cli-1', status: 'completed', succeeded: 4 });
+
+    const status = await cli('rollout', 'status', 'cli-1', '--json');
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.out)).toMatchObject({
+      status: 'completed',
+      totalWaves: 3,
+      totals: { succeeded: 4 },
+    });
+    const human = await cli('rollout', 'status', 'cli-1');
+    expect(human.out).toMatch(/completed/);
+
+    const list = await cli('rollout', 'list', '--json');
+    expect(JSON.parse(list.out)).toEqual([
+      expect.objectContaining({ id: 'cli-1', status: 'completed', succeeded: 4 }),
+    ]);
+
+    expect((await cli('rollout', 'pause', 'cli-1')).code).toBe(1); // ended: refused
+    expect((await cli('rollout', 'status', 'no-such-rollout')).code).toBe(3);
+    const reused = await cli(
+      'rollout',
+      'start',
+      '--id',
+      'cli-1',
+      '--kind',
+      'sidecar',
+      '--version',
+      '3.0.0',
+      '--image',
+      'i',
+      '--all',
+    );
+    expect(reused.code).toBe(1);
+    expect(reused.out).toMatch(/already used/);
+
+    // update-sidecar: one workspace, joins on a repeat
+    const up = await cli(
+      'update-sidecar',
+      'ws-cli-0',
+      '3.1.0',
+      '--image',
+      'ghcr.io/genesis/sidecar',
+      '--json',
+    );
+    expect(up.code).toBe(0);
+    const [row] = JSON.parse(up.out) as { workflowId: string }[];
+    expect(row!.workflowId).toBe('sidecar-update-25000-3.1.0');
+    await h.temporal.client.workflow.getHandle(row!.workflowId).result();
+    expect(h.fleet.sidecars.agent(25_000)?.sidecarVersion).toBe('3.1.0');
+    expect((await cli('update-sidecar', 'ws-nobody', '3.1.0', '--image', 'x')).code).toBe(3);
   });
 });

@@ -1,0 +1,239 @@
+/**
+ * npm run bench:rollout -- the fleet rollout at 1,000 tenants (BENCH_TENANTS), canary 10, waves of
+ * 100, concurrency 50, on a Temporal dev server this script starts, with the fleet simulator, the
+ * real API + heartbeat drain (heartbeats every 2 s), real activities and the fleet-wide semaphore
+ * at its production limit (50). Runs a good version to the end, then a version that breaks 20 % of
+ * tenants (every 5th droplet), and prints wall times, the longest workflow histories (events) and
+ * whether any tenant was left on the broken version. Everything shares this machine's cores.
+ */
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import Redis from 'ioredis';
+import { createActivities } from '../activities';
+import { createApp } from '../src/api/app';
+import { HealthChecker } from '../src/api/health';
+import { FleetSemaphore } from '../src/concurrency/fleet-semaphore';
+import { heartbeatStreamNames } from '../src/heartbeats/stream';
+import { HeartbeatTokenVerifier } from '../src/heartbeats/tokens';
+import { createLogger } from '../src/logger';
+import { SidecarClient } from '../src/sidecar/client';
+import { createFleetSimulator } from '../src/simulator/fleet';
+import { findTemporalCli, SEARCH_ATTRIBUTES } from '../src/temporal/cli-binary';
+import { startFleetRollout } from '../src/temporal/rollout-starts';
+import type { FleetRolloutInput } from '../src/domain/rollout';
+import { heartbeatDrain } from '../workflows/heartbeat-drain';
+import { freshDatabase, machine, REDIS_URL } from './common';
+
+const TENANTS = Number(process.env.BENCH_TENANTS ?? 1_000);
+const FIRST = 100_001;
+const TASK_QUEUE = 'bench-rollout';
+
+const listen = (s: Server) =>
+  new Promise<number>((res) => s.listen(0, '127.0.0.1', () => res((s.address() as { port: number }).port)));
+
+async function startTemporal(): Promise<{ address: string; stop(): void }> {
+  const bin = findTemporalCli();
+  if (!bin) throw new Error('temporal CLI not found (make test builds it, or set TEMPORAL_BIN)');
+  const probe = createServer();
+  const port = await listen(probe);
+  await new Promise((r) => probe.close(r));
+  const dir = mkdtempSync(join(tmpdir(), 'bench-rollout-'));
+  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port)];
+  args.push('--log-level', 'error', '--db-filename', join(dir, 'temporal.db'));
+  for (const [n, t] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${n}=${t}`);
+  const child = spawn(bin, args, { stdio: 'ignore' });
+  const address = `127.0.0.1:${port}`;
+  for (const until = Date.now() + 60_000; ;) {
+    try {
+      const c = await Connection.connect({ address, connectTimeout: 1_000 });
+      await c.workflowService.describeNamespace({ namespace: 'default' });
+      await c.close();
+      break;
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  return {
+    address,
+    stop() {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function main() {
+  console.log(`bench:rollout on ${machine()}; ${TENANTS} tenants`);
+  const logger = createLogger({ level: 'warn' });
+  Runtime.install({
+    logger: { log: () => undefined, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  });
+  const temporal = await startTemporal();
+  const db = await freshDatabase('genesis_bench_rollout');
+  const redis = new Redis(REDIS_URL);
+  const prefix = `bench-rollout:${process.pid}:`;
+  const stream = heartbeatStreamNames(prefix, 'heartbeats', 'drain');
+  const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+
+  const ok = async () => undefined;
+  const api = createServer(
+    createApp({
+      logger,
+      health: new HealthChecker(
+        { temporal: ok, redis: ok, postgres: ok, worker: ok },
+        { version: 'b', timeoutMs: 500 },
+      ),
+      heartbeats: {
+        redis,
+        stream,
+        verifier: new HeartbeatTokenVerifier(db.pool),
+        maxPerRequest: 100,
+        bodyLimitBytes: 100_000,
+        logger,
+      },
+    }),
+  );
+  const apiUrl = `http://127.0.0.1:${await listen(api)}`;
+  const fleet = await createFleetSimulator({
+    jwtPrivateKey: privateKeyPem,
+    dashboardUrl: apiUrl,
+    heartbeatIntervalMs: 2_000,
+    bootDelayMs: 300,
+    actionDelayMs: 400,
+    pullDelayMs: 200,
+    swapDelayMs: 100,
+  });
+  const seeded = Date.now();
+  await fleet.addDroplets(
+    db.pool,
+    Array.from({ length: TENANTS }, (_, i) => ({ dropletId: FIRST + i, workspaceId: `ws-${i}` })),
+  );
+  for (let i = 0; i < TENANTS; i += 5)
+    fleet.sidecars.setFault(FIRST + i, { kind: 'brokenVersion', tag: '2.1.0-bad' });
+  console.log(`seeded ${TENANTS} droplets and agents in ${Date.now() - seeded} ms`);
+
+  const connection = await NativeConnection.connect({ address: temporal.address });
+  const clientConnection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection: clientConnection });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: TASK_QUEUE,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({
+      pool: db.pool,
+      redis,
+      logger,
+      heartbeatStream: stream,
+      heartbeatRetentionDays: 7,
+      remediation: { heartbeatsObserved: async () => undefined },
+      sidecar: new SidecarClient({ privateKey: privateKeyPem, logger, timeoutMs: 10_000 }),
+      temporal: { client, taskQueue: TASK_QUEUE },
+      concurrency: new FleetSemaphore({
+        redis,
+        keyPrefix: prefix,
+        limits: { sidecar_update: 50, workflow_update: 100, credential: 50 },
+      }),
+    }),
+    maxConcurrentActivityTaskExecutions: 200,
+    maxCachedWorkflows: 2_000,
+  });
+  const running = worker.run();
+  await client.workflow.start(heartbeatDrain, {
+    taskQueue: TASK_QUEUE,
+    workflowId: 'bench-drain',
+    args: [{ consumer: 'drain-0', activityRunMs: 60_000, blockMs: 200, heartbeatTimeoutMs: 10_000 }],
+  });
+
+  const rollout = (over: Partial<FleetRolloutInput>): FleetRolloutInput => ({
+    rolloutId: 'x',
+    kind: 'sidecar',
+    targetVersion: '2.0.0',
+    sidecar: { image: 'ghcr.io/genesis/sidecar', verifyWindowMs: 30_000, verifyPollMs: 500 },
+    selector: { all: true },
+    canarySize: 10,
+    waveSize: 100,
+    maxConcurrency: 50,
+    failureBudgetRatio: 0.05,
+    ...over,
+  });
+
+  async function measure(input: FleetRolloutInput) {
+    const t0 = Date.now();
+    const started = await startFleetRollout(client, TASK_QUEUE, input);
+    const outcome = await started.handle.result().then(
+      (r) => r,
+      (e: Error & { cause?: { message?: string } }) => ({ failed: e.cause?.message ?? e.message }),
+    );
+    const wallMs = Date.now() - t0;
+    let longestRun = 0;
+    let runs = 0;
+    for await (const w of client.workflow.list({ query: `WorkflowId = '${started.workflowId}'` })) {
+      runs++;
+      const h = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+      longestRun = Math.max(longestRun, h.events?.length ?? 0);
+    }
+    let longestChild = 0;
+    let children = 0;
+    for await (const w of client.workflow.list({
+      query: `RolloutId = '${input.rolloutId}' AND WorkflowType = 'sidecarUpdate'`,
+    })) {
+      children++;
+      if (children % 25 === 1 || children <= 50) {
+        const h = await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+        longestChild = Math.max(longestChild, h.events?.length ?? 0);
+      }
+    }
+    return { wallMs, outcome, runs, longestRun, children, longestChild };
+  }
+
+  const good = await measure(rollout({ rolloutId: 'bench-good' }));
+  const onGood = fleet.sidecars.stats();
+  const maxPulls = onGood.commands.maxInFlight.PULL_IMAGE ?? 0;
+  console.log(
+    `good version 2.0.0: ${(good.wallMs / 1000).toFixed(1)} s wall, ${JSON.stringify(good.outcome)}; ` +
+      `${good.runs} rollout runs, longest run history ${good.longestRun} events; ` +
+      `${good.children} child updates, longest sampled child history ${good.longestChild} events; ` +
+      `max PULL_IMAGE in flight ${maxPulls} (limit 50)`,
+  );
+
+  const bad = await measure(rollout({ rolloutId: 'bench-bad', targetVersion: '2.1.0-bad' }));
+  let onBad = 0;
+  for (let i = 0; i < TENANTS; i++)
+    if (fleet.sidecars.agent(FIRST + i)?.sidecarVersion === '2.1.0-bad') onBad++;
+  const counts = await db.pool.query<{ status: string; n: string }>(
+    `SELECT status, count(*) AS n FROM rollout_targets WHERE rollout_id = 'bench-bad' GROUP BY status ORDER BY status`,
+  );
+  const waves = await db.pool.query<{ wave: number; status: string }>(
+    `SELECT wave, status FROM rollout_waves WHERE rollout_id = 'bench-bad' ORDER BY wave`,
+  );
+  console.log(
+    `broken version 2.1.0-bad (breaks every 5th tenant): ${(bad.wallMs / 1000).toFixed(1)} s wall, ` +
+      `${JSON.stringify(bad.outcome)}; waves ${waves.rows.map((w) => `${w.wave}:${w.status}`).join(', ')}; ` +
+      `targets ${counts.rows.map((r) => `${r.status} ${r.n}`).join(', ')}; ` +
+      `${bad.runs} runs, longest run history ${bad.longestRun} events; tenants left on 2.1.0-bad: ${onBad}`,
+  );
+
+  worker.shutdown();
+  await running;
+  await fleet.close();
+  await new Promise((r) => api.close(r));
+  redis.disconnect();
+  await clientConnection.close();
+  await connection.close();
+  await db.drop();
+  temporal.stop();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

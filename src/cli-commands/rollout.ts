@@ -1,0 +1,328 @@
+/**
+ * genesis-cp update-sidecar and rollout start|status|pause|resume|abort|list. Same conventions as
+ * the other operator commands: human tables, --json, exit 0 ok / 1 failed / 2 usage / 3 not found.
+ */
+import { readFileSync } from 'node:fs';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Command, CommanderError } from 'commander';
+import type { Config } from '../config';
+import { listRollouts } from '../db/rollouts';
+import {
+  invalidFleetRollout,
+  type FleetRolloutInput,
+  type RolloutProgress,
+  type RolloutSelector,
+} from '../domain/rollout';
+import { invalidSidecarUpdate } from '../domain/changes';
+import { startSidecarUpdate } from '../temporal/change-starts';
+import {
+  abortRollout,
+  pauseRollout,
+  resumeRollout,
+  RolloutIdUsedError,
+  RolloutRequestRefusedError,
+  rolloutProgress,
+  startFleetRollout,
+} from '../temporal/rollout-starts';
+import { EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE, fail, withContext } from './operator';
+import { print } from './output';
+
+const usage = (message: string) => new CommanderError(EXIT_USAGE, 'genesis-cp.usage', message);
+
+function int(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw usage(`${flag} must be a number`);
+  return n;
+}
+
+interface StartOptions {
+  id?: string;
+  kind: string;
+  version: string;
+  image?: string;
+  workflowName?: string;
+  workflowFile?: string;
+  all?: boolean;
+  workspaces?: string;
+  plan?: string;
+  percentage?: string;
+  canary?: string;
+  waveSize?: string;
+  concurrency?: string;
+  failureBudget?: string;
+  pauseBetweenMs?: string;
+  verifyWindowMs?: string;
+  manualPromote?: boolean;
+  rollbackScope?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+function selectorFrom(o: StartOptions): RolloutSelector {
+  const chosen = [o.all, o.workspaces, o.plan, o.percentage].filter((v) => v !== undefined);
+  if (chosen.length !== 1) throw usage('choose exactly one of --all, --workspaces, --plan, --percentage');
+  if (o.all) return { all: true };
+  if (o.workspaces)
+    return {
+      workspaceIds: o.workspaces
+        .split(',')
+        .map((w) => w.trim())
+        .filter(Boolean),
+    };
+  if (o.plan) return { plan: o.plan };
+  return { percentage: int(o.percentage, '--percentage')! };
+}
+
+export function rolloutInputFrom(o: StartOptions, now = new Date()): FleetRolloutInput {
+  const input: FleetRolloutInput = {
+    rolloutId: o.id ?? `r-${now.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`,
+    kind: o.kind as FleetRolloutInput['kind'],
+    targetVersion: o.version,
+    selector: selectorFrom(o),
+    canarySize: int(o.canary, '--canary'),
+    waveSize: int(o.waveSize, '--wave-size'),
+    maxConcurrency: int(o.concurrency, '--concurrency'),
+    failureBudgetRatio: int(o.failureBudget, '--failure-budget'),
+    pauseBetweenWavesMs: int(o.pauseBetweenMs, '--pause-between-ms'),
+    autoPromote: !o.manualPromote,
+    rollbackScope: o.rollbackScope as FleetRolloutInput['rollbackScope'],
+    startedBy: process.env.USER ? `cli:${process.env.USER}` : 'cli',
+  };
+  if (o.kind === 'sidecar') {
+    if (!o.image) throw usage('--image is required for a sidecar rollout');
+    input.sidecar = { image: o.image, verifyWindowMs: int(o.verifyWindowMs, '--verify-window-ms') };
+  } else if (o.kind === 'workflow') {
+    if (!o.workflowName || !o.workflowFile)
+      throw usage('--workflow-name and --workflow-file are required for a workflow rollout');
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(o.workflowFile, 'utf8'));
+    } catch (err) {
+      throw usage(`--workflow-file: ${(err as Error).message}`);
+    }
+    input.workflow = { workflowName: o.workflowName, workflowJson: json as Record<string, unknown> };
+  }
+  const problem = invalidFleetRollout(input);
+  if (problem) throw usage(`invalid rollout: ${problem}`);
+  return input;
+}
+
+function progressRows(p: RolloutProgress, json: boolean): void {
+  if (json) return print(p as unknown as Record<string, unknown>, true);
+  print(
+    {
+      rollout: p.rolloutId,
+      kind: p.kind,
+      version: p.targetVersion,
+      status: p.status,
+      reason: p.reason ?? '-',
+      tenants: p.totalTenants,
+      waves: p.totalWaves,
+      current_wave: p.currentWave ?? '-',
+      succeeded: p.totals.succeeded,
+      failed: p.totals.failed,
+      rolled_back: p.totals.rolledBack,
+      skipped: p.totals.skipped,
+    },
+    false,
+  );
+  if (p.waves.length)
+    print(
+      p.waves.map((w) => ({
+        wave: w.canary ? `${w.wave} (canary)` : w.wave,
+        size: w.size,
+        running: w.running,
+        succeeded: w.succeeded,
+        failed: w.failed,
+        status: w.status,
+      })),
+      false,
+    );
+  if (p.failures.length)
+    print(
+      p.failures.map((f) => ({
+        wave: f.wave,
+        workspace: f.workspaceId,
+        droplet: f.dropletId,
+        reason: f.reason,
+      })),
+      false,
+    );
+}
+
+async function steer<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof RolloutRequestRefusedError) throw fail(EXIT_FAILED, err.message);
+    if (err instanceof WorkflowNotFoundError) throw fail(EXIT_NOT_FOUND, 'no such rollout');
+    throw err;
+  }
+}
+
+export function registerRolloutCommands(program: Command, loadConfig: () => Config): void {
+  program
+    .command('update-sidecar <workspace> <version>')
+    .description("blue-green update of a workspace's sidecar(s) to <version> (joins a running one)")
+    .requiredOption('--image <image>', 'sidecar image without tag')
+    .option('--manual-promote', 'wait at the gate for `promote`')
+    .option('--verify-window-ms <ms>', 'health gate window')
+    .option('--json', 'JSON output')
+    .action(
+      (
+        workspace: string,
+        version: string,
+        o: { image: string; manualPromote?: boolean; verifyWindowMs?: string; json?: boolean },
+      ) =>
+        withContext(loadConfig, { pool: true, temporal: true }, async ({ pool, client, config }) => {
+          const { rows } = await pool!.query<{ id: string; sidecar_version: string | null }>(
+            `SELECT id, sidecar_version FROM droplets WHERE workspace_id = $1 AND state <> 'TERMINATED' ORDER BY id`,
+            [workspace],
+          );
+          if (rows.length === 0) throw fail(EXIT_NOT_FOUND, `workspace ${workspace} has no droplet`);
+          const out: Record<string, unknown>[] = [];
+          for (const r of rows) {
+            if (!r.sidecar_version)
+              throw fail(EXIT_FAILED, `droplet ${r.id}: its sidecar version is unknown`);
+            if (r.sidecar_version === version) {
+              out.push({
+                droplet: Number(r.id),
+                workflowId: '-',
+                joined: false,
+                note: `already on ${version}`,
+              });
+              continue;
+            }
+            const input = {
+              workspaceId: workspace,
+              dropletId: Number(r.id),
+              fromVersion: r.sidecar_version,
+              toVersion: version,
+              image: o.image,
+              autoPromote: !o.manualPromote,
+              verifyWindowMs: int(o.verifyWindowMs, '--verify-window-ms'),
+            };
+            const problem = invalidSidecarUpdate(input);
+            if (problem) throw usage(`invalid update: ${problem}`);
+            const s = await startSidecarUpdate(client!, config.temporal.taskQueue, input);
+            out.push({ droplet: input.dropletId, workflowId: s.workflowId, joined: s.joined, note: '' });
+          }
+          print(out, !!o.json);
+        }),
+    );
+
+  const rollout = program.command('rollout').description('fleet rollouts: canary, waves, failure budget');
+  rollout
+    .command('start')
+    .description('start a fleet rollout (a retried start with the same --id joins it)')
+    .requiredOption('--kind <kind>', 'sidecar or workflow')
+    .requiredOption('--version <version>', 'target version')
+    .option('--id <id>', 'rollout id (default r-<utc timestamp>)')
+    .option('--image <image>', 'sidecar image without tag (kind sidecar)')
+    .option('--workflow-name <name>', 'n8n workflow name (kind workflow)')
+    .option('--workflow-file <path>', 'n8n workflow JSON (kind workflow)')
+    .option('--all', 'every tenant')
+    .option('--workspaces <ids>', 'comma-separated workspace ids')
+    .option('--plan <plan>', 'tenants on this plan')
+    .option('--percentage <n>', 'a stable n % of tenants')
+    .option('--canary <n>', 'canary size (default 10)')
+    .option('--wave-size <n>', 'tenants per wave (default 100)')
+    .option('--concurrency <n>', 'tenants at once (default 50 sidecar, 100 workflow)')
+    .option('--failure-budget <ratio>', 'failures tolerated per wave as a ratio (default 0.05)')
+    .option('--pause-between-ms <ms>', 'bake time between waves')
+    .option('--verify-window-ms <ms>', 'per-tenant health gate window (kind sidecar)')
+    .option('--manual-promote', 'pause after the canary until `rollout resume`')
+    .option('--rollback-scope <scope>', 'rollout (default) or wave')
+    .option('--wait', 'wait for the end (exit 1 unless completed)')
+    .option('--json', 'JSON output')
+    .action((o: StartOptions) =>
+      withContext(loadConfig, { temporal: true }, async ({ client, config }) => {
+        const input = rolloutInputFrom(o);
+        let s;
+        try {
+          s = await startFleetRollout(client!, config.temporal.taskQueue, input);
+        } catch (err) {
+          if (err instanceof RolloutIdUsedError) throw fail(EXIT_FAILED, err.message);
+          throw err;
+        }
+        const row: Record<string, unknown> = {
+          rollout: input.rolloutId,
+          workflowId: s.workflowId,
+          joined: s.joined,
+        };
+        if (!o.wait) return print(row, !!o.json);
+        try {
+          const r = await s.handle.result();
+          print({ ...row, status: r.status, ...r.totals }, !!o.json);
+          if (r.status !== 'completed') throw fail(EXIT_FAILED, `rollout ${r.status}: ${r.reason ?? ''}`);
+        } catch (err) {
+          if (err instanceof WorkflowFailedError) throw fail(EXIT_FAILED, err.cause?.message ?? err.message);
+          throw err;
+        }
+      }),
+    );
+
+  rollout
+    .command('status <id>')
+    .description('progress: per-wave counts, failures with reasons')
+    .option('--json', 'JSON output')
+    .action((id: string, o: { json?: boolean }) =>
+      withContext(loadConfig, { temporal: true }, async ({ client }) => {
+        progressRows(await steer(() => rolloutProgress(client!, id)), !!o.json);
+      }),
+    );
+
+  for (const verb of ['pause', 'resume', 'abort'] as const) {
+    rollout
+      .command(`${verb} <id>`)
+      .description(
+        verb === 'pause'
+          ? 'stop starting tenants (in-flight ones finish)'
+          : verb === 'resume'
+            ? 'continue a paused rollout (the promotion after a manual canary)'
+            : 'stop, abort in-flight updates and roll back what the rollout changed',
+      )
+      .option('--reason <reason>', 'why (recorded)')
+      .option('--json', 'JSON output')
+      .action((id: string, o: { reason?: string; json?: boolean }) =>
+        withContext(loadConfig, { temporal: true }, async ({ client }) => {
+          const by = process.env.USER ? `cli:${process.env.USER}` : 'cli';
+          const p = await steer(() =>
+            verb === 'pause'
+              ? pauseRollout(client!, id, { reason: o.reason, by })
+              : verb === 'resume'
+                ? resumeRollout(client!, id, { by })
+                : abortRollout(client!, id, { reason: o.reason, by }),
+          );
+          progressRows(p, !!o.json);
+        }),
+      );
+  }
+
+  rollout
+    .command('list')
+    .description('recent rollouts from Postgres')
+    .option('--limit <n>', 'how many', '20')
+    .option('--json', 'JSON output')
+    .action((o: { limit: string; json?: boolean }) =>
+      withContext(loadConfig, { pool: true }, async ({ pool }) => {
+        const rows = await listRollouts(pool!, int(o.limit, '--limit') ?? 20);
+        print(
+          rows.map((r) => ({
+            id: r.id,
+            kind: r.kind,
+            version: r.target_version,
+            status: r.status,
+            tenants: r.total_tenants,
+            succeeded: r.succeeded,
+            failed: r.failed,
+            rolled_back: r.rolled_back,
+            wave: r.current_wave ?? '-',
+            created: r.created_at.toISOString(),
+          })),
+          !!o.json,
+        );
+      }),
+    );
+}
