@@ -5,6 +5,7 @@
  */
 import {
   WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
@@ -62,12 +63,20 @@ export class RolloutRequestRefusedError extends Error {
   }
 }
 
-async function steer<T>(fn: () => Promise<T>): Promise<T> {
+/** Runs a pause/resume/abort; a refusal or a rollout that already ended is a RolloutRequestRefusedError. */
+async function steer<T>(client: Client, rolloutId: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError)
       throw new RolloutRequestRefusedError(err.cause?.message ?? err.message);
+    if (err instanceof WorkflowNotFoundError) {
+      // an update to a closed workflow reads as "not found": tell an ended rollout from an unknown one
+      const d = await handle(client, rolloutId)
+        .describe()
+        .catch(() => undefined);
+      if (d) throw new RolloutRequestRefusedError(`rollout ${rolloutId} has ended (${d.status.name})`);
+    }
     throw err;
   }
 }
@@ -84,7 +93,9 @@ export function pauseRollout(
   rolloutId: string,
   req: { reason?: string; by?: string } = {},
 ): Promise<RolloutProgress> {
-  return steer(() => handle(client, rolloutId).executeUpdate(pauseRolloutUpdate, { args: [req] }));
+  return steer(client, rolloutId, () =>
+    handle(client, rolloutId).executeUpdate(pauseRolloutUpdate, { args: [req] }),
+  );
 }
 
 export function resumeRollout(
@@ -92,7 +103,9 @@ export function resumeRollout(
   rolloutId: string,
   req: { by?: string } = {},
 ): Promise<RolloutProgress> {
-  return steer(() => handle(client, rolloutId).executeUpdate(resumeRolloutUpdate, { args: [req] }));
+  return steer(client, rolloutId, () =>
+    handle(client, rolloutId).executeUpdate(resumeRolloutUpdate, { args: [req] }),
+  );
 }
 
 export function abortRollout(
@@ -100,5 +113,7 @@ export function abortRollout(
   rolloutId: string,
   req: { reason?: string; by?: string } = {},
 ): Promise<RolloutProgress> {
-  return steer(() => handle(client, rolloutId).executeUpdate(abortRolloutUpdate, { args: [req] }));
+  return steer(client, rolloutId, () =>
+    handle(client, rolloutId).executeUpdate(abortRolloutUpdate, { args: [req] }),
+  );
 }

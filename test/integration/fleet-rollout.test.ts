@@ -21,7 +21,7 @@ import {
 import { rolloutIds } from '../../workflows/messages';
 import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
 import { requireBuild, runCli } from '../helpers/processes';
-import { eventually } from '../helpers/temporal';
+import { eventually, replayAndRecord } from '../helpers/temporal';
 
 jest.setTimeout(180_000);
 
@@ -210,6 +210,7 @@ describe('fleet rollout', () => {
       `SELECT state, count(*) AS n FROM droplets WHERE workspace_id LIKE 'ws-broken-%' GROUP BY state`,
     );
     expect(states.rows).toEqual([{ state: 'ACTIVE_HEALTHY', n: '50' }]);
+    await replayAndRecord('fleet-rollout-halted-at-canary', await started.handle.fetchHistory());
   });
 
   it('pauses after the canary without autoPromote; abort during the pause rolls everything back', async () => {
@@ -232,7 +233,11 @@ describe('fleet rollout', () => {
     );
     expect(paused.reason).toMatch(/canary passed/);
     expect(paused.totals.succeeded).toBe(2);
-    expect((await rolloutRow('gated-1'))!.status).toBe('paused');
+    await eventually(
+      () => rolloutRow('gated-1'),
+      (r) => r?.status === 'paused',
+      { what: 'rollouts.status paused in Postgres' },
+    );
     await expect(pauseRollout(h.temporal.client, 'gated-1')).rejects.toThrow(/already paused/);
 
     // the promotion: wave 1 runs, then the 60 s pause between waves
@@ -254,7 +259,8 @@ describe('fleet rollout', () => {
     });
     expect(versions(gated).every((v) => v === '1.0.0')).toBe(true);
     expect(await rolloutRow('gated-1')).toMatchObject({ status: 'aborted', rolled_back: 7 });
-    await expect(abortRollout(h.temporal.client, 'gated-1')).rejects.toThrow();
+    await expect(abortRollout(h.temporal.client, 'gated-1')).rejects.toThrow(/has ended \(COMPLETED\)/);
+    await replayAndRecord('fleet-rollout-aborted-rolled-back', await started.handle.fetchHistory());
   });
 
   it('pushes an n8n workflow version to every tenant (kind workflow)', async () => {

@@ -120,8 +120,9 @@ export async function fleetRollout(
     waves: current ? [...s.waves, current] : [...s.waves],
     failures: [...s.failures],
   });
+  let finished: FleetRolloutResult['status'] | undefined;
   const statusNow = (): RolloutStatusName =>
-    s.stop?.status ?? (halted ? 'halted' : abortRequested ? 'aborted' : s.paused ? 'paused' : 'running');
+    finished ?? s.stop?.status ?? (halted ? 'halted' : abortRequested ? 'aborted' : s.paused ? 'paused' : 'running');
   const stopping = () => s.stop !== undefined || halted !== undefined || abortRequested !== undefined;
 
   setHandler(rolloutProgressQuery, progress);
@@ -502,6 +503,7 @@ export async function fleetRollout(
     finishing = true;
     await condition(allHandlersFinished);
     await rolloutDb.setRolloutStatus({ rolloutId, status, reason: reason ?? null });
+    finished = status;
     log.info('rollout finished', { rolloutId, status, reason, ...s.totals });
     const result: FleetRolloutResult = {
       rolloutId,
