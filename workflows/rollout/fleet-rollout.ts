@@ -122,7 +122,9 @@ export async function fleetRollout(
   });
   let finished: FleetRolloutResult['status'] | undefined;
   const statusNow = (): RolloutStatusName =>
-    finished ?? s.stop?.status ?? (halted ? 'halted' : abortRequested ? 'aborted' : s.paused ? 'paused' : 'running');
+    finished ??
+    s.stop?.status ??
+    (halted ? 'halted' : abortRequested ? 'aborted' : s.paused ? 'paused' : 'running');
   const stopping = () => s.stop !== undefined || halted !== undefined || abortRequested !== undefined;
 
   setHandler(rolloutProgressQuery, progress);
