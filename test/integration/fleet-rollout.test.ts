@@ -263,6 +263,34 @@ describe('fleet rollout', () => {
     await replayAndRecord('fleet-rollout-aborted-rolled-back', await started.handle.fetchHistory());
   });
 
+  it('treats a cancel of the workflow (Web UI) as abort: the canary is rolled back', async () => {
+    const started = await startFleetRollout(
+      h.temporal.client,
+      h.taskQueue,
+      sidecarRollout({
+        rolloutId: 'gated-2',
+        targetVersion: '2.2.0',
+        selector: { workspaceIds: gated.map((d) => d.workspaceId) },
+        canarySize: 3,
+        waveSize: 5,
+        autoPromote: false,
+      }),
+    );
+    await eventually(
+      () => rolloutProgress(h.temporal.client, 'gated-2'),
+      (p) => p.status === 'paused' && p.totals.succeeded === 3,
+      { timeoutMs: 60_000, what: 'the canary done and the gate closed' },
+    );
+    await started.handle.cancel();
+    await expect(started.handle.result()).resolves.toMatchObject({
+      status: 'aborted',
+      reason: 'aborted: the workflow was cancelled',
+      totals: { succeeded: 0, rolledBack: 3 },
+    });
+    expect(versions(gated).every((v) => v === '1.0.0')).toBe(true);
+    expect((await started.handle.describe()).status.name).toBe('COMPLETED');
+  });
+
   it('pushes an n8n workflow version to every tenant (kind workflow)', async () => {
     const started = await startFleetRollout(h.temporal.client, h.taskQueue, {
       rolloutId: 'wf-1',

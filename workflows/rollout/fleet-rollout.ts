@@ -17,6 +17,7 @@
 import {
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
   continueAsNew,
   executeChild,
@@ -172,35 +173,46 @@ export async function fleetRollout(
     },
   );
 
-  if (!carried) await plan();
+  // Cancelling the workflow (Web UI, `temporal workflow cancel`) means abort: the run goes on,
+  // shielded, aborting in-flight updates and rolling back like the `abort` update.
+  CancellationScope.current().cancelRequested.catch(() => {
+    if (finishing || stopping()) return;
+    abortRequested = 'aborted: the workflow was cancelled';
+    abortInFlight(abortRequested);
+  });
+  return CancellationScope.nonCancellable(step);
 
-  // One step per run: a wave, or a page of rollbacks.
-  if (!s.stop) {
-    await condition(() => !s.paused || abortRequested !== undefined);
-    if (abortRequested) s.stop = { status: 'aborted', reason: abortRequested, wave: -1 };
-    else if (s.nextWave < s.plan.totalWaves) await runWave(s.nextWave);
-  }
+  /** One step per run: a wave, or a page of rollbacks; then continue as new or finish. */
+  async function step(): Promise<FleetRolloutResult> {
+    if (!carried) await plan();
 
-  if (s.stop) {
-    const more = await rollbackPage();
-    if (more) return next();
-    return finish(s.stop.status, s.stop.reason);
-  }
-  if (s.nextWave >= s.plan.totalWaves) return finish('completed');
-
-  // Between waves: after the canary without autoPromote, the next run waits for `resume` (the
-  // promotion, which replaces the timed pause); otherwise pauseBetweenWavesMs of bake time.
-  if (s.nextWave === 1 && !o.autoPromote) {
-    if (!s.paused) {
-      s.paused = true;
-      s.pauseReason = 'canary passed; waiting for resume (promotion)';
-      await rolloutDb.setRolloutStatus({ rolloutId, status: 'paused', reason: s.pauseReason });
+    if (!s.stop) {
+      await condition(() => !s.paused || abortRequested !== undefined);
+      if (abortRequested) s.stop = { status: 'aborted', reason: abortRequested, wave: -1 };
+      else if (s.nextWave < s.plan.totalWaves) await runWave(s.nextWave);
     }
-  } else if (o.pauseBetweenWavesMs > 0) {
-    await condition(() => abortRequested !== undefined, o.pauseBetweenWavesMs);
+
+    if (s.stop) {
+      const more = await rollbackPage();
+      if (more) return next();
+      return finish(s.stop.status, s.stop.reason);
+    }
+    if (s.nextWave >= s.plan.totalWaves) return finish('completed');
+
+    // Between waves: after the canary without autoPromote, the next run waits for `resume` (the
+    // promotion, which replaces the timed pause); otherwise pauseBetweenWavesMs of bake time.
+    if (s.nextWave === 1 && !o.autoPromote) {
+      if (!s.paused) {
+        s.paused = true;
+        s.pauseReason = 'canary passed; waiting for resume (promotion)';
+        await rolloutDb.setRolloutStatus({ rolloutId, status: 'paused', reason: s.pauseReason });
+      }
+    } else if (o.pauseBetweenWavesMs > 0) {
+      await condition(() => abortRequested !== undefined, o.pauseBetweenWavesMs);
+    }
+    if (abortRequested) s.stop = { status: 'aborted', reason: abortRequested, wave: -1 };
+    return next();
   }
-  if (abortRequested) s.stop = { status: 'aborted', reason: abortRequested, wave: -1 };
-  return next();
 
   async function plan(): Promise<void> {
     const p = await rolloutDb.planRollout({
