@@ -15,6 +15,7 @@ import { migrate } from './db/migrate';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
 import { registerOperatorCommands } from './cli-commands/operator';
+import { registerReleaseCommands } from './cli-commands/release';
 import { registerRolloutCommands } from './cli-commands/rollout';
 import { startControlPlane } from './control-plane';
 import { DEFAULT_SIMULATOR_TOKEN } from './simulator/digitalocean';
@@ -212,6 +213,7 @@ export function buildProgram(): Command {
 
   registerOperatorCommands(program, () => configOrExit('cli'));
   registerRolloutCommands(program, () => configOrExit('cli'));
+  registerReleaseCommands(program, () => configOrExit('cli'));
 
   const tokens = program.command('tokens').description('per-droplet heartbeat tokens');
   tokens

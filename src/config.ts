@@ -131,7 +131,15 @@ const schema = z.object({
     .string()
     .regex(/^[a-z0-9-]{1,40}$/, 'must be lowercase letters, digits, -')
     .default('default'),
-  WORKER_BUILD_ID: z.string().min(1).default('dev'),
+  WORKER_BUILD_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, . _ -')
+    .default('dev'),
+  WORKER_VERSIONING: bool.default(false),
+  WORKER_DEPLOYMENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, . _ -')
+    .default('genesis-control-plane'),
   WORKER_SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(200),
 
@@ -212,7 +220,15 @@ export interface Config {
     workflowBundlePath?: string;
   };
   api: { port: number; healthCheckTimeoutMs: number };
-  worker: { group: string; buildId: string; shutdownGraceMs: number; maxConcurrentActivities: number };
+  worker: {
+    group: string;
+    buildId: string;
+    shutdownGraceMs: number;
+    maxConcurrentActivities: number;
+    /** Worker Versioning: this worker is version <deploymentName>.<buildId> of a worker deployment */
+    versioning: boolean;
+    deploymentName: string;
+  };
   digitalocean: { token?: string; apiUrl: string; ratePerMinute: number; ratePerHour: number };
   sidecar: { jwtPrivateKey?: string; commandTimeoutMs: number; handshakeSecret?: string };
   /** fleet-wide (all workers together) sidecar commands in flight per kind of change */
@@ -338,6 +354,8 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
       buildId: e.WORKER_BUILD_ID,
       shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      versioning: e.WORKER_VERSIONING,
+      deploymentName: e.WORKER_DEPLOYMENT_NAME,
     },
     digitalocean: {
       token: e.DIGITALOCEAN_API_TOKEN,

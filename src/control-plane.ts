@@ -21,6 +21,7 @@ import {
 import type { Config } from './config';
 import { createPool } from './db/pool';
 import { ensureDrainWorkflows } from './heartbeats/drain-starter';
+import { bootstrapCurrentRelease } from './temporal/release';
 import { heartbeatStreamNames } from './heartbeats/stream';
 import { HeartbeatTokenVerifier } from './heartbeats/tokens';
 import type { Logger } from './logger';
@@ -112,6 +113,30 @@ export async function startControlPlane(
       },
       'worker supervisor started',
     );
+    if (config.worker.versioning) {
+      // Before the drain and schedules start workflows: with versioning on, a deployment with no
+      // current version routes new workflows to nobody.
+      const outcome = await bootstrapCurrentRelease(
+        {
+          client,
+          pool,
+          namespace: config.temporal.namespace,
+          deploymentName: config.worker.deploymentName,
+          identity: `worker:${config.worker.group}/${config.worker.buildId}/${process.pid}`,
+        },
+        config.worker.buildId,
+      ).catch((err: unknown) => {
+        logger.error(
+          { err: (err as Error).message },
+          'worker versioning: could not bootstrap a current version',
+        );
+        return 'failed';
+      });
+      logger.info(
+        { deployment: config.worker.deploymentName, buildId: config.worker.buildId, outcome },
+        'worker versioning',
+      );
+    }
     if (opts.ensureDrain !== false) {
       const ids = await ensureDrainWorkflows(client, {
         taskQueue: config.temporal.taskQueue,

@@ -8,6 +8,7 @@
  *   3. after a few runs, continue as new with the running totals, so the history stays small.
  */
 import {
+  setWorkflowOptions,
   CancellationScope,
   continueAsNew,
   isCancellation,
@@ -103,3 +104,13 @@ export async function heartbeatDrain(input: HeartbeatDrainInput): Promise<DrainS
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+// Worker Versioning: long-running and continued as new, so it follows the deployment's current
+// version (short operations stay PINNED, the workers' default). Changes to it must stay
+// replay-compatible (patched()), which the recorded histories in test/fixtures check.
+// Only a versioned worker may declare a behaviour (an unversioned one fails the task).
+setWorkflowOptions(
+  () =>
+    workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: 'AUTO_UPGRADE' } : {},
+  heartbeatDrain,
+);

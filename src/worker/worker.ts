@@ -51,5 +51,16 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     dataConverter: dataConverterFor(config.codec.keys),
     shutdownGraceTime: config.worker.shutdownGraceMs,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    ...(config.worker.versioning
+      ? {
+          // Worker Versioning: new workflows go to the deployment's current version; a workflow
+          // stays on the version it started on (PINNED) unless its definition says AUTO_UPGRADE.
+          workerDeploymentOptions: {
+            version: { deploymentName: config.worker.deploymentName, buildId: config.worker.buildId },
+            useWorkerVersioning: true,
+            defaultVersioningBehavior: 'PINNED' as const,
+          },
+        }
+      : {}),
   });
 }

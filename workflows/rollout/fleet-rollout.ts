@@ -24,6 +24,7 @@ import {
   getExternalWorkflowHandle,
   log,
   setHandler,
+  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
@@ -531,3 +532,13 @@ export async function fleetRollout(
     return result;
   }
 }
+
+// Worker Versioning: long-running and continued as new, so it follows the deployment's current
+// version (short operations stay PINNED, the workers' default). Changes to it must stay
+// replay-compatible (patched()), which the recorded histories in test/fixtures check.
+// Only a versioned worker may declare a behaviour (an unversioned one fails the task).
+setWorkflowOptions(
+  () =>
+    workflowInfo().currentDeploymentVersion?.deploymentName ? { versioningBehavior: 'AUTO_UPGRADE' } : {},
+  fleetRollout,
+);
