@@ -8,6 +8,7 @@ import type { Pool } from 'pg';
 import type { Alert } from '../src/alerts/alert';
 import type { FleetSemaphore } from '../src/concurrency/fleet-semaphore';
 import type { DigitalOceanClient } from '../src/digitalocean/client';
+import type { SharedMetrics } from '../src/observability/shared-metrics';
 import type { ObservedHeartbeat } from '../src/db/heartbeats';
 import type { HeartbeatStreamNames } from '../src/heartbeats/stream';
 import type { Logger } from '../src/logger';
@@ -41,6 +42,8 @@ export interface ActivityDeps {
   alerts?: AlertSink;
   /** fleet-wide limits on change commands (sidecar update, workflow update, credential); none when absent */
   concurrency?: FleetSemaphore;
+  /** counters/gauges the API's /metrics serves for every worker (drain, remediations); none when absent */
+  sharedMetrics?: SharedMetrics;
   clock?: () => number;
   /** Aborted when the process begins a graceful shutdown: long-running loops return early. */
   shutdown?: AbortSignal;

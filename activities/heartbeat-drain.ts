@@ -19,6 +19,7 @@ import {
   type StreamEntry,
 } from '../src/heartbeats/stream';
 import { emptyDrainStats, type DrainInput, type DrainStats } from '../src/domain/drain-stats';
+import { SHARED } from '../src/observability/shared-metrics';
 import type { ActivityDeps } from './deps';
 
 /** Upper bound on the heartbeats one UNNEST statement carries (11 arrays of this length). */
@@ -29,6 +30,7 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
 
   async function processEntries(entries: StreamEntry[], stats: DrainStats): Promise<void> {
     if (entries.length === 0) return;
+    const before = { ...stats };
     const hbs: StreamHeartbeat[] = [];
     for (const [, fields] of entries) {
       const raw = entryPayload(fields);
@@ -56,6 +58,23 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
     stats.maxLagMs = Math.max(stats.maxLagMs, now() - oldestArrival);
     stats.batches++;
     stats.entries += entries.length;
+    countBatch(before, stats);
+  }
+
+  /** The batch's outcomes into the fleet-wide counters /metrics serves. */
+  function countBatch(before: DrainStats, after: DrainStats): void {
+    const m = deps.sharedMetrics;
+    if (!m) return;
+    m.inc(SHARED.drainBatches);
+    m.set(SHARED.drainLastBatchSize, {}, after.heartbeats - before.heartbeats);
+    for (const [outcome, key] of [
+      ['applied', 'applied'],
+      ['unknown_droplet', 'unknown'],
+      ['duplicate', 'duplicates'],
+      ['out_of_order', 'outOfOrder'],
+      ['malformed', 'malformed'],
+    ] as const)
+      m.inc(SHARED.drainHeartbeats, { outcome }, after[key] - before[key]);
   }
 
   return {

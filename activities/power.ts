@@ -8,6 +8,7 @@ import { getDroplet, transitionDroplet, type TransitionRequest } from '../src/db
 import type { PowerActionType } from '../src/digitalocean/client';
 import { IllegalTransitionError, type DropletState } from '../src/domain/droplet-state';
 import { PowerFailure } from '../src/domain/power';
+import { remediationOutcome, SHARED } from '../src/observability/shared-metrics';
 import type { ActivityDeps } from './deps';
 import { asActivityFailure, required } from './errors';
 
@@ -45,6 +46,8 @@ export function createPowerActivities(deps: ActivityDeps) {
     async transitionDroplet(req: TransitionRequest): Promise<{ from: DropletState; changed: boolean }> {
       try {
         const r = await transitionDroplet(deps.pool, req);
+        const ended = r.changed ? remediationOutcome(r.from, req.to) : undefined;
+        if (ended) deps.sharedMetrics?.inc(SHARED.remediations, ended);
         return { from: r.from, changed: r.changed };
       } catch (err) {
         if (err instanceof IllegalTransitionError) {

@@ -28,6 +28,7 @@ import type { Logger } from './logger';
 import { createRedis } from './redis';
 import { temporalConnectionSettings } from './temporal/connection-options';
 import { createMetrics } from './metrics';
+import { SharedMetrics } from './observability/shared-metrics';
 import { AesGcmPayloadCodec, dataConverterFor } from './temporal/payload-codec';
 import { ensureScaleAlertsSchedule } from './temporal/scale-schedule';
 import { ensureWatchdogSchedule } from './temporal/schedules';
@@ -186,7 +187,14 @@ export async function startControlPlane(
       },
       { version: config.version, timeoutMs: config.api.healthCheckTimeoutMs, isPaused: paused },
     );
-    const metrics = createMetrics({ redis, stream, backlogAlert: config.heartbeats.backlogAlert });
+    const metrics = createMetrics({
+      redis,
+      stream,
+      backlogAlert: config.heartbeats.backlogAlert,
+      pool,
+      shared: new SharedMetrics(redis, config.redis.keyPrefix),
+      staleAfterS: config.watchdog.heartbeatTimeoutS,
+    });
     const app = createApp({
       logger,
       health,

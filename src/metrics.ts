@@ -3,9 +3,12 @@
  * units, `_total` for counters. Gauges that need a query (stream backlog) are collected on scrape.
  */
 import type Redis from 'ioredis';
+import type { Pool } from 'pg';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { IngestMetrics } from './api/heartbeat-routes';
 import { streamBacklog, type HeartbeatStreamNames } from './heartbeats/stream';
+import { registerFleetMetrics } from './observability/fleet-metrics';
+import type { SharedMetrics } from './observability/shared-metrics';
 
 export interface ControlPlaneMetrics {
   registry: Registry;
@@ -17,6 +20,10 @@ export function createMetrics(opts: {
   stream: HeartbeatStreamNames;
   backlogAlert: number;
   defaultMetrics?: boolean;
+  /** with both: the fleet's metrics from Postgres and the workers' shared counters */
+  pool?: Pool;
+  shared?: SharedMetrics;
+  staleAfterS?: number;
 }): ControlPlaneMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'genesis_' });
@@ -77,6 +84,16 @@ export function createMetrics(opts: {
     help: '1 if the stream could be measured at the last scrape',
     registers: [registry],
   });
+
+  if (opts.pool && opts.shared)
+    registerFleetMetrics({
+      registry,
+      pool: opts.pool,
+      redis: opts.redis,
+      shared: opts.shared,
+      stream: opts.stream,
+      staleAfterS: opts.staleAfterS ?? 300,
+    });
 
   return {
     registry,

@@ -5,6 +5,7 @@ import type { Pool } from 'pg';
 import type { ActivityDeps, AlertSink } from '../../activities/deps';
 import type { Config } from '../config';
 import { FleetSemaphore } from '../concurrency/fleet-semaphore';
+import { SHARED, SharedMetrics } from '../observability/shared-metrics';
 import { DigitalOceanBudget } from '../digitalocean/budget';
 import { DigitalOceanClient } from '../digitalocean/client';
 import { heartbeatStreamNames } from '../heartbeats/stream';
@@ -23,6 +24,18 @@ export function buildActivityDeps(opts: {
 }): ActivityDeps {
   const { config, logger, pool, redis, client } = opts;
   const token = config.digitalocean.token;
+  const sharedMetrics = new SharedMetrics(redis, config.redis.keyPrefix);
+  const budget = token
+    ? new DigitalOceanBudget({
+        redis,
+        keyPrefix: config.redis.keyPrefix,
+        token,
+        perMinute: config.digitalocean.ratePerMinute,
+        perHour: config.digitalocean.ratePerHour,
+        logger,
+      })
+    : undefined;
+  let budgetReadAt = 0;
   return {
     pool,
     redis,
@@ -38,16 +51,24 @@ export function buildActivityDeps(opts: {
       ? new DigitalOceanClient({
           baseUrl: config.digitalocean.apiUrl,
           token,
-          budget: new DigitalOceanBudget({
-            redis,
-            keyPrefix: config.redis.keyPrefix,
-            token,
-            perMinute: config.digitalocean.ratePerMinute,
-            perHour: config.digitalocean.ratePerHour,
-            logger,
-          }),
+          budget: budget!,
           logger,
           userAgent: `genesis-control-plane/${config.version}`,
+          onResponse: (r) => {
+            sharedMetrics.inc(SHARED.digitaloceanRequests, { status: String(r.status) });
+            if (r.remaining !== undefined && Number.isFinite(r.remaining))
+              sharedMetrics.set(SHARED.digitaloceanRateLimitRemaining, {}, r.remaining);
+            // our own fleet-wide budget, read at most every 5 s per process
+            if (Date.now() - budgetReadAt < 5_000) return;
+            budgetReadAt = Date.now();
+            budget!
+              .usage()
+              .then((u) => {
+                for (const w of u.windows)
+                  sharedMetrics.set(SHARED.digitaloceanBudgetRemaining, { window: w.name }, w.limit - w.used);
+              })
+              .catch(() => undefined);
+          },
         })
       : undefined,
     sidecar: config.sidecar.jwtPrivateKey
@@ -59,6 +80,7 @@ export function buildActivityDeps(opts: {
       : undefined,
     temporal: { client, taskQueue: config.temporal.taskQueue },
     alerts: opts.alerts,
+    sharedMetrics,
     concurrency: new FleetSemaphore({
       redis,
       keyPrefix: config.redis.keyPrefix,

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { parse } from 'yaml';
+import type { Pool } from 'pg';
 import { createMetrics } from '../../src/metrics';
+import { SharedMetrics } from '../../src/observability/shared-metrics';
 import {
   GENESIS_API_METRICS,
   GENESIS_DEFAULT_METRICS,
@@ -94,11 +96,15 @@ describe('prometheus alert rules', () => {
     const unreachable = {
       xlen: async () => Promise.reject(new Error('no redis in unit tests')),
       call: async () => Promise.reject(new Error('no redis in unit tests')),
+      hgetall: async () => Promise.reject(new Error('no redis in unit tests')),
+      xrange: async () => Promise.reject(new Error('no redis in unit tests')),
     } as unknown as Redis;
     const { registry } = createMetrics({
       redis: unreachable,
       stream: { key: 'k', group: 'g' },
       backlogAlert: 1000,
+      pool: { query: async () => Promise.reject(new Error('no postgres in unit tests')) } as unknown as Pool,
+      shared: new SharedMetrics(unreachable, 'test:'),
     });
     const exported = (await registry.getMetricsAsJSON()).map((m) => `${m.name} ${m.type}`).sort();
     const listed = [...GENESIS_API_METRICS, ...GENESIS_DEFAULT_METRICS]

@@ -1,0 +1,264 @@
+/**
+ * The fleet's metrics on the API's /metrics, read on scrape from where the work records them:
+ *   Postgres  droplets by state and stale, the latest watchdog run, rollout progress, open alerts
+ *   Redis     the shared counters workers write (drain, remediations, DigitalOcean calls and budget)
+ *             and the age of the oldest heartbeat waiting in the stream (drain lag)
+ * One snapshot per scrape, shared by every metric's collect() (prom-client collects them in
+ * parallel), cheap indexed queries only. A store that fails marks genesis_metrics_source_up 0 for
+ * it and leaves the last values; /metrics itself never fails.
+ */
+import type Redis from 'ioredis';
+import type { Pool } from 'pg';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { HeartbeatStreamNames } from '../heartbeats/stream';
+import { SHARED, type SharedMetrics, type SharedSample } from './shared-metrics';
+
+export interface FleetMetricsOptions {
+  registry: Registry;
+  pool: Pool;
+  redis: Redis;
+  shared: SharedMetrics;
+  stream: HeartbeatStreamNames;
+  /** a droplet whose newest heartbeat is older than this is stale (WATCHDOG_HEARTBEAT_TIMEOUT_S) */
+  staleAfterS: number;
+}
+
+interface Snapshot {
+  postgres?: {
+    droplets: { state: string; n: number }[];
+    stale: number;
+    active: number;
+    watchdog?: {
+      at: Date;
+      eligible: number;
+      stale: number;
+      breached: number;
+      remediations_started: number;
+      braked: boolean;
+      query_ms: number;
+    };
+    rollouts: { status: string; n: number }[];
+    rolloutTenants: {
+      id: string;
+      total_tenants: number;
+      succeeded: number;
+      failed: number;
+      rolled_back: number;
+      skipped: number;
+    }[];
+    alerts: { severity: string; n: number }[];
+  };
+  redis?: { counters: SharedSample[]; gauges: SharedSample[]; oldestEntryMs: number | null };
+}
+
+export function registerFleetMetrics(o: FleetMetricsOptions): void {
+  const registers = [o.registry];
+  let pending: Promise<Snapshot> | undefined;
+  let last: Snapshot = {};
+  const sourceUp = { postgres: 1, redis: 1 };
+
+  /** One snapshot per scrape: every collect() of the same scrape awaits the same promise. */
+  const snapshot = (): Promise<Snapshot> => {
+    pending ??= take().finally(() => setTimeout(() => (pending = undefined), 250).unref());
+    return pending;
+  };
+
+  async function take(): Promise<Snapshot> {
+    const [pg, rd] = await Promise.allSettled([readPostgres(), readRedis()]);
+    sourceUp.postgres = pg.status === 'fulfilled' ? 1 : 0;
+    sourceUp.redis = rd.status === 'fulfilled' ? 1 : 0;
+    last = {
+      postgres: pg.status === 'fulfilled' ? pg.value : last.postgres,
+      redis: rd.status === 'fulfilled' ? rd.value : last.redis,
+    };
+    return last;
+  }
+
+  async function readPostgres(): Promise<NonNullable<Snapshot['postgres']>> {
+    const q = <T extends object>(sql: string, params: unknown[] = []) =>
+      o.pool.query<T>(sql, params).then((r) => r.rows);
+    const [droplets, stale, watchdog, rollouts, rolloutTenants, alerts] = await Promise.all([
+      q<{ state: string; n: number }>(
+        'SELECT state::text AS state, count(*)::int AS n FROM droplets GROUP BY state',
+      ),
+      q<{ stale: number; active: number }>(
+        `SELECT count(*) FILTER (WHERE last_heartbeat_at IS NULL OR last_heartbeat_at < now() - make_interval(secs => $1))::int AS stale,
+                count(*)::int AS active
+           FROM droplets WHERE state IN ('ACTIVE_HEALTHY', 'ACTIVE_DEGRADED')`,
+        [o.staleAfterS],
+      ),
+      q<NonNullable<NonNullable<Snapshot['postgres']>['watchdog']>>(
+        `SELECT at, eligible, stale, breached, remediations_started, braked, query_ms
+           FROM watchdog_runs ORDER BY id DESC LIMIT 1`,
+      ),
+      q<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM rollouts GROUP BY status'),
+      q<NonNullable<Snapshot['postgres']>['rolloutTenants'][number]>(
+        `SELECT id, total_tenants, succeeded, failed, rolled_back, skipped FROM rollouts
+          WHERE status IN ('running', 'paused') ORDER BY created_at DESC LIMIT 20`,
+      ),
+      q<{ severity: string; n: number }>(
+        `SELECT severity, count(*)::int AS n FROM alerts WHERE status = 'open' GROUP BY severity`,
+      ),
+    ]);
+    return {
+      droplets,
+      stale: stale[0]?.stale ?? 0,
+      active: stale[0]?.active ?? 0,
+      watchdog: watchdog[0],
+      rollouts,
+      rolloutTenants,
+      alerts,
+    };
+  }
+
+  async function readRedis(): Promise<NonNullable<Snapshot['redis']>> {
+    const [shared, oldest] = await Promise.all([
+      o.shared.read(),
+      o.redis.xrange(o.stream.key, '-', '+', 'COUNT', 1),
+    ]);
+    const id = oldest[0]?.[0];
+    return { ...shared, oldestEntryMs: id ? Number(id.split('-')[0]) : null };
+  }
+
+  const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, s: Snapshot) => void) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const s = await snapshot();
+        this.reset();
+        fill(this, s);
+      },
+    });
+  /** A counter mirrored from the workers' shared counters (monotonic across the fleet). */
+  const sharedCounter = (name: string, help: string, labelNames: string[]) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const s = await snapshot();
+        this.reset();
+        for (const c of s.redis?.counters ?? []) if (c.name === name) this.inc(c.labels, c.value);
+      },
+    });
+  const sharedGauge = (name: string, help: string, labelNames: string[]) =>
+    gauge(name, help, labelNames, (g, s) => {
+      for (const c of s.redis?.gauges ?? []) if (c.name === name) g.set(c.labels, c.value);
+    });
+
+  gauge('genesis_metrics_source_up', '1 if the store was readable at the last scrape', ['source'], (g) => {
+    g.set({ source: 'postgres' }, sourceUp.postgres);
+    g.set({ source: 'redis' }, sourceUp.redis);
+  });
+
+  // Fleet
+  gauge('genesis_droplets', 'Droplets by lifecycle state', ['state'], (g, s) => {
+    for (const d of s.postgres?.droplets ?? []) g.set({ state: d.state }, d.n);
+  });
+  gauge(
+    'genesis_droplets_heartbeat_stale',
+    'ACTIVE droplets whose newest heartbeat is older than the heartbeat timeout',
+    [],
+    (g, s) => g.set(s.postgres?.stale ?? 0),
+  );
+  gauge('genesis_fleet_stale_fraction', 'Stale share of the ACTIVE fleet (0..1)', [], (g, s) => {
+    const p = s.postgres;
+    g.set(p && p.active > 0 ? p.stale / p.active : 0);
+  });
+
+  // Heartbeat drain
+  sharedCounter(SHARED.drainBatches, 'Batches the heartbeat drain committed', []);
+  sharedCounter(SHARED.drainHeartbeats, 'Heartbeats the drain processed, by outcome', ['outcome']);
+  sharedGauge(SHARED.drainLastBatchSize, 'Heartbeats in the last batch a drain committed', []);
+  gauge(
+    'genesis_drain_lag_seconds',
+    'Age of the oldest heartbeat still in the stream (0 when the stream is empty)',
+    [],
+    (g, s) => {
+      const ms = s.redis?.oldestEntryMs;
+      g.set(ms ? Math.max(0, (Date.now() - ms) / 1000) : 0);
+    },
+  );
+
+  // Watchdog (its latest run)
+  const wd = (
+    name: string,
+    help: string,
+    pick: (w: NonNullable<NonNullable<Snapshot['postgres']>['watchdog']>) => number,
+  ) =>
+    gauge(name, help, [], (g, s) => {
+      const w = s.postgres?.watchdog;
+      if (w) g.set(pick(w));
+    });
+  wd(
+    'genesis_watchdog_last_run_timestamp_seconds',
+    'When the watchdog last ran (unix seconds)',
+    (w) => w.at.getTime() / 1000,
+  );
+  wd('genesis_watchdog_eligible_droplets', 'Droplets the last watchdog run considered', (w) => w.eligible);
+  wd('genesis_watchdog_stale_droplets', 'Stale droplets the last watchdog run found', (w) => w.stale);
+  wd(
+    'genesis_watchdog_breached_droplets',
+    'Droplets over a CPU/memory/disk threshold at the last run',
+    (w) => w.breached,
+  );
+  wd(
+    'genesis_watchdog_remediations_started',
+    'Remediations the last watchdog run started',
+    (w) => w.remediations_started,
+  );
+  wd('genesis_watchdog_storm_braking', '1 if the last watchdog run braked (storm)', (w) =>
+    w.braked ? 1 : 0,
+  );
+  wd(
+    'genesis_watchdog_scan_duration_seconds',
+    'Duration of the last fleet scan query',
+    (w) => w.query_ms / 1000,
+  );
+
+  // Remediations and DigitalOcean
+  sharedCounter(
+    SHARED.remediations,
+    'Remediations ended, by kind (wake, hard_reboot, hibernate) and outcome state',
+    ['kind', 'outcome'],
+  );
+  sharedCounter(SHARED.digitaloceanRequests, 'DigitalOcean API answers by HTTP status (0: no answer)', [
+    'status',
+  ]);
+  sharedGauge(
+    SHARED.digitaloceanRateLimitRemaining,
+    'ratelimit-remaining of the last DigitalOcean answer',
+    [],
+  );
+  sharedGauge(SHARED.digitaloceanBudgetRemaining, "Requests left in the fleet-wide budget's window", [
+    'window',
+  ]);
+
+  // Rollouts and alerts
+  gauge('genesis_rollouts', 'Rollouts by status', ['status'], (g, s) => {
+    for (const r of s.postgres?.rollouts ?? []) g.set({ status: r.status }, r.n);
+  });
+  gauge(
+    'genesis_rollout_tenants',
+    'Tenants of a running or paused rollout by state (pending = not yet updated)',
+    ['rollout_id', 'state'],
+    (g, s) => {
+      for (const r of s.postgres?.rolloutTenants ?? []) {
+        const done = r.succeeded + r.failed + r.rolled_back;
+        g.set({ rollout_id: r.id, state: 'succeeded' }, r.succeeded);
+        g.set({ rollout_id: r.id, state: 'failed' }, r.failed);
+        g.set({ rollout_id: r.id, state: 'rolled_back' }, r.rolled_back);
+        g.set({ rollout_id: r.id, state: 'skipped' }, r.skipped);
+        g.set({ rollout_id: r.id, state: 'pending' }, Math.max(0, r.total_tenants - done));
+      }
+    },
+  );
+  gauge('genesis_alerts_open', 'Open alerts by severity', ['severity'], (g, s) => {
+    for (const sev of ['info', 'warning', 'critical']) g.set({ severity: sev }, 0);
+    for (const a of s.postgres?.alerts ?? []) g.set({ severity: a.severity }, a.n);
+  });
+}
