@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import type { Pool } from 'pg';
 import { createMetrics } from '../../src/metrics';
 import { SharedMetrics } from '../../src/observability/shared-metrics';
+import { metricNamesIn } from '../../src/observability/promql';
 import {
   GENESIS_API_METRICS,
   GENESIS_DEFAULT_METRICS,
@@ -26,29 +27,6 @@ interface Rule {
 const file = join(__dirname, '../../deploy/prometheus/alerts.yml');
 const doc = parse(readFileSync(file, 'utf8')) as { groups: { name: string; rules: Rule[] }[] };
 const rules = doc.groups.flatMap((g) => g.rules);
-
-/** Keywords and aggregation operators (an aggregation may put `by (...)` before its parenthesis). */
-const PROMQL_WORDS = new Set(
-  (
-    'by without on ignoring group_left group_right and or unless bool offset inf nan ' +
-    'sum min max avg group stddev stdvar count count_values bottomk topk quantile limitk limit_ratio'
-  ).split(' '),
-);
-
-/** Metric names in a PromQL expression: identifiers that are not functions, keywords, labels or strings. */
-export function metricNamesIn(expr: string): string[] {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '""') // strings
-    .replace(/\{[^}]*\}/g, '') // label matchers
-    .replace(/\[[^\]]*\]/g, '') // range selectors
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '$1'); // label lists
-  const names: string[] = [];
-  for (const m of stripped.matchAll(/(?<![\w.:])([a-zA-Z_:][\w:]*)(\s*\()?/g)) {
-    if (m[2] || PROMQL_WORDS.has(m[1].toLowerCase())) continue;
-    names.push(m[1]);
-  }
-  return names;
-}
 
 describe('prometheus alert rules', () => {
   it('parses, and every rule has a name, an expression, a severity and a summary', () => {
@@ -72,6 +50,7 @@ describe('prometheus alert rules', () => {
     expect(exprOf('GenesisHighCpu')).toMatch(/genesis_process_cpu_seconds_total.*> 0\.8/);
     expect(exprOf('GenesisHeapNearLimit')).toMatch(/> 0\.85/);
     expect(exprOf('GenesisHeartbeatsSilent')).toContain('genesis_heartbeats_accepted_total');
+    expect(exprOf('GenesisHeartbeatsStale')).toMatch(/genesis_fleet_stale_fraction/);
   });
 
   it('uses only metric names the control plane exports', () => {
