@@ -225,7 +225,13 @@ export function createChangeActivities(deps: ActivityDeps) {
         db.release();
       }
       deps.logger.info(
-        { dropletId: input.dropletId, workflowId: input.workflowId, action, credentialType: c.type },
+        {
+          workspaceId: input.workspaceId,
+          dropletId: input.dropletId,
+          workflowId: input.workflowId,
+          action,
+          credentialType: c.type,
+        },
         'credential pushed',
       );
       return { type: c.type, name: c.name, action, credentialId };

@@ -1,0 +1,78 @@
+/**
+ * Structured logs: a line an activity writes names its workflow (workflowId, runId, type) and
+ * activity next to its own fields (rolloutId, workspaceId, dropletId); a line written outside any
+ * activity carries none of them.
+ */
+import { Writable } from 'node:stream';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { heartbeatStreamNames } from '../../src/heartbeats/stream';
+import { createLogger } from '../../src/logger';
+import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
+import { createTestRedis, type TestRedis } from '../helpers/redis';
+
+describe('activity log lines', () => {
+  let db: TestDatabase;
+  let r: TestRedis;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    r = await createTestRedis();
+  });
+  afterAll(async () => {
+    await r?.cleanup();
+    await db?.drop();
+  });
+
+  it('carry the workflow and activity, plus what the line is about', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n').filter(Boolean))
+          lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', destination });
+    await seedDroplet(db.pool, { id: 71, workspaceId: 'ws-logs' });
+    const acts = createActivities({
+      pool: db.pool,
+      redis: r.redis,
+      logger,
+      heartbeatStream: heartbeatStreamNames(r.prefix, 'heartbeats', 'drain'),
+      heartbeatRetentionDays: 7,
+      remediation: { heartbeatsObserved: async () => undefined },
+    });
+    const env = new MockActivityEnvironment({
+      workflowExecution: { workflowId: 'rollout-logs-1', runId: 'run-1' },
+      workflowType: 'fleetRollout',
+      activityType: 'planRollout',
+    });
+    await env.run(acts.planRollout, {
+      rolloutId: 'logs-1',
+      kind: 'sidecar' as const,
+      targetVersion: '2.0.0',
+      component: 'sidecar',
+      selector: { all: true as const },
+      canarySize: 1,
+      waveSize: 1,
+      workflowId: 'rollout-logs-1',
+      spec: {},
+    });
+    logger.info({ dropletId: 71 }, 'outside any activity');
+    await new Promise((res) => setImmediate(res));
+
+    const planned = lines.find((l) => l.msg === 'rollout planned');
+    expect(planned).toMatchObject({
+      level: 'info',
+      rolloutId: 'logs-1',
+      workflowId: 'rollout-logs-1',
+      runId: 'run-1',
+      workflowType: 'fleetRollout',
+      activityType: 'planRollout',
+      totalTenants: 1,
+    });
+    const outside = lines.find((l) => l.msg === 'outside any activity');
+    expect(outside).toMatchObject({ dropletId: 71 });
+    expect(outside).not.toHaveProperty('workflowId');
+  });
+});
