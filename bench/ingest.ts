@@ -28,7 +28,28 @@ async function waitHealthy(url: string): Promise<void> {
   throw new Error('API did not start');
 }
 
+/** Sum of every series of a metric on the API's /metrics (labels ignored). */
+async function scrape(): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${PORT}/metrics`)).text();
+  const sum = (name: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+      .reduce((acc, l) => acc + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return {
+    accepted: sum('genesis_heartbeats_accepted_total'),
+    rejected: sum('genesis_heartbeats_rejected_total'),
+    observed: sum('genesis_heartbeat_ingest_duration_seconds_count'),
+    stream: sum('genesis_heartbeat_stream_length'),
+  };
+}
+
 async function run(title: string, perRequest: number, tokens: Map<number, string>) {
+  const before = await scrape();
+  // one scrape in the middle of the run: the counters move while the load is on
+  const mid = new Promise<Record<string, number>>((res) =>
+    setTimeout(() => res(scrape()), (SECONDS * 1000) / 2),
+  );
   const entries = [...tokens];
   let i = 0;
   let t = Date.now();
@@ -60,6 +81,14 @@ async function run(title: string, perRequest: number, tokens: Map<number, string
   console.log(
     `${title.padEnd(28)} ${rps.toFixed(0).padStart(7)} req/s  ${(rps * perRequest).toFixed(0).padStart(8)} heartbeats/s` +
       `  p50 ${result.latency.p50} ms  p99 ${result.latency.p99} ms  non-2xx ${result.non2xx}  errors ${result.errors}`,
+  );
+  const middle = await mid;
+  const after = await scrape();
+  const d = (k: string, a: Record<string, number>, b: Record<string, number>) => (a[k]! - b[k]!).toFixed(0);
+  console.log(
+    `  /metrics: accepted_total +${d('accepted', middle, before)} at mid-run, +${d('accepted', after, before)} at the end ` +
+      `(autocannon 2xx ${ok}); rejected_total +${d('rejected', after, before)}; ingest histogram count ` +
+      `+${d('observed', after, before)}; stream length ${after.stream}`,
   );
   return { rps, hbps: rps * perRequest, p50: result.latency.p50, p99: result.latency.p99 };
 }
