@@ -95,6 +95,7 @@ export async function createFleetHarness(
 
   // The API: heartbeat ingest for the simulated sidecars.
   const apiRedis = createRedis(TEST_REDIS_URL, testLogger);
+  if (apiRedis.status !== 'ready') await new Promise((res) => apiRedis.once('ready', res));
   cleanup.unshift(async () => apiRedis.disconnect());
   const ok = async () => undefined;
   const app = createApp({

@@ -25,6 +25,7 @@ describe('codec server and /metrics', () => {
   const CODEC_TOKEN = 'codec-token-for-operators';
 
   beforeAll(async () => {
+    if (redis.status !== 'ready') await new Promise((res) => redis.once('ready', res));
     db = await createTestDatabase();
     r = await createTestRedis();
     await seedDroplet(db.pool, { id: 7, workspaceId: 'ws-7' });

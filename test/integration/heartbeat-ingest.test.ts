@@ -57,6 +57,8 @@ describe('heartbeat ingest routes', () => {
     token1 = await issueHeartbeatToken(db.pool, 1);
     token2 = await issueHeartbeatToken(db.pool, 2);
     const redis = createRedis(TEST_REDIS_URL, logger);
+    // no offline queue: until connected the API answers 503 (tested elsewhere); start once ready
+    if (redis.status !== 'ready') await new Promise((res) => redis.once('ready', res));
     const app = ingestApp(redis, stream(), db.pool);
     server = app.listen(0);
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
