@@ -10,6 +10,7 @@ import type { ConcurrencyKind } from '../src/concurrency/fleet-semaphore';
 import type { CredentialOutcome, CredentialSpec } from '../src/domain/changes';
 import { PowerFailure } from '../src/domain/power';
 import type { SidecarTarget } from '../src/sidecar/client';
+import { bindLogContext } from '../src/observability/log-context';
 import type { ActivityDeps } from './deps';
 import { asActivityFailure, required } from './errors';
 
@@ -34,6 +35,7 @@ export function createChangeActivities(deps: ActivityDeps) {
     const row = await getDroplet(deps.pool, dropletId);
     if (!row)
       throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
+    bindLogContext({ workspaceId: row.workspace_id, dropletId });
     if (!row.sidecar_url)
       throw ApplicationFailure.nonRetryable(`droplet ${dropletId} has no sidecar_url`, 'SidecarUnknown');
     return { sidecarUrl: row.sidecar_url, workspaceId: row.workspace_id, dropletId };

@@ -9,6 +9,7 @@ import type { PowerActionType } from '../src/digitalocean/client';
 import { IllegalTransitionError, type DropletState } from '../src/domain/droplet-state';
 import { PowerFailure } from '../src/domain/power';
 import { remediationOutcome, SHARED } from '../src/observability/shared-metrics';
+import { bindLogContext } from '../src/observability/log-context';
 import type { ActivityDeps } from './deps';
 import { asActivityFailure, required } from './errors';
 
@@ -29,6 +30,7 @@ export function createPowerActivities(deps: ActivityDeps) {
     const row = await getDroplet(deps.pool, dropletId);
     if (!row)
       throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
+    bindLogContext({ workspaceId: row.workspace_id, dropletId });
     return {
       dropletId,
       workspaceId: row.workspace_id,

@@ -120,8 +120,11 @@ export function buildProgram(): Command {
     .requiredOption('--out <file>', 'where to write the bundle')
     .action(async (opts: { out: string }) => {
       const { bundleWorkflowCode } = await import('@temporalio/worker');
-      const { workflowsSourcePath } = await import('./worker/worker');
-      const { code } = await bundleWorkflowCode({ workflowsPath: workflowsSourcePath() });
+      const { workflowInterceptorModules, workflowsSourcePath } = await import('./worker/worker');
+      const { code } = await bundleWorkflowCode({
+        workflowsPath: workflowsSourcePath(),
+        workflowInterceptorModules: workflowInterceptorModules(),
+      });
       writeFileSync(opts.out, code);
       process.stdout.write(`workflow bundle written to ${opts.out} (${code.length} bytes)\n`);
     });

@@ -4,6 +4,7 @@
  */
 import { asyncLocalStorage as activityContext } from '@temporalio/activity';
 import pino from 'pino';
+import { currentLogContext } from './observability/log-context';
 
 export type Logger = pino.Logger;
 
@@ -50,7 +51,8 @@ export function createLogger(
   options: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
 ): Logger {
   const opts: pino.LoggerOptions = {
-    mixin: activityBindings,
+    // inside an activity: its workflow and activity ids, and the workspace and droplet it is about
+    mixin: () => ({ ...activityBindings(), ...currentLogContext() }),
     name: options.name ?? 'genesis-cp',
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     redact: { paths: redactPaths, censor: '[redacted]' },

@@ -164,7 +164,12 @@ export class SidecarClient {
       );
       const outcome = this.interpretCommand(status, body, ctx);
       this.logger.debug(
-        { dropletId: ctx.dropletId, action, ms: Math.round(performance.now() - started) },
+        {
+          workspaceId: target.workspaceId,
+          dropletId: target.dropletId,
+          action,
+          ms: Math.round(performance.now() - started),
+        },
         'sidecar command succeeded',
       );
       return outcome;
@@ -172,7 +177,8 @@ export class SidecarClient {
       if (err instanceof SidecarError) {
         this.logger.warn(
           {
-            dropletId: ctx.dropletId,
+            workspaceId: target.workspaceId,
+            dropletId: target.dropletId,
             action,
             code: err.code,
             status: err.status,

@@ -11,19 +11,32 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { temporalConnectionSettings } from '../temporal/connection-options';
 import { dataConverterFor } from '../temporal/payload-codec';
+import { logContextActivityInterceptor } from './log-interceptor';
 
 export function workflowsSourcePath(): string {
   // src/worker -> ../../workflows (ts in dev/tests); dist/src/worker -> ../../workflows (compiled js)
   return require.resolve(resolve(__dirname, '../../workflows'));
 }
 
-export function workflowSource(config: Config): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+/** Workflow interceptors (log attributes and the activities' log header); bundled with the workflows. */
+export function workflowInterceptorModules(): string[] {
+  return [require.resolve(resolve(__dirname, '../../workflows/log-interceptors'))];
+}
+
+export function workflowSource(
+  config: Config,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
+  const activity = [logContextActivityInterceptor];
   const bundle = config.temporal.workflowBundlePath;
   if (bundle) {
     if (!existsSync(bundle)) throw new Error(`TEMPORAL_WORKFLOW_BUNDLE ${bundle} does not exist`);
-    return { workflowBundle: { codePath: bundle } };
+    // The prebuilt bundle already contains the workflow interceptors (`genesis-cp bundle`).
+    return { workflowBundle: { codePath: bundle }, interceptors: { activity } };
   }
-  return { workflowsPath: workflowsSourcePath() };
+  return {
+    workflowsPath: workflowsSourcePath(),
+    interceptors: { activity, workflowModules: workflowInterceptorModules() },
+  };
 }
 
 export async function connectWorker(config: Config): Promise<NativeConnection> {

@@ -101,8 +101,15 @@ export async function replayAndRecord(name: string, history: unknown): Promise<v
   const { Worker } = await import('@temporalio/worker');
   const { writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const { workflowsSourcePath } = await import('../../src/worker/worker');
-  await Worker.runReplayHistory({ workflowsPath: workflowsSourcePath(), replayName: name }, history);
+  const { workflowInterceptorModules, workflowsSourcePath } = await import('../../src/worker/worker');
+  await Worker.runReplayHistory(
+    {
+      workflowsPath: workflowsSourcePath(),
+      interceptors: { workflowModules: workflowInterceptorModules() },
+      replayName: name,
+    },
+    history,
+  );
   if (process.env.RECORD_HISTORIES === '1') {
     writeFileSync(join(__dirname, `../fixtures/histories/${name}.json`), JSON.stringify(history, null, 1));
   }

@@ -8,6 +8,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { heartbeatStreamNames } from '../../src/heartbeats/stream';
 import { createLogger } from '../../src/logger';
+import { logContextActivityInterceptor } from '../../src/worker/log-interceptor';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { createTestRedis, type TestRedis } from '../helpers/redis';
 
@@ -58,6 +59,23 @@ describe('activity log lines', () => {
       workflowId: 'rollout-logs-1',
       spec: {},
     });
+    // through the worker's activity interceptor: the droplet from the arguments, its workspace bound
+    // when the activity reads the droplet's row; every later line of the activity carries both
+    const intercepted = new MockActivityEnvironment(
+      {
+        workflowExecution: { workflowId: 'power-71', runId: 'run-2' },
+        workflowType: 'wakeDroplet',
+        activityType: 'getDropletRecord',
+      },
+      { interceptors: [logContextActivityInterceptor] },
+    );
+    await intercepted.run(
+      async (input: { dropletId: number }) => {
+        await acts.getDropletRecord(input.dropletId);
+        logger.warn('a line that names neither');
+      },
+      { dropletId: 71 },
+    );
     logger.info({ dropletId: 71 }, 'outside any activity');
     await new Promise((res) => setImmediate(res));
 
@@ -70,6 +88,12 @@ describe('activity log lines', () => {
       workflowType: 'fleetRollout',
       activityType: 'planRollout',
       totalTenants: 1,
+    });
+    expect(lines.find((l) => l.msg === 'a line that names neither')).toMatchObject({
+      workflowId: 'power-71',
+      activityType: 'getDropletRecord',
+      dropletId: 71,
+      workspaceId: 'ws-logs',
     });
     const outside = lines.find((l) => l.msg === 'outside any activity');
     expect(outside).toMatchObject({ dropletId: 71 });

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { workflowsSourcePath } from '../../src/worker/worker';
+import { workflowInterceptorModules, workflowsSourcePath } from '../../src/worker/worker';
 
 const dir = join(__dirname, '../fixtures/histories');
 const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json'));
@@ -24,5 +24,12 @@ it.each(fixtures)('replays %s deterministically', async (file) => {
   const history = temporal.api.history.v1.History.fromObject(
     JSON.parse(readFileSync(join(dir, file), 'utf8')),
   );
-  await Worker.runReplayHistory({ workflowsPath: workflowsSourcePath(), replayName: file }, history);
+  await Worker.runReplayHistory(
+    {
+      workflowsPath: workflowsSourcePath(),
+      interceptors: { workflowModules: workflowInterceptorModules() },
+      replayName: file,
+    },
+    history,
+  );
 });
