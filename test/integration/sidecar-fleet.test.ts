@@ -603,7 +603,8 @@ describe('legacy handshake heartbeats', () => {
       capabilities: expect.arrayContaining(['HEALTH_CHECK', 'SWAP_CONTAINER']),
     });
     expect(handshakeSchema.safeParse(hb.body).success).toBe(true);
-    expect(fleet.stats().heartbeats.sent).toBeGreaterThanOrEqual(1);
+    // the receiver records a request before it answers; the sender counts it once answered
+    await waitFor(() => fleet.stats().heartbeats.sent >= 1, 'the handshake counted as sent');
 
     fleet.setFault(7, { kind: 'crash' });
     await new Promise((r) => setTimeout(r, 100)); // let an in-flight send land
