@@ -193,17 +193,27 @@ async function healthGate(
   for (;;) {
     const stopped = stop();
     if (stopped) return { ok: false, reason: stopped };
+    // A probe that itself fails (e.g. its worker died: a StartToClose timeout) is no verdict on
+    // the version: it counts as "not yet" and the window decides.
     if (!healthy) {
-      const h = await probe.sidecarHealthCheck(dropletId);
-      healthy = h.ok && h.n8nStatus === 'healthy';
-      healthError = h.error ?? `n8n_status ${h.n8nStatus ?? 'unknown'}`;
+      try {
+        const h = await probe.sidecarHealthCheck(dropletId);
+        healthy = h.ok && h.n8nStatus === 'healthy';
+        healthError = h.error ?? `n8n_status ${h.n8nStatus ?? 'unknown'}`;
+      } catch (err) {
+        healthError = `health probe failed: ${failureMessage(err)}`;
+      }
     }
     if (!heartbeat) {
-      const hb = await probe.dropletHeartbeat(dropletId);
-      heartbeat =
-        hb.sidecarVersion === version &&
-        hb.lastHeartbeatAt !== null &&
-        Date.parse(hb.lastHeartbeatAt) > sinceMs;
+      try {
+        const hb = await probe.dropletHeartbeat(dropletId);
+        heartbeat =
+          hb.sidecarVersion === version &&
+          hb.lastHeartbeatAt !== null &&
+          Date.parse(hb.lastHeartbeatAt) > sinceMs;
+      } catch {
+        /* asked again at the next poll */
+      }
     }
     if (healthy && heartbeat) return { ok: true };
     const left = deadline - Date.now();

@@ -26,9 +26,25 @@ export async function verifyDroplet(
   let health: { ok: boolean; n8nStatus?: string; error?: string } = { ok: false, error: 'not probed yet' };
   let heartbeat = watch.latestMs > sinceMs;
   while (Date.now() < deadline) {
-    if (!health.ok) health = await probe.sidecarHealthCheck(dropletId);
-    if (!heartbeat)
-      heartbeat = watch.latestMs > sinceMs || (await probe.heartbeatSince({ dropletId, sinceMs })) !== null;
+    // A probe that itself fails (e.g. its worker died: a StartToClose timeout) is no verdict on
+    // the droplet: it counts as "not yet" and the window decides.
+    if (!health.ok) {
+      try {
+        health = await probe.sidecarHealthCheck(dropletId);
+      } catch (err) {
+        health = {
+          ok: false,
+          error: `health probe failed: ${err instanceof Error ? err.message : String(err)}`,
+        };
+      }
+    }
+    if (!heartbeat) {
+      try {
+        heartbeat = watch.latestMs > sinceMs || (await probe.heartbeatSince({ dropletId, sinceMs })) !== null;
+      } catch {
+        heartbeat = watch.latestMs > sinceMs;
+      }
+    }
     if (health.ok && heartbeat) return { ok: true, n8nStatus: health.n8nStatus };
     status.lastError = !health.ok ? `HEALTH_CHECK: ${health.error}` : 'no heartbeat since the power change';
     const left = deadline - Date.now();
