@@ -24,7 +24,7 @@ import { HeartbeatTokenVerifier } from '../src/heartbeats/tokens';
 import { createLogger } from '../src/logger';
 import { SidecarClient } from '../src/sidecar/client';
 import { createFleetSimulator } from '../src/simulator/fleet';
-import { findTemporalCli, SEARCH_ATTRIBUTES } from '../src/temporal/cli-binary';
+import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../src/temporal/cli-binary';
 import { startFleetRollout } from '../src/temporal/rollout-starts';
 import type { FleetRolloutInput } from '../src/domain/rollout';
 import { heartbeatDrain } from '../workflows/heartbeat-drain';
@@ -49,17 +49,7 @@ async function startTemporal(): Promise<{ address: string; stop(): void }> {
   for (const [n, t] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${n}=${t}`);
   const child = spawn(bin, args, { stdio: 'ignore' });
   const address = `127.0.0.1:${port}`;
-  for (const until = Date.now() + 60_000; ;) {
-    try {
-      const c = await Connection.connect({ address, connectTimeout: 1_000 });
-      await c.workflowService.describeNamespace({ namespace: 'default' });
-      await c.close();
-      break;
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+  await waitForTemporal(address, Date.now() + 60_000);
   return {
     address,
     stop() {

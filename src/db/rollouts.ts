@@ -117,22 +117,26 @@ function selectorSql(s: RolloutSelector, firstParam: number): { where: string; p
   };
 }
 
+interface TargetRow {
+  workspace_id: string;
+  droplet_id: string;
+  from_version: string | null;
+}
+
+const toTarget = (r: TargetRow): RolloutTarget => ({
+  workspaceId: r.workspace_id,
+  dropletId: Number(r.droplet_id),
+  fromVersion: r.from_version,
+});
+
 /** The wave's tenants still to update (a wave restarted after a crash skips those already done). */
 export async function waveTargets(pool: Pool, rolloutId: string, wave: number): Promise<RolloutTarget[]> {
-  const { rows } = await pool.query<{
-    workspace_id: string;
-    droplet_id: string;
-    from_version: string | null;
-  }>(
+  const { rows } = await pool.query<TargetRow>(
     `SELECT workspace_id, droplet_id, from_version FROM rollout_targets
       WHERE rollout_id = $1 AND wave = $2 AND status = 'pending' ORDER BY droplet_id`,
     [rolloutId, wave],
   );
-  return rows.map((r) => ({
-    workspaceId: r.workspace_id,
-    dropletId: Number(r.droplet_id),
-    fromVersion: r.from_version,
-  }));
+  return rows.map(toTarget);
 }
 
 export async function startWave(
@@ -247,22 +251,14 @@ export async function succeededTargets(
   pool: Pool,
   req: { rolloutId: string; wave?: number; afterDropletId: number; limit: number },
 ): Promise<RolloutTarget[]> {
-  const { rows } = await pool.query<{
-    workspace_id: string;
-    droplet_id: string;
-    from_version: string | null;
-  }>(
+  const { rows } = await pool.query<TargetRow>(
     `SELECT workspace_id, droplet_id, from_version FROM rollout_targets
       WHERE rollout_id = $1 AND status = 'succeeded' AND ($2::int IS NULL OR wave = $2)
         AND droplet_id > $3
       ORDER BY droplet_id LIMIT $4`,
     [req.rolloutId, req.wave ?? null, req.afterDropletId, req.limit],
   );
-  return rows.map((r) => ({
-    workspaceId: r.workspace_id,
-    dropletId: Number(r.droplet_id),
-    fromVersion: r.from_version,
-  }));
+  return rows.map(toTarget);
 }
 
 export interface RolloutRow {

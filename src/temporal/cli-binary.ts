@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
 
 export function findTemporalCli(): string | undefined {
   const fromEnv = process.env.TEMPORAL_BIN;
@@ -30,3 +31,23 @@ export const SEARCH_ATTRIBUTES = {
   RolloutId: 'Keyword',
   WorkerGroup: 'Keyword',
 } as const;
+
+/** Waits until a Temporal server at `address` answers for its default namespace. */
+export async function waitForTemporal(address: string, deadlineMs: number): Promise<void> {
+  let lastErr: unknown;
+  while (Date.now() < deadlineMs) {
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await conn.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await conn.close();
+      }
+    } catch (err) {
+      lastErr = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`Temporal at ${address} did not become ready: ${String(lastErr)}`);
+}

@@ -134,7 +134,6 @@ export interface ReleaseTarget {
 export async function setCurrentRelease(
   t: ReleaseTarget,
   buildId: string,
-  action: 'set-current' | 'rollback' = 'set-current',
 ): Promise<{ previous: string | null; current: string }> {
   const before = await describeRelease(t.client, t.namespace, t.deploymentName).catch((err: unknown) => {
     if (err instanceof ReleaseError && err.notFound) return undefined;
@@ -142,6 +141,16 @@ export async function setCurrentRelease(
   });
   const previous = before?.current ?? null;
   if (previous === buildId) return { previous, current: buildId };
+  return switchTo(t, buildId, previous, 'set-current');
+}
+
+/** Sets the current version on the server, then records the change. */
+async function switchTo(
+  t: ReleaseTarget,
+  buildId: string,
+  previous: string | null,
+  action: 'bootstrap' | 'set-current' | 'rollback',
+): Promise<{ previous: string | null; current: string }> {
   await setCurrent(t.client, t.namespace, t.deploymentName, buildId, t.identity);
   await record(t.pool, { deploymentName: t.deploymentName, buildId, previous, action, by: t.identity });
   return { previous, current: buildId };
@@ -170,7 +179,7 @@ export async function rollbackRelease(
     throw new ReleaseError(
       `no earlier version of ${t.deploymentName} to roll back to (current: ${status.current ?? 'none'})`,
     );
-  return setCurrentRelease(t, target, 'rollback');
+  return switchTo(t, target, status.current, 'rollback');
 }
 
 /**
@@ -192,14 +201,7 @@ export async function bootstrapCurrentRelease(
       if (status.current === buildId) return 'already-current';
       if (status.current) return 'other-current';
       if (status.versions.some((v) => v.buildId === buildId)) {
-        await setCurrent(t.client, t.namespace, t.deploymentName, buildId, t.identity);
-        await record(t.pool, {
-          deploymentName: t.deploymentName,
-          buildId,
-          previous: null,
-          action: 'bootstrap',
-          by: t.identity,
-        });
+        await switchTo(t, buildId, null, 'bootstrap');
         return 'bootstrapped';
       }
     } catch (err) {

@@ -188,6 +188,28 @@ export async function createFleetHarness(
   };
 }
 
+/** Environment of a real `genesis-cp worker` process wired to a harness (extra wins). */
+export function harnessWorkerEnv(
+  h: FleetHarness,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: h.db.url,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: h.redis.prefix,
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
+    TEMPORAL_TASK_QUEUE: h.taskQueue,
+    TEMPORAL_METRICS_PORT: '0',
+    DIGITALOCEAN_API_URL: h.fleet.digitalocean.url,
+    DIGITALOCEAN_API_TOKEN: DEFAULT_SIMULATOR_TOKEN,
+    SIDECAR_JWT_PRIVATE_KEY: h.privateKeyPem,
+    WATCHDOG_ENABLED: 'false',
+    WORKER_SHUTDOWN_GRACE_MS: '2000',
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
 export async function lifecyclePath(db: TestDatabase, dropletId: number): Promise<string[]> {
   const { rows } = await db.pool.query<{ to_state: string }>(
     `SELECT to_state FROM droplet_lifecycle_log WHERE droplet_id = $1 ORDER BY id`,

@@ -5,11 +5,9 @@
  * fleet-wide sidecar-update limit (4) holds across both processes: the simulated sidecars never see
  * more than 4 PULL_IMAGE commands at once although the rollout asks for 20 at a time.
  */
-import { DEFAULT_SIMULATOR_TOKEN } from '../../src/simulator/digitalocean';
 import { rolloutProgress, startFleetRollout } from '../../src/temporal/rollout-starts';
-import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
+import { createFleetHarness, harnessWorkerEnv, type FleetHarness } from '../helpers/fleet-harness';
 import { runCli, type ChildRun } from '../helpers/processes';
-import { TEST_REDIS_URL } from '../helpers/redis';
 import { eventually, replayAndRecord } from '../helpers/temporal';
 
 jest.setTimeout(300_000);
@@ -34,24 +32,13 @@ describe('fleet rollout survives a worker SIGKILL mid-wave', () => {
     await h?.close();
   });
 
-  const env = (group: string) => ({
-    DATABASE_URL: h.db.url,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: h.redis.prefix,
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
-    TEMPORAL_TASK_QUEUE: h.taskQueue,
-    TEMPORAL_METRICS_PORT: '0',
-    DIGITALOCEAN_API_URL: h.fleet.digitalocean.url,
-    DIGITALOCEAN_API_TOKEN: DEFAULT_SIMULATOR_TOKEN,
-    SIDECAR_JWT_PRIVATE_KEY: h.privateKeyPem,
-    SIDECAR_COMMAND_TIMEOUT_MS: '5000',
-    WATCHDOG_ENABLED: 'false',
-    SCALE_ALERTS_ENABLED: 'false',
-    WORKER_SHUTDOWN_GRACE_MS: '2000',
-    WORKER_GROUP: group,
-    FLEET_CONCURRENCY_SIDECAR_UPDATE: '4',
-    LOG_LEVEL: 'info',
-  });
+  const env = (group: string) =>
+    harnessWorkerEnv(h, {
+      SIDECAR_COMMAND_TIMEOUT_MS: '5000',
+      SCALE_ALERTS_ENABLED: 'false',
+      WORKER_GROUP: group,
+      FLEET_CONCURRENCY_SIDECAR_UPDATE: '4',
+    });
   const startWorker = async (group: string) => {
     const w = runCli(['worker'], env(group));
     workers.push(w);

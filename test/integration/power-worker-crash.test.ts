@@ -3,12 +3,15 @@
  * to complete); after a restart the workflow finishes with exactly one power_cycle per attempt,
  * counted by the DigitalOcean simulator.
  */
-import { DEFAULT_SIMULATOR_TOKEN } from '../../src/simulator/digitalocean';
 import { startHardReboot } from '../../src/temporal/power-starts';
 import { powerStatusQuery } from '../../workflows/messages';
-import { createFleetHarness, lifecyclePath, type FleetHarness } from '../helpers/fleet-harness';
+import {
+  createFleetHarness,
+  harnessWorkerEnv,
+  lifecyclePath,
+  type FleetHarness,
+} from '../helpers/fleet-harness';
 import { runCli, type ChildRun } from '../helpers/processes';
-import { TEST_REDIS_URL } from '../helpers/redis';
 import { eventually, replayAndRecord } from '../helpers/temporal';
 
 jest.setTimeout(150_000);
@@ -27,21 +30,7 @@ describe('hard reboot survives a worker SIGKILL', () => {
     await h?.close();
   });
 
-  const env = () => ({
-    DATABASE_URL: h.db.url,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: h.redis.prefix,
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
-    TEMPORAL_TASK_QUEUE: h.taskQueue,
-    TEMPORAL_METRICS_PORT: '0',
-    DIGITALOCEAN_API_URL: h.fleet.digitalocean.url,
-    DIGITALOCEAN_API_TOKEN: DEFAULT_SIMULATOR_TOKEN,
-    SIDECAR_JWT_PRIVATE_KEY: h.privateKeyPem,
-    SIDECAR_COMMAND_TIMEOUT_MS: '2000',
-    WATCHDOG_ENABLED: 'false',
-    WORKER_SHUTDOWN_GRACE_MS: '2000',
-    LOG_LEVEL: 'info',
-  });
+  const env = () => harnessWorkerEnv(h, { SIDECAR_COMMAND_TIMEOUT_MS: '2000' });
 
   it('finishes with one power_cycle for its one attempt', async () => {
     const id = 31_000;

@@ -6,34 +6,14 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
-import { findTemporalCli, SEARCH_ATTRIBUTES } from '../../src/temporal/cli-binary';
+import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../../src/temporal/cli-binary';
 import { freePort } from '../helpers/throwaway';
 
 export const PID_FILE = join(tmpdir(), `genesis-cp-test-temporal-${process.pid}.pid`);
 
-async function waitForNamespace(address: string, deadlineMs: number): Promise<void> {
-  let lastErr: unknown;
-  while (Date.now() < deadlineMs) {
-    try {
-      const conn = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await conn.workflowService.describeNamespace({ namespace: 'default' });
-        return;
-      } finally {
-        await conn.close();
-      }
-    } catch (err) {
-      lastErr = err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  throw new Error(`Temporal at ${address} did not become ready: ${String(lastErr)}`);
-}
-
 export default async function globalSetup(): Promise<void> {
   if (process.env.TEMPORAL_ADDRESS) {
-    await waitForNamespace(process.env.TEMPORAL_ADDRESS, Date.now() + 30_000);
+    await waitForTemporal(process.env.TEMPORAL_ADDRESS, Date.now() + 30_000);
     return;
   }
   const bin = findTemporalCli();
@@ -57,6 +37,6 @@ export default async function globalSetup(): Promise<void> {
   writeFileSync(PID_FILE, String(child.pid));
   process.env.GENESIS_TEST_TEMPORAL_PID_FILE = PID_FILE;
   const address = `127.0.0.1:${port}`;
-  await waitForNamespace(address, Date.now() + 60_000);
+  await waitForTemporal(address, Date.now() + 60_000);
   process.env.TEMPORAL_ADDRESS = address;
 }

@@ -302,63 +302,97 @@ export async function fleetRollout(
 
   async function updateTenant(t: RolloutTarget, wave: number): Promise<TargetResult> {
     const base = { workspaceId: t.workspaceId, dropletId: t.dropletId };
-    const attrs = {
-      workspaceId: t.workspaceId,
-      dropletId: t.dropletId,
-      rolloutId,
-    };
-    let childId: string;
-    inFlight.add(childIdOf(t));
+    if (kind === 'sidecar' && !t.fromVersion)
+      return { ...base, status: 'skipped', reason: 'sidecar version unknown' };
+    const childId = childIdOf(t);
+    inFlight.add(childId);
     try {
       if (kind === 'sidecar') {
-        if (!t.fromVersion) return { ...base, status: 'skipped', reason: 'sidecar version unknown' };
-        childId = changeIds.sidecarUpdate(t.dropletId, targetVersion);
-        await executeChild(sidecarUpdate, {
-          workflowId: childId,
-          args: [
-            {
-              ...base,
-              fromVersion: t.fromVersion,
-              toVersion: targetVersion,
-              image: input.sidecar!.image,
-              autoPromote: true,
-              verifyWindowMs: input.sidecar!.verifyWindowMs,
-              verifyPollMs: input.sidecar!.verifyPollMs,
-              rolloutId,
-              wave,
-            },
-          ],
-          parentClosePolicy: 'ABANDON',
-          typedSearchAttributes: searchAttributes({
-            ...attrs,
-            operation: 'sidecar_update',
-            reason: `${t.fromVersion}->${targetVersion}`,
-          }),
-        });
+        await sidecarChild(
+          t,
+          childId,
+          t.fromVersion!,
+          targetVersion,
+          `${t.fromVersion}->${targetVersion}`,
+          wave,
+        );
       } else {
-        const wf = input.workflow!;
-        childId = changeIds.workflowUpdate(t.dropletId, wf.workflowName, targetVersion);
-        await executeChild(workflowUpdate, {
-          workflowId: childId,
-          args: [
-            {
-              ...base,
-              workflowName: wf.workflowName,
-              workflowJson: wf.workflowJson,
-              version: targetVersion,
-              credentialMap: wf.credentialMap,
-            },
-          ],
-          parentClosePolicy: 'ABANDON',
-          typedSearchAttributes: searchAttributes({ ...attrs, operation: 'workflow_update' }),
-        });
+        await workflowChild(t, childId, input.workflow!.workflowJson, targetVersion);
       }
       return { ...base, status: 'succeeded', workflowId: childId };
     } catch (err) {
       return { ...base, status: 'failed', reason: childFailureMessage(err) };
     } finally {
-      inFlight.delete(childIdOf(t));
+      inFlight.delete(childId);
     }
+  }
+
+  /** One tenant's sidecarUpdate child, from -> to: the rollout's update or its rollback. */
+  function sidecarChild(
+    t: RolloutTarget,
+    workflowId: string,
+    fromVersion: string,
+    toVersion: string,
+    reason: string,
+    wave?: number,
+  ) {
+    return executeChild(sidecarUpdate, {
+      workflowId,
+      args: [
+        {
+          workspaceId: t.workspaceId,
+          dropletId: t.dropletId,
+          fromVersion,
+          toVersion,
+          image: input.sidecar!.image,
+          autoPromote: true,
+          verifyWindowMs: input.sidecar!.verifyWindowMs,
+          verifyPollMs: input.sidecar!.verifyPollMs,
+          rolloutId,
+          wave,
+        },
+      ],
+      parentClosePolicy: 'ABANDON',
+      typedSearchAttributes: searchAttributes({
+        workspaceId: t.workspaceId,
+        dropletId: t.dropletId,
+        rolloutId,
+        operation: 'sidecar_update',
+        reason,
+      }),
+    });
+  }
+
+  /** One tenant's workflowUpdate child: the rollout's version, or the previous one on rollback. */
+  function workflowChild(
+    t: RolloutTarget,
+    workflowId: string,
+    workflowJson: Record<string, unknown>,
+    version: string,
+    reason?: string,
+  ) {
+    const wf = input.workflow!;
+    return executeChild(workflowUpdate, {
+      workflowId,
+      args: [
+        {
+          workspaceId: t.workspaceId,
+          dropletId: t.dropletId,
+          workflowName: wf.workflowName,
+          workflowJson,
+          version,
+          credentialMap: wf.credentialMap,
+        },
+      ],
+      parentClosePolicy: 'ABANDON',
+      typedSearchAttributes: searchAttributes({
+        workspaceId: t.workspaceId,
+        dropletId: t.dropletId,
+        rolloutId,
+        operation: 'workflow_update',
+        reason,
+      }),
+    });
   }
 
   function childIdOf(t: RolloutTarget): string {
@@ -421,59 +455,32 @@ export async function fleetRollout(
   async function rollbackTenant(t: RolloutTarget): Promise<TargetResult> {
     const base = { workspaceId: t.workspaceId, dropletId: t.dropletId };
     const workflowId = rolloutIds.rollback(rolloutId, t.dropletId);
-    const attrs = { workspaceId: t.workspaceId, dropletId: t.dropletId, rolloutId };
     try {
       if (kind === 'sidecar') {
         if (!t.fromVersion)
           return { ...base, status: 'succeeded', reason: 'not rolled back: previous version unknown' };
-        await executeChild(sidecarUpdate, {
+        await sidecarChild(
+          t,
           workflowId,
-          args: [
-            {
-              ...base,
-              fromVersion: targetVersion,
-              toVersion: t.fromVersion,
-              image: input.sidecar!.image,
-              autoPromote: true,
-              verifyWindowMs: input.sidecar!.verifyWindowMs,
-              verifyPollMs: input.sidecar!.verifyPollMs,
-              rolloutId,
-            },
-          ],
-          parentClosePolicy: 'ABANDON',
-          typedSearchAttributes: searchAttributes({
-            ...attrs,
-            operation: 'sidecar_update',
-            reason: `rollback ${targetVersion}->${t.fromVersion}`,
-          }),
-        });
+          targetVersion,
+          t.fromVersion,
+          `rollback ${targetVersion}->${t.fromVersion}`,
+        );
       } else {
-        const wf = input.workflow!;
         const tv = await rolloutDb.getTenantVersion({
           workspaceId: t.workspaceId,
-          component: `workflow:${wf.workflowName}`,
+          component: `workflow:${input.workflow!.workflowName}`,
         });
         const previous = tv?.previousArtifact?.workflow_json;
         if (!tv || tv.version !== targetVersion || !tv.previousVersion || typeof previous !== 'object')
           return { ...base, status: 'succeeded', reason: 'not rolled back: no previous version recorded' };
-        await executeChild(workflowUpdate, {
+        await workflowChild(
+          t,
           workflowId,
-          args: [
-            {
-              ...base,
-              workflowName: wf.workflowName,
-              workflowJson: previous as Record<string, unknown>,
-              version: tv.previousVersion,
-              credentialMap: wf.credentialMap,
-            },
-          ],
-          parentClosePolicy: 'ABANDON',
-          typedSearchAttributes: searchAttributes({
-            ...attrs,
-            operation: 'workflow_update',
-            reason: 'rollback',
-          }),
-        });
+          previous as Record<string, unknown>,
+          tv.previousVersion,
+          'rollback',
+        );
       }
       return { ...base, status: 'rolled_back', workflowId };
     } catch (err) {
