@@ -53,9 +53,10 @@ describe('fleet rollout survives a worker SIGKILL mid-wave', () => {
       rolloutId: 'crash-1',
       kind: 'sidecar',
       targetVersion: '2.0.0',
-      // the window covers the heartbeat drain's own recovery if the killed worker was running it:
-      // its activity is retried after a 30 s heartbeat timeout, then catches up (seen: 45 s was
-      // too short once, a tenant swapped just before the kill missed its gate and rolled back)
+      // the window covers the heartbeat drain's own recovery if the killed worker was running it
+      // (its activity is retried after a 30 s heartbeat timeout) and a probe lost with the worker
+      // (20 s StartToClose). Seen failing before the gates treated lost probes as "not yet": a
+      // tenant's health probe was on the killed worker and the update rolled back.
       sidecar: { image: 'ghcr.io/genesis/sidecar', verifyWindowMs: 90_000, verifyPollMs: 250 },
       selector: { all: true },
       canarySize: 10,
