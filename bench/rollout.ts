@@ -130,7 +130,7 @@ async function main() {
       concurrency: new FleetSemaphore({
         redis,
         keyPrefix: prefix,
-        limits: { sidecar_update: 50, workflow_update: 100, credential: 50 },
+        limits: { n8n_update: 50, workflow_update: 100, credential: 50 },
       }),
     }),
     maxConcurrentActivityTaskExecutions: 200,
@@ -145,9 +145,9 @@ async function main() {
 
   const rollout = (over: Partial<FleetRolloutInput>): FleetRolloutInput => ({
     rolloutId: 'x',
-    kind: 'sidecar',
+    kind: 'n8n',
     targetVersion: '2.0.0',
-    sidecar: { image: 'ghcr.io/genesis/sidecar', verifyWindowMs: 30_000, verifyPollMs: 500 },
+    n8n: { verifyWindowMs: 30_000, verifyPollMs: 500 },
     selector: { all: true },
     canarySize: 10,
     waveSize: 100,

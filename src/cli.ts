@@ -14,6 +14,7 @@ import { createPool } from './db/pool';
 import { migrate } from './db/migrate';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
+import { registerAgentCommands } from './cli-commands/agent';
 import { registerOperatorCommands } from './cli-commands/operator';
 import { registerReleaseCommands } from './cli-commands/release';
 import { registerRolloutCommands } from './cli-commands/rollout';
@@ -216,6 +217,7 @@ export function buildProgram(): Command {
 
   registerOperatorCommands(program, () => configOrExit('cli'));
   registerRolloutCommands(program, () => configOrExit('cli'));
+  registerAgentCommands(program, () => configOrExit('cli'));
   registerReleaseCommands(program, () => configOrExit('cli'));
 
   const tokens = program.command('tokens').description('per-droplet heartbeat tokens');

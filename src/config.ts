@@ -151,7 +151,10 @@ const schema = z.object({
   SIDECAR_JWT_PRIVATE_KEY: rsaPrivateKey.optional(),
   SIDECAR_COMMAND_TIMEOUT_MS: int(100, 600_000).default(30_000),
   SIDECAR_HANDSHAKE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  FLEET_CONCURRENCY_SIDECAR_UPDATE: int(1, 10_000).default(50),
+  DASHBOARD_RELAY_URL: urlWithProtocols(['https:', 'http:']).optional(),
+  DASHBOARD_RELAY_TIMEOUT_MS: int(100, 60_000).default(5_000),
+  DASHBOARD_RELAY_MAX_QUEUE: int(1, 1_000_000).default(10_000),
+  FLEET_CONCURRENCY_N8N_UPDATE: int(1, 10_000).default(50),
   FLEET_CONCURRENCY_WORKFLOW_UPDATE: int(1, 10_000).default(100),
   FLEET_CONCURRENCY_CREDENTIAL: int(1, 10_000).default(50),
 
@@ -231,8 +234,10 @@ export interface Config {
   };
   digitalocean: { token?: string; apiUrl: string; ratePerMinute: number; ratePerHour: number };
   sidecar: { jwtPrivateKey?: string; commandTimeoutMs: number; handshakeSecret?: string };
+  /** where the agents' handshakes and cloud-init-complete calls are relayed (the dashboard) */
+  dashboardRelay: { url?: string; timeoutMs: number; maxQueue: number };
   /** fleet-wide (all workers together) sidecar commands in flight per kind of change */
-  concurrency: { sidecarUpdate: number; workflowUpdate: number; credential: number };
+  concurrency: { n8nUpdate: number; workflowUpdate: number; credential: number };
   codec: { keys?: { id: string; key: Buffer }[]; serverToken?: string; corsOrigin: string };
   heartbeats: {
     stream: string;
@@ -368,8 +373,13 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
       commandTimeoutMs: e.SIDECAR_COMMAND_TIMEOUT_MS,
       handshakeSecret: e.SIDECAR_HANDSHAKE_SECRET,
     },
+    dashboardRelay: {
+      url: e.DASHBOARD_RELAY_URL,
+      timeoutMs: e.DASHBOARD_RELAY_TIMEOUT_MS,
+      maxQueue: e.DASHBOARD_RELAY_MAX_QUEUE,
+    },
     concurrency: {
-      sidecarUpdate: e.FLEET_CONCURRENCY_SIDECAR_UPDATE,
+      n8nUpdate: e.FLEET_CONCURRENCY_N8N_UPDATE,
       workflowUpdate: e.FLEET_CONCURRENCY_WORKFLOW_UPDATE,
       credential: e.FLEET_CONCURRENCY_CREDENTIAL,
     },

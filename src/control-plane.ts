@@ -10,13 +10,16 @@ import type { NativeConnection } from '@temporalio/worker';
 import { AlertNotifier, channelsFromConfig } from './alerts/channels';
 import { alertSink } from './alerts/sink';
 import { createApp } from './api/app';
+import { DashboardRelay } from './api/dashboard-relay';
 import { HealthChecker } from './api/health';
+import { WorkspaceDirectory } from './heartbeats/workspace-directory';
 import {
   localWorkerCheck,
   postgresCheck,
   redisCheck,
   taskQueuePollersCheck,
   temporalCheck,
+  dashboardRelayCheck,
 } from './api/health-checks';
 import type { Config } from './config';
 import { createPool } from './db/pool';
@@ -174,8 +177,20 @@ export async function startControlPlane(
 
   let server: Server | undefined;
   let port: number | undefined;
+  let stopRelay: (() => Promise<void> | undefined) | undefined;
   if (role !== 'worker') {
     const sup = supervisor;
+    const relay = config.dashboardRelay.url
+      ? new DashboardRelay({
+          url: config.dashboardRelay.url,
+          timeoutMs: config.dashboardRelay.timeoutMs,
+          maxQueue: config.dashboardRelay.maxQueue,
+          logger,
+          onOutcome: (route, outcome) => relayMetrics?.relayOutcome(route, outcome),
+        })
+      : undefined;
+    let relayMetrics: ReturnType<typeof createMetrics> | undefined;
+    stopRelay = () => relay?.close();
     const health = new HealthChecker(
       {
         temporal: temporalCheck(client),
@@ -184,6 +199,7 @@ export async function startControlPlane(
         worker: sup
           ? localWorkerCheck(() => sup.currentState(), paused)
           : taskQueuePollersCheck(client, config.temporal.namespace, config.temporal.taskQueue),
+        ...(relay ? { dashboard_relay: dashboardRelayCheck(() => relay.status()) } : {}),
       },
       { version: config.version, timeoutMs: config.api.healthCheckTimeoutMs, isPaused: paused },
     );
@@ -195,6 +211,8 @@ export async function startControlPlane(
       shared: new SharedMetrics(redis, config.redis.keyPrefix),
       staleAfterS: config.watchdog.heartbeatTimeoutS,
     });
+    relayMetrics = metrics;
+    if (relay) metrics.watchRelay(() => relay.status());
     const app = createApp({
       logger,
       health,
@@ -212,8 +230,17 @@ export async function startControlPlane(
         redis,
         stream,
         verifier: new HeartbeatTokenVerifier(pool),
-        handshakeSecret: config.sidecar.handshakeSecret,
         maxPerRequest: config.heartbeats.maxPerRequest,
+        bodyLimitBytes: config.heartbeats.bodyLimitBytes,
+        logger,
+      },
+      sidecar: {
+        metrics: metrics.ingest,
+        redis,
+        stream,
+        handshakeSecret: config.sidecar.handshakeSecret,
+        workspaces: new WorkspaceDirectory(pool),
+        relay,
         bodyLimitBytes: config.heartbeats.bodyLimitBytes,
         logger,
       },
@@ -235,6 +262,7 @@ export async function startControlPlane(
         await new Promise<void>((r) => s.close(() => r()));
         s.closeAllConnections();
       }
+      await stopRelay?.();
       await supervisor?.stop().catch((err: unknown) => logger.error({ err }, 'worker stopped with an error'));
       await nativeConnection?.close();
       await connection.close().catch(() => undefined);

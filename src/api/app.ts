@@ -7,6 +7,7 @@ import { codecRoutes } from './codec-routes';
 import { errorHandler, notFound } from './errors';
 import type { HealthChecker } from './health';
 import { heartbeatRoutes, type HeartbeatRouteDeps } from './heartbeat-routes';
+import { sidecarRoutes, type SidecarRouteDeps } from './sidecar-routes';
 
 export interface AppDeps {
   logger: Logger;
@@ -14,6 +15,8 @@ export interface AppDeps {
   /** Readiness also fails while this process's worker is paused. */
   isPaused?: () => boolean;
   heartbeats: HeartbeatRouteDeps;
+  /** the v1 agents' handshake and provisioning's cloud-init-complete (always wired by control-plane.ts) */
+  sidecar?: SidecarRouteDeps;
   metrics?: Registry;
   codec?: { codec: PayloadCodec; token?: string; corsOrigin: string };
 }
@@ -43,6 +46,7 @@ export function createApp(deps: AppDeps): Express {
     });
   }
 
+  if (deps.sidecar) app.use(sidecarRoutes(deps.sidecar));
   app.use(heartbeatRoutes(deps.heartbeats));
   if (deps.codec) app.use(codecRoutes(deps.codec));
   app.use(notFound);

@@ -1,5 +1,5 @@
 /**
- * genesis-cp update-sidecar and rollout start|status|pause|resume|abort|list. Same conventions as
+ * genesis-cp update-n8n, update-sidecar (refused for v1 agents) and rollout start|status|pause|resume|abort|list. Same conventions as
  * the other operator commands: human tables, --json, exit 0 ok / 1 failed / 2 usage / 3 not found.
  */
 import { readFileSync } from 'node:fs';
@@ -13,8 +13,9 @@ import {
   type RolloutProgress,
   type RolloutSelector,
 } from '../domain/rollout';
-import { invalidSidecarUpdate } from '../domain/changes';
-import { startSidecarUpdate } from '../temporal/change-starts';
+import { agentSelfUpdateRefusal, invalidN8nUpdate } from '../domain/changes';
+import { listWorkspaceDroplets } from '../db/droplets';
+import { startN8nUpdate } from '../temporal/change-starts';
 import {
   abortRollout,
   pauseRollout,
@@ -90,8 +91,9 @@ export function rolloutInputFrom(o: StartOptions, now = new Date()): FleetRollou
     startedBy: process.env.USER ? `cli:${process.env.USER}` : 'cli',
   };
   if (o.kind === 'sidecar') {
-    if (!o.image) throw usage('--image is required for a sidecar rollout');
-    input.sidecar = { image: o.image, verifyWindowMs: int(o.verifyWindowMs, '--verify-window-ms') };
+    throw fail(EXIT_FAILED, `refused: ${agentSelfUpdateRefusal([])}`);
+  } else if (o.kind === 'n8n') {
+    input.n8n = { verifyWindowMs: int(o.verifyWindowMs, '--verify-window-ms') };
   } else if (o.kind === 'workflow') {
     if (!o.workflowName || !o.workflowFile)
       throw usage('--workflow-name and --workflow-file are required for a workflow rollout');
@@ -163,63 +165,69 @@ async function steer<T>(fn: () => Promise<T>): Promise<T> {
 
 export function registerRolloutCommands(program: Command, loadConfig: () => Config): void {
   program
-    .command('update-sidecar <workspace> <version>')
-    .description("blue-green update of a workspace's sidecar(s) to <version> (joins a running one)")
-    .requiredOption('--image <image>', 'sidecar image without tag')
+    .command('update-n8n <workspace> <tag>')
+    .description(
+      "blue-green update of a workspace's n8n container to n8nio/n8n:<tag> through the agent's SWAP_CONTAINER (joins a running one)",
+    )
     .option('--manual-promote', 'wait at the gate for `promote`')
-    .option('--verify-window-ms <ms>', 'health gate window')
+    .option(
+      '--verify-window-ms <ms>',
+      'health gate window (HEALTH_CHECK healthy + a keep-alive after the swap)',
+    )
     .option('--json', 'JSON output')
     .action(
       (
         workspace: string,
-        version: string,
-        o: { image: string; manualPromote?: boolean; verifyWindowMs?: string; json?: boolean },
+        tag: string,
+        o: { manualPromote?: boolean; verifyWindowMs?: string; json?: boolean },
       ) =>
         withContext(loadConfig, { pool: true, temporal: true }, async ({ pool, client, config }) => {
-          const { rows } = await pool!.query<{ id: string; sidecar_version: string | null }>(
-            `SELECT id, sidecar_version FROM droplets WHERE workspace_id = $1 AND state <> 'TERMINATED' ORDER BY id`,
-            [workspace],
-          );
-          if (rows.length === 0) throw fail(EXIT_NOT_FOUND, `workspace ${workspace} has no droplet`);
+          const droplets = await listWorkspaceDroplets(pool!, workspace);
+          if (droplets.length === 0) throw fail(EXIT_NOT_FOUND, `workspace ${workspace} has no droplet`);
           const out: Record<string, unknown>[] = [];
-          for (const r of rows) {
-            if (!r.sidecar_version)
-              throw fail(EXIT_FAILED, `droplet ${r.id}: its sidecar version is unknown`);
-            if (r.sidecar_version === version) {
-              out.push({
-                droplet: Number(r.id),
-                workflowId: '-',
-                joined: false,
-                note: `already on ${version}`,
-              });
+          for (const d of droplets) {
+            if (d.n8nTag === tag) {
+              out.push({ droplet: d.id, workflowId: '-', joined: false, note: `already on ${tag}` });
               continue;
             }
             const input = {
               workspaceId: workspace,
-              dropletId: Number(r.id),
-              fromVersion: r.sidecar_version,
-              toVersion: version,
-              image: o.image,
+              dropletId: d.id,
+              toTag: tag,
               autoPromote: !o.manualPromote,
               verifyWindowMs: int(o.verifyWindowMs, '--verify-window-ms'),
             };
-            const problem = invalidSidecarUpdate(input);
+            const problem = invalidN8nUpdate(input);
             if (problem) throw usage(`invalid update: ${problem}`);
-            const s = await startSidecarUpdate(client!, config.temporal.taskQueue, input);
+            const s = await startN8nUpdate(client!, config.temporal.taskQueue, input);
             out.push({ droplet: input.dropletId, workflowId: s.workflowId, joined: s.joined, note: '' });
           }
           print(out, !!o.json);
         }),
     );
 
+  program
+    .command('update-sidecar <workspace> <version>')
+    .description('update the agent itself: refused unless the agent advertises the self_update capability')
+    .action((workspace: string) =>
+      withContext(loadConfig, { pool: true }, async ({ pool }) => {
+        const droplets = await listWorkspaceDroplets(pool!, workspace);
+        if (droplets.length === 0) throw fail(EXIT_NOT_FOUND, `workspace ${workspace} has no droplet`);
+        for (const d of droplets) {
+          const refusal = agentSelfUpdateRefusal(d.capabilities);
+          if (refusal) throw fail(EXIT_FAILED, `droplet ${d.id}: refused: ${refusal}`);
+        }
+        throw fail(EXIT_FAILED, 'refused: no agent update command exists in this control plane yet');
+      }),
+    );
+
   const rollout = program.command('rollout').description('fleet rollouts: canary, waves, failure budget');
   rollout
     .command('start')
     .description('start a fleet rollout (a retried start with the same --id joins it)')
-    .requiredOption('--kind <kind>', 'sidecar or workflow')
+    .requiredOption('--kind <kind>', "n8n (the n8n container's image tag) or workflow")
     .requiredOption('--version <version>', 'target version')
     .option('--id <id>', 'rollout id (default r-<utc timestamp>)')
-    .option('--image <image>', 'sidecar image without tag (kind sidecar)')
     .option('--workflow-name <name>', 'n8n workflow name (kind workflow)')
     .option('--workflow-file <path>', 'n8n workflow JSON (kind workflow)')
     .option('--all', 'every tenant')
@@ -228,10 +236,10 @@ export function registerRolloutCommands(program: Command, loadConfig: () => Conf
     .option('--percentage <n>', 'a stable n % of tenants')
     .option('--canary <n>', 'canary size (default 10)')
     .option('--wave-size <n>', 'tenants per wave (default 100)')
-    .option('--concurrency <n>', 'tenants at once (default 50 sidecar, 100 workflow)')
+    .option('--concurrency <n>', 'tenants at once (default 50 n8n, 100 workflow)')
     .option('--failure-budget <ratio>', 'failures tolerated per wave as a ratio (default 0.05)')
     .option('--pause-between-ms <ms>', 'bake time between waves')
-    .option('--verify-window-ms <ms>', 'per-tenant health gate window (kind sidecar)')
+    .option('--verify-window-ms <ms>', 'per-tenant health gate window (kind n8n)')
     .option('--manual-promote', 'pause after the canary until `rollout resume`')
     .option('--rollback-scope <scope>', 'rollout (default) or wave')
     .option('--wait', 'wait for the end (exit 1 unless completed)')
