@@ -139,7 +139,8 @@ export function buildProgram(): Command {
     .option('--first-droplet-id <id>', 'droplet id of the first agent', '1000001')
     .option('--dashboard-url <url>', 'control-plane API base URL the agents send heartbeats to')
     .option('--interval <ms>', 'heartbeat interval', '60000')
-    .option('--legacy', 'send legacy handshakes instead of native heartbeats')
+    .option('--native', 'send native heartbeats instead of the v1 handshake keep-alives the fleet sends')
+    .option('--legacy', 'deprecated, no effect: v1 handshakes are the default')
     .option('--faults <spec>', 'faulty agents, e.g. crash:2,degraded:2,hang:1,bootFailure:1')
     .option('--do-port <port>', 'port of the DigitalOcean API simulator', '0')
     .option('--no-seed', 'do not write workspaces/droplets/tokens into DATABASE_URL')
@@ -154,7 +155,7 @@ export function buildProgram(): Command {
         firstDropletId: positive(o.firstDropletId, '--first-droplet-id'),
         dashboardUrl: o.dashboardUrl as string | undefined,
         heartbeatIntervalMs: positive(o.interval, '--interval'),
-        heartbeatMode: o.legacy ? 'legacy' : 'native',
+        heartbeatMode: o.native ? 'native' : 'v1',
         handshakeSecret: config.sidecar.handshakeSecret,
         jwtPrivateKey: config.sidecar.jwtPrivateKey,
         doPort: Number(o.doPort ?? 0),
@@ -178,7 +179,8 @@ export function buildProgram(): Command {
   program
     .command('dev')
     .description('development: the fleet simulator plus worker and API in one process')
-    .action(async () => {
+    .option('--native', 'simulated agents send native heartbeats instead of v1 handshake keep-alives')
+    .action(async (o: { native?: boolean }) => {
       const agents = Number(process.env.DEV_AGENTS ?? 50);
       const doPort = Number(process.env.DEV_DIGITALOCEAN_PORT ?? 8091);
       process.env.DIGITALOCEAN_API_URL ??= `http://127.0.0.1:${doPort}`;
@@ -195,7 +197,7 @@ export function buildProgram(): Command {
           firstDropletId: 1_000_001,
           dashboardUrl: `http://127.0.0.1:${cp.port}`,
           heartbeatIntervalMs: Number(process.env.DEV_HEARTBEAT_INTERVAL_MS ?? 15_000),
-          heartbeatMode: 'native',
+          heartbeatMode: o.native ? 'native' : 'v1',
           handshakeSecret: config.sidecar.handshakeSecret,
           jwtPrivateKey: config.sidecar.jwtPrivateKey!,
           doPort,

@@ -82,7 +82,7 @@ describe('workflow update', () => {
     const wf = h.fleet.sidecars.agent(ID)!.workflows;
     expect(wf).toHaveLength(1);
     expect(wf[0]).toMatchObject({ id: r1.n8nWorkflowId, active: true, credentialMap: { smtp: credId } });
-    expect((wf[0]!.json.meta as Record<string, unknown>).genesisVersion).toBe('2026.1');
+    expect((wf[0]!.meta as Record<string, unknown>).genesisVersion).toBe('2026.1');
     expect(await row()).toMatchObject({
       version: '2026.1',
       previous_version: null,
