@@ -212,13 +212,17 @@ export function verifySidecarJwt(
   }
   if (c.aud !== SIDECAR_JWT_AUDIENCE) return fail('bad_audience', 'Invalid audience');
   if (c.sub !== expected.workspaceId) {
-    return fail('workspace_mismatch', `Workspace mismatch (expected ${expected.workspaceId}, got ${text(c.sub)})`);
+    return fail(
+      'workspace_mismatch',
+      `Workspace mismatch (expected ${expected.workspaceId}, got ${text(c.sub)})`,
+    );
   }
   const dropletId = String(expected.dropletId);
   if (c.droplet_id !== dropletId) {
     return fail('droplet_mismatch', `Droplet mismatch (expected ${dropletId}, got ${text(c.droplet_id)})`);
   }
-  if (typeof c.jti !== 'string' || c.jti.length === 0) return fail('missing_jti', 'Invalid token: jti is required');
+  if (typeof c.jti !== 'string' || c.jti.length === 0)
+    return fail('missing_jti', 'Invalid token: jti is required');
   const keepUntil = typeof c.exp === 'number' ? c.exp : nowSec + NO_EXP_RETENTION_S;
   const admission = seenJti.admit(c.jti, keepUntil, nowSec);
   if (admission === 'replayed') return fail('replayed', 'Token already processed (replay attack)');

@@ -50,6 +50,8 @@ export interface NewSidecarAgent {
   registered?: boolean;
   /** SMTP configured: /health smtp_enabled, and capability "smtp" instead of "gmail" */
   smtpEnabled?: boolean;
+  /** N8N_URL; default the fleet's n8nUrl */
+  n8nUrl?: string;
   /** /health n8n_bootstrapped; default false (as recorded) */
   n8nBootstrapped?: boolean;
   /** the droplet's native heartbeat token (native mode only) */
@@ -159,6 +161,7 @@ export class SimAgent {
   readonly agentVersion: string;
   readonly smtpEnabled: boolean;
   readonly n8nBootstrapped: boolean;
+  readonly n8nUrl: string;
   power: AgentPower;
   /** set when a boot completed into bootFailure: on, but nothing answers */
   bootFailed = false;
@@ -209,7 +212,7 @@ export class SimAgent {
     spec: NewSidecarAgent,
     sidecarUrl: string,
     now: number,
-    opts: { agentDropletId: string; executionsPerMinute: number },
+    opts: { agentDropletId: string; executionsPerMinute: number; n8nUrl: string },
   ) {
     this.dropletId = spec.dropletId;
     this.workspaceId = spec.workspaceId;
@@ -221,6 +224,7 @@ export class SimAgent {
     this.registered = spec.registered ?? true;
     this.smtpEnabled = spec.smtpEnabled ?? false;
     this.n8nBootstrapped = spec.n8nBootstrapped ?? false;
+    this.n8nUrl = spec.n8nUrl ?? opts.n8nUrl;
     this.pulledImages.add(`n8nio/n8n:${this.n8nImageTag}`);
     this.power = spec.poweredOn ? 'on' : 'off';
     this.bootedAt = now;
@@ -294,10 +298,15 @@ export class SimAgent {
    * Why n8n's API does not answer (the agent's "Failed to ...: <this>"), or undefined when it does.
    * Nothing listening (n8n stopped, restarting) reads as the recorded ECONNREFUSED.
    */
-  n8nApiError(n8nUrl: string): string | undefined {
-    if (!this.n8nRunning) return `connect ECONNREFUSED ${new URL(n8nUrl).host}`;
+  n8nApiError(): string | undefined {
+    if (!this.n8nUp) return `connect ECONNREFUSED ${new URL(this.n8nUrl).host}`;
     if (this.unhealthy() === 'down') return 'Request failed with status code 503';
     return undefined;
+  }
+
+  /** is the n8n container running (not restarting, swapped out, stopped)? */
+  get n8nUp(): boolean {
+    return this.n8nRunning && !this.hasFault('n8nStopped');
   }
 
   get runningExecutions(): number {
@@ -306,12 +315,12 @@ export class SimAgent {
       if (f.kind === 'runningExecutions') n = Math.max(n, f.count);
       if (f.kind === 'degraded') n = Math.max(n, DEGRADED_RUNNING_EXECUTIONS + 1);
     }
-    return this.n8nRunning ? n : 0;
+    return this.n8nUp ? n : 0;
   }
 
   /** what the agent's own n8n health probe concludes (HEALTH_CHECK n8n_status, keep-alive version) */
   get n8nStatus(): N8nStatus {
-    if (!this.alive || !this.n8nRunning) return 'down';
+    if (!this.alive || !this.n8nUp) return 'down';
     const u = this.unhealthy();
     if (u === 'down') return 'down';
     if (u === 'degraded' || this.runningExecutions > DEGRADED_RUNNING_EXECUTIONS) return 'degraded';
@@ -331,7 +340,7 @@ export class SimAgent {
 
   /** Call after anything that changes how many executions run or fail. */
   executionsChanged(now: number): void {
-    const running = this.power === 'on' && this.n8nRunning && this.unhealthy() !== 'down';
+    const running = this.power === 'on' && this.n8nUp && this.unhealthy() !== 'down';
     this.executions.change(now, running ? this.activeWorkflows : 0, this.failingShare);
   }
 
@@ -354,7 +363,10 @@ export class SimAgent {
 
   newContainerId(): string {
     let id = '';
-    while (id.length < 64) id += Math.floor(this.rand() * 0x100000000).toString(16).padStart(8, '0');
+    while (id.length < 64)
+      id += Math.floor(this.rand() * 0x100000000)
+        .toString(16)
+        .padStart(8, '0');
     return id;
   }
 

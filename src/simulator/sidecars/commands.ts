@@ -19,8 +19,6 @@ import type { SimAgent, SimWorkflow } from './agent';
 
 export interface CommandEnv {
   masterKey: string;
-  /** the agent's N8N_URL (webhook URLs and connection errors name it) */
-  n8nUrl: string;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   /** docker pull duration (an image not yet on the droplet) */
@@ -80,8 +78,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** n8n's public API, as the agent's axios sees it: throws "Failed to <verb>: <reason>". */
-function n8n(agent: SimAgent, env: CommandEnv, verb: string): void {
-  const down = agent.n8nApiError(env.n8nUrl);
+function n8n(agent: SimAgent, verb: string): void {
+  const down = agent.n8nApiError();
   if (down) throw new CommandError(`Failed to ${verb}: ${down}`);
 }
 
@@ -106,7 +104,7 @@ function applyCredentialMap(json: unknown, map: unknown): unknown {
   return JSON.parse(text) as unknown;
 }
 
-function webhookUrl(env: CommandEnv, nodes: unknown[]): string | undefined {
+function webhookUrl(agent: SimAgent, nodes: unknown[]): string | undefined {
   for (const node of nodes) {
     if (!isRecord(node) || node.type !== 'n8n-nodes-base.webhook') continue;
     const path =
@@ -115,12 +113,17 @@ function webhookUrl(env: CommandEnv, nodes: unknown[]): string | undefined {
         : isRecord(node.parameters) && typeof node.parameters.path === 'string'
           ? node.parameters.path
           : undefined;
-    if (path) return `${env.n8nUrl.replace(/\/+$/, '')}/webhook/${path}`;
+    if (path) return `${agent.n8nUrl.replace(/\/+$/, '')}/webhook/${path}`;
   }
   return undefined;
 }
 
-function openBlob(agent: SimAgent, env: CommandEnv, encrypted: unknown, verb: string): Record<string, unknown> {
+function openBlob(
+  agent: SimAgent,
+  env: CommandEnv,
+  encrypted: unknown,
+  verb: string,
+): Record<string, unknown> {
   try {
     return decryptCredential(env.masterKey, agent.workspaceId, String(encrypted ?? ''));
   } catch (err) {
@@ -147,9 +150,13 @@ async function survive(agent: SimAgent, env: CommandEnv, ms: number): Promise<bo
 export class AgentGone extends Error {}
 
 const handlers: Record<V1Action, Handler> = {
-  async HEALTH_CHECK(agent, _p, env) {
+  async HEALTH_CHECK(agent) {
     const result: Record<string, unknown> = { n8n_status: agent.n8nStatus, container_status: 'unknown' };
     if (!agent.dockerUp) return result; // docker inspect/stats failed: the container fields are absent
+    if (agent.hasFault('n8nStopped')) {
+      result.container_status = 'exited';
+      return result;
+    }
     result.container_status = agent.n8nRunning ? 'running' : 'restarting';
     result.container_health = agent.n8nRunning ? 'healthy' : 'starting';
     if (agent.n8nRunning) {
@@ -158,13 +165,12 @@ const handlers: Record<V1Action, Handler> = {
       result.memory_usage_mb = s.memMb;
       result.memory_limit_mb = agent.memoryLimitMb;
     }
-    void env;
     return result;
   },
 
   async DEPLOY_WORKFLOW(agent, p, env) {
     const verb = 'create workflow';
-    n8n(agent, env, verb);
+    n8n(agent, verb);
     const json = applyCredentialMap(p.workflow_json, p.credential_map);
     if (!isRecord(json)) throw n8nStatusError(verb, 400);
     const { name, nodes, connections, settings } = json;
@@ -173,21 +179,30 @@ const handlers: Record<V1Action, Handler> = {
     }
     const at = new Date(env.now()).toISOString();
     const id = agent.newId('wf');
-    agent.workflows.set(id, { id, name, active: false, nodes, connections, settings, createdAt: at, updatedAt: at });
+    agent.workflows.set(id, {
+      id,
+      name,
+      active: false,
+      nodes,
+      connections,
+      settings,
+      createdAt: at,
+      updatedAt: at,
+    });
     agent.log(env.now(), `Workflow "${name}" (${id}) created`);
-    const url = webhookUrl(env, nodes);
+    const url = webhookUrl(agent, nodes);
     return url ? { id, webhookUrl: url } : { id };
   },
 
-  async GET_WORKFLOW(agent, p, env) {
+  async GET_WORKFLOW(agent, p) {
     const verb = 'get workflow';
-    n8n(agent, env, verb);
+    n8n(agent, verb);
     return { success: true, workflow: structuredClone(workflowOf(agent, p.workflow_id, verb)) };
   },
 
   async UPDATE_WORKFLOW(agent, p, env) {
     const verb = 'update workflow';
-    n8n(agent, env, verb);
+    n8n(agent, verb);
     const wf = workflowOf(agent, p.workflow_id, verb);
     if (!isRecord(p.workflow_json)) throw n8nStatusError(verb, 400);
     const { id: _ignored, ...fields } = structuredClone(p.workflow_json);
@@ -200,7 +215,7 @@ const handlers: Record<V1Action, Handler> = {
 
   async ACTIVATE_WORKFLOW(agent, p, env) {
     const verb = 'activate workflow';
-    n8n(agent, env, verb);
+    n8n(agent, verb);
     const wf = workflowOf(agent, p.workflow_id, verb);
     wf.active = true;
     wf.updatedAt = new Date(env.now()).toISOString();
@@ -211,7 +226,7 @@ const handlers: Record<V1Action, Handler> = {
 
   async DEACTIVATE_WORKFLOW(agent, p, env) {
     const verb = 'deactivate workflow';
-    n8n(agent, env, verb);
+    n8n(agent, verb);
     const wf = workflowOf(agent, p.workflow_id, verb);
     wf.active = false;
     wf.updatedAt = new Date(env.now()).toISOString();
@@ -221,7 +236,7 @@ const handlers: Record<V1Action, Handler> = {
 
   async DELETE_WORKFLOW(agent, p, env) {
     const verb = 'delete workflow';
-    n8n(agent, env, verb);
+    n8n(agent, verb);
     const wf = workflowOf(agent, p.workflow_id, verb);
     agent.workflows.delete(wf.id);
     agent.executionsChanged(env.now());
@@ -232,7 +247,7 @@ const handlers: Record<V1Action, Handler> = {
   async INJECT_CREDENTIAL(agent, p, env) {
     const verb = 'create credential';
     const data = openBlob(agent, env, p.encrypted_data, verb);
-    n8n(agent, env, verb);
+    n8n(agent, verb);
     const credentialType = String(p.credential_type ?? '');
     if (!credentialType || typeof p.credential_name !== 'string') throw n8nStatusError(verb, 400);
     const at = new Date(env.now()).toISOString();
@@ -253,7 +268,7 @@ const handlers: Record<V1Action, Handler> = {
   async ROTATE_CREDENTIAL(agent, p, env) {
     const verb = 'update credential';
     const data = openBlob(agent, env, p.encrypted_data, verb);
-    n8n(agent, env, verb);
+    n8n(agent, verb);
     const cred = typeof p.credential_id === 'string' ? agent.credentials.get(p.credential_id) : undefined;
     if (!cred) throw n8nStatusError(verb, 404);
     cred.data = data;
@@ -271,6 +286,7 @@ const handlers: Record<V1Action, Handler> = {
     agent.n8nRunning = true;
     agent.n8nRestarts++;
     agent.faults.delete('runningExecutions');
+    agent.faults.delete('n8nStopped');
     if (degraded?.kind === 'degraded' && degraded.clearsOnRestart) agent.faults.delete('degraded');
     agent.executionsChanged(env.now());
     agent.log(env.now(), 'n8n ready on 0.0.0.0, port 5678 (restarted)');
@@ -325,7 +341,7 @@ const handlers: Record<V1Action, Handler> = {
   },
 
   async COLLECT_METRICS(agent, p, env) {
-    n8n(agent, env, 'get metrics');
+    n8n(agent, 'get metrics');
     const sinceMs = typeof p.since === 'string' ? Date.parse(p.since) : NaN;
     const stats = agent.executions.stats(env.now(), Number.isNaN(sinceMs) ? undefined : sinceMs);
     return { ...stats, since: typeof p.since === 'string' && !Number.isNaN(sinceMs) ? p.since : 'all-time' };

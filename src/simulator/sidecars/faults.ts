@@ -25,6 +25,10 @@
  *   failingExecutions {share}   this share (0..1) of the executions n8n runs from now on fails
  *                               (COLLECT_METRICS executions_failed). Clearing it stops new failures;
  *                               the failed ones stay in the last-1,000 window until pushed out.
+ *   n8nStopped                  the n8n container is not running (nothing listens on N8N_URL, the
+ *                               recorded "n8n_down" condition): n8n_status 'down', n8n actions fail
+ *                               with "connect ECONNREFUSED <host:port>", container_status 'exited'.
+ *                               Cleared by RESTART_N8N (docker restart starts it) and by a boot.
  *   dockerUnavailable           every docker command fails: HEALTH_CHECK has container_status
  *                               'unknown' and no container fields, RESTART_N8N / PULL_IMAGE /
  *                               SWAP_CONTAINER answer result {success:false}, GET_LOGS {logs: []}.
@@ -52,6 +56,7 @@ export type SidecarFault =
   | { kind: 'failAction'; action: string; error?: string }
   | { kind: 'runningExecutions'; count: number }
   | { kind: 'failingExecutions'; share: number }
+  | { kind: 'n8nStopped' }
   | { kind: 'dockerUnavailable' }
   | { kind: 'brokenTag'; tag: string }
   | { kind: 'unhealthyTag'; tag: string; status?: 'down' | 'degraded' }
@@ -61,13 +66,19 @@ export type SidecarFault =
 export type SidecarFaultKind = SidecarFault['kind'];
 
 /** Faults that a fresh boot (off -> on) clears. */
-export const CLEARED_BY_BOOT: readonly SidecarFaultKind[] = ['crash', 'hang', 'runningExecutions'];
+export const CLEARED_BY_BOOT: readonly SidecarFaultKind[] = [
+  'crash',
+  'hang',
+  'runningExecutions',
+  'n8nStopped',
+];
 /** Faults that a power cycle clears. */
 export const CLEARED_BY_POWER_CYCLE: readonly SidecarFaultKind[] = [
   'crash',
   'hang',
   'recoverOnlyAfterPowerCycle',
   'runningExecutions',
+  'n8nStopped',
 ];
 
 /** The key a fault is stored under: one per kind, failAction one per action, tag faults one per tag. */

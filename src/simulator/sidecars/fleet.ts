@@ -36,7 +36,12 @@ import { loadPublicKey } from '../../sidecar/jwt';
 import { type NewSidecarAgent, SimAgent, type SidecarAgentView } from './agent';
 import { CLEARED_BY_BOOT, CLEARED_BY_POWER_CYCLE, type SidecarFault, type SidecarFaultKind } from './faults';
 import type { SimWorkflow } from './agent';
-import { type FirstBootOutcome, type HeartbeatMode, HeartbeatSender, type HeartbeatStats } from './heartbeats';
+import {
+  type FirstBootOutcome,
+  type HeartbeatMode,
+  HeartbeatSender,
+  type HeartbeatStats,
+} from './heartbeats';
 import { Scheduler } from './scheduler';
 import { type CommandCounters, createRequestHandler, newCommandCounters } from './server';
 
@@ -53,7 +58,7 @@ export interface SidecarFleetOptions {
   heartbeatIntervalMs?: number;
   /** SIDECAR_HANDSHAKE_SECRET: v1's bearer (required with a dashboardUrl in v1 mode) */
   handshakeSecret?: string;
-  /** N8N_URL of every agent (webhookUrl, connection errors); default http://127.0.0.1:5678 */
+  /** N8N_URL of the agents (webhookUrl, connection errors); per agent too; default http://127.0.0.1:5678 */
   n8nUrl?: string;
   /** power on -> sidecar up; default 1 000 */
   bootDelayMs?: number;
@@ -168,7 +173,6 @@ class Fleet implements SidecarFleet {
         maxBodyBytes: 5 * 1024 * 1024,
         env: {
           masterKey: opts.masterKey,
-          n8nUrl: opts.n8nUrl ?? 'http://127.0.0.1:5678',
           now: this.now,
           sleep: (ms) => this.scheduler.sleep(ms),
           pullDelayMs: opts.pullDelayMs ?? 0,
@@ -214,6 +218,7 @@ class Fleet implements SidecarFleet {
     const agent = new SimAgent(spec, sidecarUrl, this.now(), {
       agentDropletId: spec.agentDropletId ?? new URL(sidecarUrl).hostname,
       executionsPerMinute: this.opts.executionsPerMinute ?? 1,
+      n8nUrl: this.opts.n8nUrl ?? 'http://127.0.0.1:5678',
     });
     if (this.heartbeatMode === 'native') agent.registered = true;
     this.agents.set(spec.dropletId, agent);
@@ -252,7 +257,10 @@ class Fleet implements SidecarFleet {
 
   setFault(dropletId: number, fault: SidecarFault): void {
     const a = this.must(dropletId);
-    if ((fault.kind === 'failingExecutions' || fault.kind === 'flakyTag') && !(fault.share >= 0 && fault.share <= 1)) {
+    if (
+      (fault.kind === 'failingExecutions' || fault.kind === 'flakyTag') &&
+      !(fault.share >= 0 && fault.share <= 1)
+    ) {
       throw new RangeError(`${fault.kind} share must be in 0..1, got ${fault.share}`);
     }
     a.setFault(fault, this.now());
@@ -387,7 +395,10 @@ class Fleet implements SidecarFleet {
       a.epoch++;
       a.dropConnections();
       const base = this.opts.restartBackoffBaseMs ?? 100;
-      const delay = Math.min(this.opts.restartBackoffMaxMs ?? 60_000, base * 2 ** Math.min(a.crashLoopExits, 20));
+      const delay = Math.min(
+        this.opts.restartBackoffMaxMs ?? 60_000,
+        base * 2 ** Math.min(a.crashLoopExits, 20),
+      );
       a.crashLoopExits++;
       a.restartTask = this.scheduler.after(delay, () => {
         a.restartTask = undefined;

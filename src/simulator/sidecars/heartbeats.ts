@@ -92,7 +92,9 @@ export class HeartbeatSender {
         workspace_id: agent.workspaceId,
         sidecar_url: agent.sidecarUrl,
         version: firstBoot ? 'unknown' : agent.n8nStatus,
-        capabilities: this.opts.capabilities ? [...this.opts.capabilities] : v1Capabilities(agent.smtpEnabled),
+        capabilities: this.opts.capabilities
+          ? [...this.opts.capabilities]
+          : v1Capabilities(agent.smtpEnabled),
       };
     }
     const s = agent.sample();
@@ -148,14 +150,18 @@ export class HeartbeatSender {
         this.fail(agent, cause);
       }
       if (!done) return;
-      if (answer === undefined) return rejected(cause === 'timeout' ? 'timeout of request exceeded' : 'unknown');
+      if (answer === undefined)
+        return rejected(cause === 'timeout' ? 'timeout of request exceeded' : 'unknown');
       let parsed: unknown;
       try {
         parsed = JSON.parse(answer);
       } catch {
         return rejected('unknown');
       }
-      const p = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { success?: unknown; error?: unknown };
+      const p = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+        success?: unknown;
+        error?: unknown;
+      };
       if (p.success === true) return done({ accepted: true });
       rejected(typeof p.error === 'string' && p.error ? p.error : 'unknown');
     };

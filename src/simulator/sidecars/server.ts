@@ -116,7 +116,11 @@ export function createRequestHandler(
     const raw = await readBody(req, ctx.maxBodyBytes);
     if (raw === 'too_large') {
       counters.serverErrors++;
-      return send(res, 500, { success: false, error: 'request entity too large', execution_time_ms: elapsed() });
+      return send(res, 500, {
+        success: false,
+        error: 'request entity too large',
+        execution_time_ms: elapsed(),
+      });
     }
     let body: unknown;
     try {
@@ -148,7 +152,11 @@ export function createRequestHandler(
     agent.count(name);
     if (agent.hasFault('serverError')) {
       counters.serverErrors++;
-      return send(res, 500, { success: false, error: 'Internal server error (simulated)', execution_time_ms: elapsed() });
+      return send(res, 500, {
+        success: false,
+        error: 'Internal server error (simulated)',
+        execution_time_ms: elapsed(),
+      });
     }
 
     agent.openResponses.add(res);
