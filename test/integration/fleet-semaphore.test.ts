@@ -7,7 +7,7 @@ import Redis from 'ioredis';
 import { FleetConcurrencyBusyError, FleetSemaphore } from '../../src/concurrency/fleet-semaphore';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
 
-const limits = { sidecar_update: 5, workflow_update: 100, credential: 1 };
+const limits = { n8n_update: 5, workflow_update: 100, credential: 1 };
 
 describe('fleet semaphore', () => {
   let r: TestRedis;
@@ -34,7 +34,7 @@ describe('fleet semaphore', () => {
     const ran: number[] = [];
     await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        semaphores[i % 2]!.withSlot('sidecar_update', async () => {
+        semaphores[i % 2]!.withSlot('n8n_update', async () => {
           now++;
           max = Math.max(max, now);
           await new Promise((res) => setTimeout(res, 10 + (i % 7) * 5));
@@ -45,7 +45,7 @@ describe('fleet semaphore', () => {
     );
     expect(max).toBe(5);
     expect(ran.sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i));
-    expect(await semaphores[0]!.inUse('sidecar_update')).toBe(0);
+    expect(await semaphores[0]!.inUse('n8n_update')).toBe(0);
   });
 
   it('gives a dead holder slot back after its lease', async () => {
