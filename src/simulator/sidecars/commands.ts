@@ -205,8 +205,8 @@ const handlers: Record<V1Action, Handler> = {
     n8n(agent, verb);
     const wf = workflowOf(agent, p.workflow_id, verb);
     if (!isRecord(p.workflow_json)) throw n8nStatusError(verb, 400);
-    const { id: _ignored, ...fields } = structuredClone(p.workflow_json);
-    void _ignored;
+    const fields = structuredClone(p.workflow_json);
+    delete fields.id; // the URL names the workflow
     Object.assign(wf, fields, { updatedAt: new Date(env.now()).toISOString() });
     agent.executionsChanged(env.now());
     agent.log(env.now(), `Workflow ${wf.id} updated`);
