@@ -38,3 +38,8 @@ CREATE TABLE workflow_deploys (
   recorded_at     timestamptz,
   PRIMARY KEY (workflow_id, droplet_id)
 );
+
+-- Rollouts of the n8n container's tag; 'sidecar' stays readable for rollouts recorded before v1
+-- (new ones are refused: protocol v1 agents cannot update themselves).
+ALTER TABLE rollouts DROP CONSTRAINT rollouts_kind_check;
+ALTER TABLE rollouts ADD CONSTRAINT rollouts_kind_check CHECK (kind IN ('n8n', 'workflow', 'sidecar'));

@@ -180,16 +180,24 @@ export async function startControlPlane(
   let stopRelay: (() => Promise<void> | undefined) | undefined;
   if (role !== 'worker') {
     const sup = supervisor;
+    const metrics = createMetrics({
+      redis,
+      stream,
+      backlogAlert: config.heartbeats.backlogAlert,
+      pool,
+      shared: new SharedMetrics(redis, config.redis.keyPrefix),
+      staleAfterS: config.watchdog.heartbeatTimeoutS,
+    });
     const relay = config.dashboardRelay.url
       ? new DashboardRelay({
           url: config.dashboardRelay.url,
           timeoutMs: config.dashboardRelay.timeoutMs,
           maxQueue: config.dashboardRelay.maxQueue,
           logger,
-          onOutcome: (route, outcome) => relayMetrics?.relayOutcome(route, outcome),
+          onOutcome: (route, outcome) => metrics.relayOutcome(route, outcome),
         })
       : undefined;
-    let relayMetrics: ReturnType<typeof createMetrics> | undefined;
+    if (relay) metrics.watchRelay(() => relay.status());
     stopRelay = () => relay?.close();
     const health = new HealthChecker(
       {
@@ -203,16 +211,6 @@ export async function startControlPlane(
       },
       { version: config.version, timeoutMs: config.api.healthCheckTimeoutMs, isPaused: paused },
     );
-    const metrics = createMetrics({
-      redis,
-      stream,
-      backlogAlert: config.heartbeats.backlogAlert,
-      pool,
-      shared: new SharedMetrics(redis, config.redis.keyPrefix),
-      staleAfterS: config.watchdog.heartbeatTimeoutS,
-    });
-    relayMetrics = metrics;
-    if (relay) metrics.watchRelay(() => relay.status());
     const app = createApp({
       logger,
       health,

@@ -28,7 +28,6 @@ export interface HeartbeatRouteDeps {
   bodyLimitBytes: number;
   logger: Logger;
   metrics?: IngestMetrics;
-  now?: () => number;
 }
 
 const RETRY_AFTER_S = '5';
@@ -49,7 +48,6 @@ function describeIssues(error: z.ZodError, index?: number): { path: string; mess
 
 export function heartbeatRoutes(deps: HeartbeatRouteDeps): Router {
   const router = Router();
-  const now = deps.now ?? Date.now;
   const json = express.json({ limit: deps.bodyLimitBytes, strict: false, type: () => true });
 
   const requireJson = (route: 'native' | 'handshake') => (req: Request, res: Response, next: () => void) => {

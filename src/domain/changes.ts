@@ -3,6 +3,7 @@
  * defaults, status and failure types. Pure; shared by workflows, activities and start helpers.
  * Every duration is an input with a production default.
  */
+import { invalidN8nWorkflowJson } from './n8n-workflow';
 
 /**
  * The n8n container update of one droplet, blue-green through the agent's SWAP_CONTAINER
@@ -199,12 +200,8 @@ export function invalidWorkflowUpdate(input: Partial<WorkflowUpdateInput>): stri
   const t = target(input);
   if (t) return t;
   if (!nonEmpty(input.workflowName)) return 'workflowName must be a non-empty string';
-  if (
-    typeof input.workflowJson !== 'object' ||
-    input.workflowJson === null ||
-    Array.isArray(input.workflowJson)
-  )
-    return 'workflowJson must be an object';
+  const json = invalidN8nWorkflowJson(input.workflowJson);
+  if (json) return json;
   if (!nonEmpty(input.version)) return 'version must be a non-empty string';
   if (input.credentialMap !== undefined) {
     if (typeof input.credentialMap !== 'object' || input.credentialMap === null)

@@ -9,6 +9,23 @@
 /** The fields the agent forwards to n8n, and so the ones a read-back can be compared on. */
 export const FORWARDED_WORKFLOW_FIELDS = ['name', 'nodes', 'connections', 'settings'] as const;
 
+/**
+ * n8n's public API refuses a workflow without name, nodes, connections and settings (400), and the
+ * agent forwards only those: checked at the start, naming the field, instead of failing deep in a
+ * tenant's n8n.
+ */
+export function invalidN8nWorkflowJson(json: unknown, field = 'workflowJson'): string | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return `${field} must be an object`;
+  const w = json as Record<string, unknown>;
+  if (typeof w.name !== 'string' || w.name.length === 0) return `${field}.name must be a non-empty string`;
+  if (!Array.isArray(w.nodes)) return `${field}.nodes must be an array`;
+  if (typeof w.connections !== 'object' || w.connections === null || Array.isArray(w.connections))
+    return `${field}.connections must be an object`;
+  if (typeof w.settings !== 'object' || w.settings === null || Array.isArray(w.settings))
+    return `${field}.settings must be an object (n8n requires it; {} is enough)`;
+  return undefined;
+}
+
 /** `workflowJson` reduced to what the agent forwards. */
 export function forwardedWorkflow(workflowJson: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -5,6 +5,7 @@
  * validation, the wave plan and the budget rule, shared by the workflow, activities, client and CLI.
  */
 import { agentSelfUpdateRefusal } from './changes';
+import { invalidN8nWorkflowJson } from './n8n-workflow';
 
 /**
  * 'n8n': the n8n container's image tag; 'workflow': an n8n workflow. There is no 'sidecar' kind:
@@ -192,8 +193,8 @@ export function invalidFleetRollout(input: Partial<FleetRolloutInput>): string |
     const w = input.workflow;
     if (typeof w !== 'object' || w === null) return 'workflow must be an object';
     if (!nonEmpty(w.workflowName)) return 'workflow.workflowName must be a non-empty string';
-    if (typeof w.workflowJson !== 'object' || w.workflowJson === null || Array.isArray(w.workflowJson))
-      return 'workflow.workflowJson must be an object';
+    const json = invalidN8nWorkflowJson(w.workflowJson, 'workflow.workflowJson');
+    if (json) return json;
     if (w.credentialMap !== undefined) {
       if (typeof w.credentialMap !== 'object' || w.credentialMap === null)
         return 'workflow.credentialMap must be an object of strings';

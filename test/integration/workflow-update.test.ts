@@ -169,21 +169,22 @@ describe('workflow update', () => {
     expect(h.fleet.sidecars.commandCount(ID + 1, 'DEPLOY_WORKFLOW')).toBe(before + 1);
   });
 
-  it('fails without recording when n8n refuses the deploy, and refuses bad input', async () => {
-    const { settings: _dropped, ...noSettings } = campaign('x');
+  it('fails without recording when n8n is down, and refuses bad input', async () => {
+    h.fleet.sidecars.setFault(ID + 1, { kind: 'n8nStopped' });
     const run = await startWorkflowUpdate(h.temporal.client, h.taskQueue, {
       workspaceId: 'ws-w1',
       dropletId: ID + 1,
       workflowName: 'campaign-sender',
-      workflowJson: noSettings, // n8n's public API requires settings: 400
+      workflowJson: campaign('x'),
       version: '1',
     });
     await expect(run.handle.result()).rejects.toMatchObject({
       cause: {
         type: 'VerificationFailed',
-        message: expect.stringMatching(/Failed to create workflow: Request failed with status code 400/),
+        message: expect.stringMatching(/Failed to create workflow: connect ECONNREFUSED/),
       },
     });
+    h.fleet.sidecars.clearFault(ID + 1, 'n8nStopped');
     const none = await h.db.pool.query(
       `SELECT 1 FROM tenant_versions WHERE workspace_id = 'ws-w1' AND component = 'workflow:campaign-sender'`,
     );
@@ -196,6 +197,18 @@ describe('workflow update', () => {
     });
     await expect(bad.result()).rejects.toMatchObject({
       cause: { type: 'InvalidInput', message: expect.stringMatching(/workflowJson must be an object/) },
+    });
+    const { settings: _s, ...noSettings } = campaign('x');
+    const refused = await h.temporal.client.workflow.start(workflowUpdate, {
+      taskQueue: h.taskQueue,
+      workflowId: `bad-wf-settings-${Date.now()}`,
+      args: [{ workspaceId: WS, dropletId: ID, workflowName: 'x', workflowJson: noSettings, version: '1' }],
+    });
+    await expect(refused.result()).rejects.toMatchObject({
+      cause: {
+        type: 'InvalidInput',
+        message: expect.stringMatching(/workflowJson\.settings must be an object/),
+      },
     });
   });
 });

@@ -64,9 +64,21 @@ describe('change inputs', () => {
   });
 
   it('workflow update', () => {
-    const w = { workspaceId: 'ws', dropletId: 1, workflowName: 'a', workflowJson: {}, version: '1' };
+    const json = { name: 'A', nodes: [], connections: {}, settings: {} };
+    const w = { workspaceId: 'ws', dropletId: 1, workflowName: 'a', workflowJson: json, version: '1' };
     expect(invalidWorkflowUpdate(w)).toBeUndefined();
     expect(invalidWorkflowUpdate({ ...w, workflowJson: [] as never })).toMatch(/^workflowJson/);
+    // what n8n's API requires and the agent forwards, named before anything is sent
+    const { settings: _s, ...noSettings } = json;
+    expect(invalidWorkflowUpdate({ ...w, workflowJson: noSettings })).toMatch(
+      /^workflowJson\.settings must be an object/,
+    );
+    expect(invalidWorkflowUpdate({ ...w, workflowJson: { ...json, nodes: {} } })).toMatch(
+      /^workflowJson\.nodes/,
+    );
+    expect(invalidWorkflowUpdate({ ...w, workflowJson: { ...json, name: '' } })).toMatch(
+      /^workflowJson\.name/,
+    );
     expect(invalidWorkflowUpdate({ ...w, version: '' })).toMatch(/^version/);
     expect(invalidWorkflowUpdate({ ...w, credentialMap: { x: '' } })).toMatch(/^credentialMap\.x/);
   });

@@ -59,7 +59,11 @@ describe('invalidFleetRollout', () => {
         ...valid,
         kind: 'workflow',
         n8n: undefined,
-        workflow: { workflowName: 'lead-sync', workflowJson: { nodes: [] }, credentialMap: { a: 'b' } },
+        workflow: {
+          workflowName: 'lead-sync',
+          workflowJson: { name: 'Lead sync', nodes: [], connections: {}, settings: {} },
+          credentialMap: { a: 'b' },
+        },
         selector: { percentage: 12.5 },
       }),
     ).toBeUndefined();
