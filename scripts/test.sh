@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
+ensure_node
 ensure_node_modules
 ensure_postgres
 ensure_redis

@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig, type Role } from './config';
-import { createPool } from './db/pool';
+import { createPool, type DatabaseTarget } from './db/pool';
 import { migrate } from './db/migrate';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
@@ -40,7 +40,7 @@ async function runProcess(role: 'worker' | 'api' | 'all'): Promise<void> {
   const config = configOrExit(role);
   const logger = createLogger({ level: config.logLevel, name: `genesis-cp-${role}` });
   await runUntilSignal(logger, async () => {
-    if (role !== 'api') await migrateWith(config.database.url, logger);
+    if (role !== 'api') await migrateWith(config.database, logger);
     return startControlPlane(role, config, logger);
   });
 }
@@ -77,11 +77,16 @@ async function runUntilSignal(
   }
 }
 
-async function migrateWith(url: string, logger: Logger): Promise<void> {
-  const pool = createPool(url, logger, { max: 1 });
+async function migrateWith(db: DatabaseTarget, logger: Logger): Promise<void> {
+  const pool = createPool(db, logger, { max: 1 });
   try {
-    const result = await migrate(pool);
-    logger.info({ applied: result.applied, alreadyApplied: result.alreadyApplied.length }, 'migrations');
+    const result = await migrate(pool, db.schema);
+    if (result.movedFromPublic.length > 0)
+      logger.info({ schema: db.schema, moved: result.movedFromPublic }, 'moved the tables from public');
+    logger.info(
+      { schema: db.schema, applied: result.applied, alreadyApplied: result.alreadyApplied.length },
+      'migrations',
+    );
   } finally {
     await pool.end();
   }
@@ -112,7 +117,7 @@ export function buildProgram(): Command {
     .action(async () => {
       const config = configOrExit('migrate');
       const logger = createLogger({ level: config.logLevel, name: 'genesis-cp-migrate' });
-      await migrateWith(config.database.url, logger);
+      await migrateWith(config.database, logger);
     });
 
   program
@@ -149,7 +154,7 @@ export function buildProgram(): Command {
       const logger = createLogger({ level: config.logLevel, name: 'genesis-cp-simulate' });
       if (!config.sidecar.jwtPrivateKey)
         throw usage('SIDECAR_JWT_PRIVATE_KEY is needed: the agents verify commands with its public half');
-      const pool = o.seed === false ? undefined : createPool(config.database.url, logger, { max: 2 });
+      const pool = o.seed === false ? undefined : createPool(config.database, logger, { max: 2 });
       const fleet = await runFleet({
         agents: positive(o.agents, '--agents'),
         firstDropletId: positive(o.firstDropletId, '--first-droplet-id'),
@@ -187,8 +192,8 @@ export function buildProgram(): Command {
       process.env.DIGITALOCEAN_API_TOKEN ??= DEFAULT_SIMULATOR_TOKEN;
       const config = configOrExit('all');
       const logger = createLogger({ level: config.logLevel, name: 'genesis-cp-dev' });
-      await migrateWith(config.database.url, logger);
-      const pool = createPool(config.database.url, logger, { max: 2 });
+      await migrateWith(config.database, logger);
+      const pool = createPool(config.database, logger, { max: 2 });
       let fleet: Awaited<ReturnType<typeof runFleet>> | undefined;
       await runUntilSignal(logger, async () => {
         const cp = await startControlPlane('all', config, logger);
@@ -231,7 +236,7 @@ export function buildProgram(): Command {
         throw new CommanderError(EXIT_CONFIG, 'genesis-cp.usage', 'dropletId must be a number');
       const config = configOrExit('cli');
       const logger = createLogger({ level: 'warn' });
-      const pool = createPool(config.database.url, logger, { max: 1 });
+      const pool = createPool(config.database, logger, { max: 1 });
       try {
         const exists = await pool.query('SELECT 1 FROM droplets WHERE id = $1', [Number(dropletId)]);
         if (exists.rowCount === 0)

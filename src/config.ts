@@ -9,6 +9,7 @@ import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DATABASE_SCHEMA, schemaNameProblem } from './db/schema';
 import type { ScaleAlertInput } from './domain/scale';
 
 export type Role = 'worker' | 'api' | 'all' | 'migrate' | 'cli';
@@ -106,6 +107,13 @@ const schema = z.object({
 
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
   DATABASE_POOL_MAX: int(1, 200).default(10),
+  DATABASE_SCHEMA: z
+    .string()
+    .superRefine((v, ctx) => {
+      const problem = schemaNameProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default(DEFAULT_DATABASE_SCHEMA),
   REDIS_URL: urlWithProtocols(['redis:', 'rediss:']).optional(),
   REDIS_KEY_PREFIX: z
     .string()
@@ -186,11 +194,11 @@ const schema = z.object({
   SCALE_LEADS_TABLE: z
     .string()
     .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, 'must be [schema.]table in lower case')
-    .default('leads'),
+    .default('public.leads'),
   SCALE_EMAIL_EVENTS_TABLE: z
     .string()
     .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, 'must be [schema.]table in lower case')
-    .default('email_events'),
+    .default('public.email_events'),
   SCALE_STALE_FRACTION_WARNING: fraction.default(0.05),
 
   TELEGRAM_BOT_TOKEN: z.string().min(1).optional(),
@@ -211,7 +219,8 @@ export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
   version: string;
-  database: { url: string; poolMax: number };
+  /** schema: where the control plane's tables live (search_path of every connection) */
+  database: { url: string; poolMax: number; schema: string };
   redis: { url: string; keyPrefix: string };
   temporal: {
     address: string;
@@ -276,6 +285,20 @@ const requiredByRole: Record<Role, (keyof Env)[]> = {
   cli: [],
 };
 
+/**
+ * Supavisor's transaction mode (Supabase's pooler host on port 6543) hands each transaction to any
+ * server connection: the search_path the pool sets per connection (src/db/pool.ts) would not hold.
+ * The direct connection and session mode (port 5432) keep one server connection per client.
+ */
+function transactionModePooler(url: string): string | undefined {
+  const u = new URL(url);
+  if (!u.hostname.endsWith('.pooler.supabase.com') || u.port !== '6543') return undefined;
+  return (
+    "is Supavisor's transaction mode (port 6543), which keeps no session state (search_path); " +
+    'use the direct connection (db.<project>.supabase.co:5432) or session mode (the pooler on port 5432)'
+  );
+}
+
 export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings are "unset": platforms often template a variable to "".
   const raw: Record<string, string> = {};
@@ -319,6 +342,8 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
         reason: 'is required when ALERT_WEBHOOK_URL is set',
       });
     }
+    const pooler = transactionModePooler(e.DATABASE_URL);
+    if (pooler) problems.push({ variable: 'DATABASE_URL', reason: pooler });
     if (e.NODE_ENV === 'production' && !e.PAYLOAD_CODEC_KEYS && role !== 'migrate') {
       problems.push({
         variable: 'PAYLOAD_CODEC_KEYS',
@@ -334,7 +359,7 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     version: e.SERVICE_VERSION ?? packageVersion(),
-    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, schema: e.DATABASE_SCHEMA },
     // Roles that use Redis require REDIS_URL (see requiredByRole); the others never connect.
     redis: { url: e.REDIS_URL ?? '', keyPrefix: e.REDIS_KEY_PREFIX },
     temporal: {

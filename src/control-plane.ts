@@ -60,7 +60,7 @@ export async function startControlPlane(
     pausePollMs?: number;
   } = {},
 ): Promise<ControlPlane> {
-  const pool = createPool(config.database.url, logger, { max: config.database.poolMax });
+  const pool = createPool(config.database, logger, { max: config.database.poolMax });
   const redis = createRedis(config.redis.url, logger);
   const stream = heartbeatStreamNames(
     config.redis.keyPrefix,

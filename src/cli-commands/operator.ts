@@ -50,7 +50,7 @@ export async function withContext<T>(
   const logger = createLogger({ level: 'warn', name: 'genesis-cp' });
   const ctx: Ctx = { config, logger };
   try {
-    if (needs.pool) ctx.pool = createPool(config.database.url, logger, { max: 2 });
+    if (needs.pool) ctx.pool = createPool(config.database, logger, { max: 2 });
     if (needs.redis) {
       if (!config.redis.url)
         throw new CommanderError(EXIT_USAGE, 'genesis-cp.usage', 'REDIS_URL is required for this command');

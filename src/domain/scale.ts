@@ -65,8 +65,10 @@ export interface ScaleAlertConfig {
 }
 
 export const SCALE_DEFAULTS: ScaleAlertConfig = {
-  leadsTable: 'leads',
-  emailEventsTable: 'email_events',
+  // The Genesis app's own tables, in public (the control plane's live in its schema, which is
+  // the search_path of its connections: an unqualified name would not find them).
+  leadsTable: 'public.leads',
+  emailEventsTable: 'public.email_events',
   leadsMaxPartitions: 15_000,
   failedWindowMs: 15 * 60 * 1000,
   staleAfterS: 300,

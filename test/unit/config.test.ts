@@ -43,6 +43,35 @@ describe('loadConfig', () => {
     expect(c.temporal.tls).toBeUndefined();
   });
 
+  it("keeps the control plane's tables in their own schema: genesis_cp unless DATABASE_SCHEMA says", () => {
+    expect(loadConfig('migrate', base).database.schema).toBe('genesis_cp');
+    expect(loadConfig('migrate', { ...base, DATABASE_SCHEMA: 'fleet_cp' }).database.schema).toBe('fleet_cp');
+    for (const bad of ['public', 'Genesis', 'a-b', 'x;drop', 'pg_temp', 'auth', 'storage', 'a'.repeat(64)]) {
+      const p = problems('migrate', { ...base, DATABASE_SCHEMA: bad });
+      expect(p).toEqual([{ variable: 'DATABASE_SCHEMA', reason: expect.any(String) }]);
+    }
+  });
+
+  it("refuses Supavisor's transaction mode (port 6543), accepts session mode and direct URLs", () => {
+    const pooler = 'postgres://postgres.abcd:pw@aws-0-eu-central-1.pooler.supabase.com';
+    for (const role of ['worker', 'migrate', 'api'] as const) {
+      const p = problems(role, { ...base, DATABASE_URL: `${pooler}:6543/postgres` });
+      expect(p).toEqual([
+        { variable: 'DATABASE_URL', reason: expect.stringMatching(/transaction mode.*session mode/) },
+      ]);
+      expect(p[0]!.reason).not.toContain('pw');
+    }
+    expect(loadConfig('worker', { ...base, DATABASE_URL: `${pooler}:5432/postgres` }).database.url).toContain(
+      ':5432',
+    );
+    expect(
+      loadConfig('worker', {
+        ...base,
+        DATABASE_URL: 'postgres://postgres:pw@db.abcd.supabase.co:5432/postgres',
+      }).database.schema,
+    ).toBe('genesis_cp');
+  });
+
   it('names every bad variable at once, with a reason', () => {
     const p = problems('all', {
       ...base,
