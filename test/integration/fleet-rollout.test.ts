@@ -429,6 +429,7 @@ describe('genesis-cp rollout (the real CLI process)', () => {
     await h.temporal.client.workflow.getHandle(row!.workflowId).result();
     expect(h.fleet.sidecars.agent(25_000)?.n8nImageTag).toBe('3.1.0');
     const same = await cli('update-n8n', 'ws-cli-0', '3.1.0', '--json');
+    expect({ code: same.code, out: same.code === 0 ? '' : same.out }).toEqual({ code: 0, out: '' });
     expect(JSON.parse(same.out)).toEqual([expect.objectContaining({ note: 'already on 3.1.0' })]);
     expect((await cli('update-n8n', 'ws-nobody', '3.1.0')).code).toBe(3);
     // update-sidecar (the agent itself): refused, naming what the agent advertised
