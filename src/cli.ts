@@ -5,11 +5,14 @@
  *   migrate                apply database migrations (idempotent)
  *   bundle                 prebuild the workflow bundle for production workers
  *   tokens issue <droplet> create a droplet's heartbeat token (printed once)
+ * Every command first reads the deployment's env file (`--env-file`, GENESIS_ENV_FILE or ./.env;
+ * the environment wins), so all processes of one deployment share one source of settings.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
  */
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig, type Role } from './config';
+import { EnvFileError, loadEnvFile } from './env-file';
 import { createPool } from './db/pool';
 import { migrate } from './db/migrate';
 import { issueHeartbeatToken } from './heartbeats/tokens';
@@ -90,7 +93,19 @@ export function buildProgram(): Command {
   const program = new Command('genesis-cp')
     .description('Genesis control plane: durable Temporal operations for the droplet fleet')
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .option(
+      '--env-file <file>',
+      'read settings from this file first (default: GENESIS_ENV_FILE, else ./.env if present); the environment wins',
+    );
+  program.hook('preAction', () => {
+    try {
+      loadEnvFile(program.opts<{ envFile?: string }>().envFile);
+    } catch (err) {
+      if (err instanceof EnvFileError) throw usage(err.message);
+      throw err;
+    }
+  });
 
   program
     .command('worker')

@@ -40,7 +40,7 @@ describe('codec server and /metrics', () => {
         { version: 't', timeoutMs: 500 },
       ),
       metrics: metrics.registry,
-      codec: { codec, token: CODEC_TOKEN, corsOrigin: 'http://localhost:8233' },
+      codec: { codec, token: CODEC_TOKEN, corsOrigins: ['http://localhost:8233'] },
       heartbeats: {
         redis,
         stream,
