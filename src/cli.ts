@@ -17,6 +17,7 @@ import { createPool } from './db/pool';
 import { migrate } from './db/migrate';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
+import { registerFleetCommands } from './cli-commands/fleet';
 import { registerOperatorCommands } from './cli-commands/operator';
 import { registerReleaseCommands } from './cli-commands/release';
 import { registerRolloutCommands } from './cli-commands/rollout';
@@ -230,6 +231,7 @@ export function buildProgram(): Command {
     });
 
   registerOperatorCommands(program, () => configOrExit('cli'));
+  registerFleetCommands(program, () => configOrExit('cli'));
   registerRolloutCommands(program, () => configOrExit('cli'));
   registerReleaseCommands(program, () => configOrExit('cli'));
 
