@@ -10,12 +10,14 @@
  * and payloads without metadata or data. Answers are always `{payloads: [...]}`.
  *
  * Browser requests (an Origin header) are refused unless the Origin is one of the configured UI
- * origins; who may decode is decided by codec-auth.ts.
+ * origins; who may decode is decided by codec-auth.ts. Decoded credential blobs are replaced by a
+ * marker (codec-redaction.ts).
  */
 import express, { type Request, type Response, Router } from 'express';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import type { Logger } from '../logger';
 import { CodecAuthError, CodecAuthorizer, type CodecAuthSettings } from './codec-auth';
+import { redactForDisplay } from './codec-redaction';
 import { sendError } from './errors';
 
 interface JsonPayload {
@@ -119,7 +121,9 @@ export function codecRoutes(opts: CodecRouteOptions): Router {
         'body must be a Payloads message: {payloads: [{metadata, data}]}',
       );
     try {
-      const out = payloads.length === 0 ? [] : await opts.codec[op](payloads.map(fromJson));
+      const converted = payloads.length === 0 ? [] : await opts.codec[op](payloads.map(fromJson));
+      // decoding is for people to read: credential blobs never reach a screen
+      const out = op === 'decode' ? converted.map(redactForDisplay) : converted;
       opts.logger?.debug({ op, payloads: out.length, caller: callerOf.get(req) }, 'codec request');
       res.json({ payloads: out.map(toJson) });
     } catch (err) {

@@ -76,6 +76,37 @@ describe('codec server: shapes the UI and the CLI send', () => {
     expect(text(r.body.payloads[1])).toBe('"plain"');
   });
 
+  it('never shows a credential blob: decoded JSON has them replaced by a marker', async () => {
+    const blob = 'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODkw';
+    const r = await decode(
+      s.url,
+      {
+        payloads: [
+          await encrypted({
+            workspaceId: 'ws-1',
+            credentials: [{ type: 'smtp', name: 'Outbound SMTP', encryptedData: blob }],
+          }),
+          await encrypted({ credential: { credential_type: 'openai_api', encrypted_data: blob } }),
+        ],
+      },
+      auth,
+    );
+    expect(r.status).toBe(200);
+    const [a, b] = r.body.payloads.map((p: { data: string }) => JSON.parse(text(p)));
+    expect(a).toEqual({
+      workspaceId: 'ws-1',
+      credentials: [
+        {
+          type: 'smtp',
+          name: 'Outbound SMTP',
+          encryptedData: `[credential blob redacted, ${blob.length} characters]`,
+        },
+      ],
+    });
+    expect(b.credential.encrypted_data).toMatch(/redacted/);
+    expect(JSON.stringify(r.body)).not.toContain(Buffer.from(blob).toString('base64').slice(0, 20));
+  });
+
   it('takes only the last path segment (a namespace may come before it)', async () => {
     const res = await fetch(`${s.url}/codec/default/decode`, {
       method: 'POST',
