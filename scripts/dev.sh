@@ -37,12 +37,12 @@ DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/genesis_dev}"
 export DATABASE_URL
 
 # One environment for every process: written once here, read by `genesis-cp` through ./.env (or
-# --env-file .data/dev.env) in this and any other terminal; a variable set in the environment
+# --dotenv .data/dev.env) in this and any other terminal; a variable set in the environment
 # wins over the file. Values set in the shell that runs `make dev` are written as they are.
 one_line_pem() { awk '{printf "%s\\n", $0}' "$1"; }
 umask 077
 cat >.data/dev.env <<ENV
-# Written by make dev ($(date -u +%FT%TZ)); read by genesis-cp through ./.env or --env-file.
+# Written by make dev ($(date -u +%FT%TZ)); read by genesis-cp through ./.env or --dotenv.
 # Regenerated on every make dev from the secrets kept in .data/. Never use these in production.
 NODE_ENV='development'
 DATABASE_URL='${DATABASE_URL}'
@@ -71,7 +71,7 @@ umask 022
 if [ ! -e .env ] && [ ! -L .env ]; then
   ln -s .data/dev.env .env
 elif [ "$(readlink .env 2>/dev/null)" != ".data/dev.env" ]; then
-  log "keeping your own ./.env: run genesis-cp in other terminals with --env-file .data/dev.env"
+  log "keeping your own ./.env: run genesis-cp in other terminals with --dotenv .data/dev.env"
 fi
 ENV_FILE=.data/dev.env
 
@@ -91,8 +91,8 @@ else
   started+=("$TEMPORAL_PID")
 fi
 
-node dist/src/cli.js --env-file "$ENV_FILE" migrate
-node dist/src/cli.js --env-file "$ENV_FILE" dev &
+node dist/src/cli.js --dotenv "$ENV_FILE" migrate
+node dist/src/cli.js --dotenv "$ENV_FILE" dev &
 started+=("$!")
 sleep 2
 cat <<MSG

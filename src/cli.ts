@@ -5,7 +5,7 @@
  *   migrate                apply database migrations (idempotent)
  *   bundle                 prebuild the workflow bundle for production workers
  *   tokens issue <droplet> create a droplet's heartbeat token (printed once)
- * Every command first reads the deployment's env file (`--env-file`, GENESIS_ENV_FILE or ./.env;
+ * Every command first reads the deployment's env file (`--dotenv`, GENESIS_ENV_FILE or ./.env;
  * the environment wins), so all processes of one deployment share one source of settings.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
  */
@@ -96,12 +96,13 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError()
     .option(
-      '--env-file <file>',
+      // not --env-file: Node 20 takes that flag for itself even after the script name
+      '--dotenv <file>',
       'read settings from this file first (default: GENESIS_ENV_FILE, else ./.env if present); the environment wins',
     );
   program.hook('preAction', () => {
     try {
-      loadEnvFile(program.opts<{ envFile?: string }>().envFile);
+      loadEnvFile(program.opts<{ dotenv?: string }>().dotenv);
     } catch (err) {
       if (err instanceof EnvFileError) throw usage(err.message);
       throw err;

@@ -3,7 +3,7 @@
  * the configuration, so `genesis-cp worker`, `genesis-cp api` and the operator commands in another
  * terminal all see the same settings (`make dev` writes `.data/dev.env` and links `.env` to it).
  *
- * Which file: `--env-file FILE`, else `GENESIS_ENV_FILE`, else `./.env` when it exists. A variable
+ * Which file: `--dotenv FILE`, else `GENESIS_ENV_FILE`, else `./.env` when it exists. A variable
  * already set in the environment always wins over the file (a platform's injected secret, or a
  * one-off `REDIS_KEY_PREFIX=x genesis-cp ...`). Values are never logged or printed.
  */

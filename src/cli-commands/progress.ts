@@ -34,7 +34,7 @@ export function codecKeyError(what: string, hasKeys: boolean): CommanderError {
       hasKeys
         ? 'none of the PAYLOAD_CODEC_KEYS given here has their key id'
         : 'PAYLOAD_CODEC_KEYS is not set here'
-    }: use the deployment's keys (make dev writes them to .data/dev.env, read through ./.env or --env-file)`,
+    }: use the deployment's keys (make dev writes them to .data/dev.env, read through ./.env or --dotenv)`,
   );
 }
 
