@@ -76,7 +76,7 @@ describe('codec server and /metrics', () => {
     const res = await post(
       `${base}/codec/decode`,
       { payloads: [wire(enc!)] },
-      { authorization: `Bearer ${CODEC_TOKEN}` },
+      { authorization: `Bearer ${CODEC_TOKEN}`, origin: 'http://localhost:8233' },
     );
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:8233');
