@@ -162,6 +162,35 @@ describe('genesis-cp operator commands', () => {
     expect(waiting.output()).toMatch(/stopped waiting; wakeDroplet power-\d+ keeps running/);
   });
 
+  it('rollout status --watch prints progress until the rollout ends', async () => {
+    const start = await cli([
+      'rollout',
+      'start',
+      '--id',
+      'r-watch',
+      '--kind',
+      'sidecar',
+      '--version',
+      '3.0.0',
+      '--image',
+      'ghcr.io/genesis/sidecar',
+      '--workspaces',
+      `ws-ops-${IDS[2]},ws-ops-${IDS[3]}`,
+      '--canary',
+      '1',
+      '--wave-size',
+      '1',
+      '--verify-window-ms',
+      '8000',
+    ]);
+    expect(start.code).toBe(0);
+    const watch = await cli(['rollout', 'status', 'r-watch', '--watch', '--interval-ms', '300']);
+    expect(watch.code).toBe(0);
+    expect(watch.out).toMatch(/rollout r-watch: running, wave \d+\/2, 2 tenants: /);
+    expect(watch.out).toMatch(/rollout r-watch: completed, wave .*2 succeeded, 0 running, 0 failed/);
+    expect(watch.out).toMatch(/^r-watch\s+sidecar\s+3\.0\.0\s+completed/m);
+  });
+
   it('shows an activity hold in fleet status', async () => {
     expect((await cli(['activities', 'hold', '--reason', 'provider outage'])).code).toBe(0);
     try {
