@@ -73,7 +73,8 @@ describe('Temporal Web UI decoding in a real browser', () => {
     const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(temporalPort)];
     args.push('--ui-port', String(uiPort), '--ui-codec-endpoint', `http://127.0.0.1:${apiPort}/codec`);
     args.push('--log-level', 'error');
-    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+    for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+      args.push('--search-attribute', `${name}=${type}`);
     temporalServer = spawn(bin, args, { stdio: 'ignore', detached: true });
     await waitForTemporal(`127.0.0.1:${temporalPort}`, Date.now() + 60_000);
     await waitForPort(uiPort, 30_000);
@@ -235,7 +236,11 @@ describe('Temporal Web UI decoding in a real browser', () => {
     page.on('response', (r) => {
       if (r.url().includes('/codec/decode')) refused.push(r.status());
     });
-    const text = await open(`power-${DROPLET}`, /binary\/encrypted|Codec Server/i, 'web-ui-origin-refused.png');
+    const text = await open(
+      `power-${DROPLET}`,
+      /binary\/encrypted|Codec Server/i,
+      'web-ui-origin-refused.png',
+    );
     expect(text).not.toContain(`"workspaceId": "${WORKSPACE}"`);
     expect(text).not.toMatch(/"outcome":\s*"healthy"/);
     expect(refused.length === 0 || refused.every((s) => s === 403)).toBe(true);
