@@ -202,6 +202,10 @@ export function registerFleetCommands(program: Command, loadConfig: () => Config
           `${d.n8nStatus ?? '-'}; cpu ${pct(d.cpuPercent)} mem ${pct(d.memoryPercent)} disk ${pct(d.diskPercent)}; uptime ${d.uptimeSeconds ?? '-'} s`,
         );
         line('sidecar', d.sidecarUrl ?? '-');
+        line(
+          'row',
+          `sidecar ${d.row.sidecarVersion ?? '-'}, n8n ${d.row.n8nVersion ?? '-'} (as the droplets row records them)`,
+        );
         process.stdout.write('\nversions recorded by the control plane\n');
         print(
           d.versions.map((v) => ({

@@ -97,6 +97,8 @@ export interface DropletDetail extends DropletRow {
   sidecarUrl: string | null;
   region: string | null;
   uptimeSeconds: number | null;
+  /** The versions the droplet's row holds (seeded at provisioning, updated by changes). */
+  row: { sidecarVersion: string | null; n8nVersion: string | null };
   /** What the control plane recorded as deployed (the agent cannot report versions). */
   versions: { component: string; version: string; previousVersion: string | null; updatedAt: Date }[];
   /** Targets of running or paused rollouts that this tenant has not reached yet. */
@@ -118,11 +120,18 @@ export async function dropletDetail(
   recent = 10,
 ): Promise<DropletDetail | undefined> {
   const { rows } = await pool.query<
-    RawRow & { sidecar_url: string | null; region: string | null; uptime_seconds: string | null }
-  >(`SELECT ${COLUMNS}, d.sidecar_url, d.region, d.uptime_seconds FROM droplets d WHERE d.id = $2`, [
-    heartbeatTimeoutS,
-    dropletId,
-  ]);
+    RawRow & {
+      sidecar_url: string | null;
+      region: string | null;
+      uptime_seconds: string | null;
+      sidecar_version: string | null;
+      n8n_version: string | null;
+    }
+  >(
+    `SELECT ${COLUMNS}, d.sidecar_url, d.region, d.uptime_seconds, d.sidecar_version, d.n8n_version
+     FROM droplets d WHERE d.id = $2`,
+    [heartbeatTimeoutS, dropletId],
+  );
   const r = rows[0];
   if (!r) return undefined;
   const [versions, desired, lifecycle, alerts] = await Promise.all([
@@ -160,6 +169,7 @@ export async function dropletDetail(
     sidecarUrl: r.sidecar_url,
     region: r.region,
     uptimeSeconds: r.uptime_seconds === null ? null : Number(r.uptime_seconds),
+    row: { sidecarVersion: r.sidecar_version, n8nVersion: r.n8n_version },
     versions: versions.rows.map((v) => ({
       component: v.component,
       version: v.version,

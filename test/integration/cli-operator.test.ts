@@ -150,6 +150,7 @@ describe('genesis-cp operator commands', () => {
     expect(show).toMatch(/state\s+WAKING since/);
     expect(show).toMatch(/STALE/);
     expect(show).toMatch(/sidecar\s+1\.0\.0\s+0\.9\.0/);
+    expect(show).toMatch(/row\s+sidecar 1\.0\.0, n8n 1\.70\.0/);
     expect(show).toMatch(/r-ops\s+sidecar\s+2\.0\.0\s+1\s+running/);
     expect(show).toMatch(/ACTIVE_HEALTHY\s+WAKING\s+wake:admin_request/);
     expect(show).toMatch(/warning\s+droplet:\d+:cpu/);
