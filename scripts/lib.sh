@@ -134,3 +134,14 @@ start_temporal() {
   TEMPORAL_PID=$!
   wait_port 127.0.0.1 "$port" 60 "temporal dev server"
 }
+
+# The browser of the Web UI test (test/integration/web-ui-decoding.test.ts): Debian's chromium,
+# driven by playwright-core (which downloads no browser of its own). Installed with apt as root.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  if [ "$(id -u)" != 0 ]; then log "chromium is missing: apt-get install chromium (as root)"; return 1; fi
+  log "installing Debian's chromium (apt-get, once)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2 || {
+      log "apt-get install chromium failed"; return 1; }
+}

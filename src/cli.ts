@@ -5,16 +5,20 @@
  *   migrate                apply database migrations (idempotent)
  *   bundle                 prebuild the workflow bundle for production workers
  *   tokens issue <droplet> create a droplet's heartbeat token (printed once)
+ * Every command first reads the deployment's env file (`--dotenv`, GENESIS_ENV_FILE or ./.env;
+ * the environment wins), so all processes of one deployment share one source of settings.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
  */
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig, type Role } from './config';
+import { EnvFileError, loadEnvFile } from './env-file';
 import { createPool, type DatabaseTarget } from './db/pool';
 import { migrate } from './db/migrate';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
 import { registerAgentCommands } from './cli-commands/agent';
+import { registerFleetCommands } from './cli-commands/fleet';
 import { registerOperatorCommands } from './cli-commands/operator';
 import { registerReleaseCommands } from './cli-commands/release';
 import { registerRolloutCommands } from './cli-commands/rollout';
@@ -96,7 +100,20 @@ export function buildProgram(): Command {
   const program = new Command('genesis-cp')
     .description('Genesis control plane: durable Temporal operations for the droplet fleet')
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .option(
+      // not --env-file: Node 20 takes that flag for itself even after the script name
+      '--dotenv <file>',
+      'read settings from this file first (default: GENESIS_ENV_FILE, else ./.env if present); the environment wins',
+    );
+  program.hook('preAction', () => {
+    try {
+      loadEnvFile(program.opts<{ dotenv?: string }>().dotenv);
+    } catch (err) {
+      if (err instanceof EnvFileError) throw usage(err.message);
+      throw err;
+    }
+  });
 
   program
     .command('worker')
@@ -223,6 +240,7 @@ export function buildProgram(): Command {
     });
 
   registerOperatorCommands(program, () => configOrExit('cli'));
+  registerFleetCommands(program, () => configOrExit('cli'));
   registerRolloutCommands(program, () => configOrExit('cli'));
   registerAgentCommands(program, () => configOrExit('cli'));
   registerReleaseCommands(program, () => configOrExit('cli'));

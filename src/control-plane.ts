@@ -220,7 +220,10 @@ export async function startControlPlane(
         ? {
             codec: new AesGcmPayloadCodec(config.codec.keys),
             token: config.codec.serverToken,
-            corsOrigin: config.codec.corsOrigin,
+            corsOrigins: config.codec.corsOrigins,
+            trustLoopbackUi: config.codec.trustLoopbackUi,
+            oidc: config.codec.oidc,
+            logger,
           }
         : undefined,
       heartbeats: {
@@ -244,7 +247,10 @@ export async function startControlPlane(
       },
     });
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.api.port, (err?: Error) => (err ? reject(err) : resolve(s)));
+      const onListening = (err?: Error) => (err ? reject(err) : resolve(s));
+      const s = config.api.host
+        ? app.listen(config.api.port, config.api.host, onListening)
+        : app.listen(config.api.port, onListening);
     });
     server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
     port = (server.address() as { port: number }).port;

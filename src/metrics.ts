@@ -6,6 +6,7 @@ import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { IngestMetrics } from './api/heartbeat-routes';
+import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './domain/liveness';
 import { streamBacklog, type HeartbeatStreamNames } from './heartbeats/stream';
 import { registerFleetMetrics } from './observability/fleet-metrics';
 import type { SharedMetrics } from './observability/shared-metrics';
@@ -96,7 +97,7 @@ export function createMetrics(opts: {
       redis: opts.redis,
       shared: opts.shared,
       stream: opts.stream,
-      staleAfterS: opts.staleAfterS ?? 300,
+      staleAfterS: opts.staleAfterS ?? DEFAULT_HEARTBEAT_TIMEOUT_S,
     });
 
   const relayed = new Counter({

@@ -1,9 +1,8 @@
 /** The API process's HTTP surface: probes, heartbeat ingest, JSON errors for everything else. */
-import type { PayloadCodec } from '@temporalio/common';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger';
-import { codecRoutes } from './codec-routes';
+import { codecRoutes, type CodecRouteOptions } from './codec-routes';
 import { errorHandler, notFound } from './errors';
 import type { HealthChecker } from './health';
 import { heartbeatRoutes, type HeartbeatRouteDeps } from './heartbeat-routes';
@@ -18,7 +17,7 @@ export interface AppDeps {
   /** the v1 agents' handshake and provisioning's cloud-init-complete (always wired by control-plane.ts) */
   sidecar?: SidecarRouteDeps;
   metrics?: Registry;
-  codec?: { codec: PayloadCodec; token?: string; corsOrigin: string };
+  codec?: CodecRouteOptions;
 }
 
 export function createApp(deps: AppDeps): Express {

@@ -3,7 +3,7 @@
  * the other operator commands: human tables, --json, exit 0 ok / 1 failed / 2 usage / 3 not found.
  */
 import { readFileSync } from 'node:fs';
-import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { type Command, CommanderError } from 'commander';
 import type { Config } from '../config';
 import { listRollouts } from '../db/rollouts';
@@ -27,6 +27,7 @@ import {
 } from '../temporal/rollout-starts';
 import { EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE, fail, withContext } from './operator';
 import { print } from './output';
+import { codecKeyError, EXIT_INTERRUPTED, interruption, isCodecKeyProblem, progressLine } from './progress';
 
 const usage = (message: string) => new CommanderError(EXIT_USAGE, 'genesis-cp.usage', message);
 
@@ -153,6 +154,58 @@ function progressRows(p: RolloutProgress, json: boolean): void {
     );
 }
 
+/** One line for --watch: status, wave, counts. */
+export function watchLine(p: RolloutProgress): string {
+  const wave = p.currentWave === null ? '-' : `${p.currentWave}/${p.totalWaves}`;
+  const running = p.waves.reduce((n, w) => n + w.running, 0);
+  return (
+    `${p.status}${p.reason ? ` (${p.reason})` : ''}, wave ${wave}, ${p.totalTenants} tenants: ` +
+    `${p.totals.succeeded} succeeded, ${running} running, ${p.totals.failed} failed, ` +
+    `${p.totals.rolledBack} rolled back, ${p.totals.skipped} skipped`
+  );
+}
+
+const readProgress = (client: Client, id: string, config: Config) =>
+  steer(() => rolloutProgress(client, id)).catch((err: unknown) => {
+    if (isCodecKeyProblem(err)) throw codecKeyError(`rollout ${id} exists`, !!config.codec.keys);
+    throw err;
+  });
+
+/**
+ * Prints a line (stderr) whenever the rollout's status, wave or counts change and returns its
+ * progress once it has ended. Ctrl-C stops watching (exit 130); the rollout goes on.
+ */
+async function watchRollout(
+  client: Client,
+  id: string,
+  config: Config,
+  opts: { everyMs: number; quiet?: boolean },
+): Promise<RolloutProgress> {
+  const stop = interruption();
+  try {
+    let last = '';
+    for (;;) {
+      const p = await readProgress(client, id, config);
+      const line = watchLine(p);
+      if (line !== last && !opts.quiet) progressLine(`rollout ${id}: ${line}`);
+      last = line;
+      if (!['running', 'paused'].includes(p.status)) return p;
+      const next = await Promise.race([
+        new Promise<'tick'>((r) => setTimeout(() => r('tick'), opts.everyMs)),
+        stop.interrupted,
+      ]);
+      if (next === 'interrupted') {
+        process.stderr.write(
+          `stopped watching; rollout ${id} keeps running (genesis-cp rollout status ${id})\n`,
+        );
+        throw new CommanderError(EXIT_INTERRUPTED, 'genesis-cp.interrupted', 'interrupted');
+      }
+    }
+  } finally {
+    stop.dispose();
+  }
+}
+
 async function steer<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -261,6 +314,8 @@ export function registerRolloutCommands(program: Command, loadConfig: () => Conf
         };
         if (!o.wait) return print(row, !!o.json);
         try {
+          // humans see the waves go by; --json prints only the final object
+          if (!o.json) await watchRollout(client!, input.rolloutId, config, { everyMs: 2000 });
           const r = await s.handle.result();
           print({ ...row, status: r.status, ...r.totals }, !!o.json);
           if (r.status !== 'completed') throw fail(EXIT_FAILED, `rollout ${r.status}: ${r.reason ?? ''}`);
@@ -274,10 +329,18 @@ export function registerRolloutCommands(program: Command, loadConfig: () => Conf
   rollout
     .command('status <id>')
     .description('progress: per-wave counts, failures with reasons')
+    .option('--watch', 'print a line on every change until the rollout ends (Ctrl-C stops watching)')
+    .option('--interval-ms <ms>', 'how often --watch asks', '2000')
     .option('--json', 'JSON output')
-    .action((id: string, o: { json?: boolean }) =>
-      withContext(loadConfig, { temporal: true }, async ({ client }) => {
-        progressRows(await steer(() => rolloutProgress(client!, id)), !!o.json);
+    .action((id: string, o: { json?: boolean; watch?: boolean; intervalMs: string }) =>
+      withContext(loadConfig, { temporal: true }, async ({ client, config }) => {
+        if (!o.watch) return progressRows(await readProgress(client!, id, config), !!o.json);
+        const p = await watchRollout(client!, id, config, {
+          everyMs: int(o.intervalMs, '--interval-ms') ?? 2000,
+          quiet: !!o.json,
+        });
+        progressRows(p, !!o.json);
+        if (p.status !== 'completed') throw fail(EXIT_FAILED, `rollout ${p.status}: ${p.reason ?? ''}`);
       }),
     );
 

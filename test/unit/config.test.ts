@@ -137,6 +137,63 @@ describe('loadConfig', () => {
     expect(problems('cli', { ...base, PAYLOAD_CODEC_KEYS: `a:${k1},a:${k2}` })[0]!.reason).toMatch(/unique/);
   });
 
+  it('allows the token-less loopback UI only on a loopback-bound API outside production', () => {
+    const dev = { ...base, CODEC_TRUST_LOOPBACK_UI: 'true', API_HOST: '127.0.0.1' };
+    const c = loadConfig('api', {
+      ...dev,
+      CODEC_CORS_ORIGIN: 'http://localhost:8233, http://127.0.0.1:8233',
+    });
+    expect(c.codec).toMatchObject({
+      trustLoopbackUi: true,
+      corsOrigins: ['http://localhost:8233', 'http://127.0.0.1:8233'],
+    });
+    expect(c.api.host).toBe('127.0.0.1');
+    expect(problems('api', { ...dev, API_HOST: undefined })[0]).toMatchObject({
+      variable: 'CODEC_TRUST_LOOPBACK_UI',
+      reason: expect.stringMatching(/API_HOST/),
+    });
+    expect(problems('api', { ...dev, API_HOST: '0.0.0.0' })[0]!.variable).toBe('CODEC_TRUST_LOOPBACK_UI');
+    expect(problems('api', { ...dev, CODEC_CORS_ORIGIN: 'https://temporal.example.com' })[0]!.variable).toBe(
+      'CODEC_CORS_ORIGIN',
+    );
+    expect(
+      problems('api', {
+        ...dev,
+        NODE_ENV: 'production',
+        PAYLOAD_CODEC_KEYS: `k:${Buffer.alloc(32).toString('base64')}`,
+      })[0],
+    ).toMatchObject({
+      variable: 'CODEC_TRUST_LOOPBACK_UI',
+      reason: expect.stringMatching(/never production/),
+    });
+  });
+
+  it('wants UI origins without a path and a complete OIDC setup', () => {
+    expect(problems('api', { ...base, CODEC_CORS_ORIGIN: 'http://localhost:8233/' })[0]!.variable).toBe(
+      'CODEC_CORS_ORIGIN',
+    );
+    const oidc = problems('api', { ...base, CODEC_OIDC_ISSUER: 'https://idp.example.com' }).map(
+      (p) => p.variable,
+    );
+    expect(oidc).toEqual(['CODEC_OIDC_AUDIENCE', 'CODEC_OIDC_ALLOWED_GROUPS']);
+    expect(problems('api', { ...base, CODEC_OIDC_ALLOWED_GROUPS: 'sre' })[0]!.reason).toMatch(
+      /CODEC_OIDC_ISSUER/,
+    );
+    const c = loadConfig('api', {
+      ...base,
+      CODEC_OIDC_ISSUER: 'https://idp.example.com',
+      CODEC_OIDC_AUDIENCE: 'temporal-ui',
+      CODEC_OIDC_ALLOWED_GROUPS: 'sre,oncall',
+    });
+    expect(c.codec.oidc).toEqual({
+      issuer: 'https://idp.example.com',
+      audience: ['temporal-ui'],
+      groupsClaim: 'groups',
+      allowedGroups: ['sre', 'oncall'],
+      jwksUrl: undefined,
+    });
+  });
+
   it('requires payload encryption in production', () => {
     expect(problems('all', { ...base, NODE_ENV: 'production' })).toEqual([
       { variable: 'PAYLOAD_CODEC_KEYS', reason: 'is required in production (payload encryption)' },

@@ -1,9 +1,9 @@
 /** Start-time validation and timing defaults shared by the power workflows. */
 import { ApplicationFailure } from '@temporalio/workflow';
 import {
-  DEFAULT_POWER_TIMINGS,
   invalidPowerInput,
   PowerFailure,
+  resolvePowerTimings,
   type PowerTimings,
 } from '../../src/domain/power';
 
@@ -16,8 +16,5 @@ export function requireValidInput(input: unknown, reasons?: readonly string[]): 
 }
 
 export function timingsWith(overrides?: Partial<PowerTimings>): PowerTimings {
-  return {
-    ...DEFAULT_POWER_TIMINGS,
-    ...Object.fromEntries(Object.entries(overrides ?? {}).filter(([, v]) => v !== undefined)),
-  };
+  return resolvePowerTimings(overrides);
 }
