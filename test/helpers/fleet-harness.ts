@@ -10,13 +10,9 @@ import type { ActivityDeps } from '../../activities';
 import { AlertNotifier } from '../../src/alerts/channels';
 import { alertSink } from '../../src/alerts/sink';
 import { WebhookChannel } from '../../src/alerts/webhook';
-import { createApp } from '../../src/api/app';
-import { HealthChecker } from '../../src/api/health';
 import { DigitalOceanBudget } from '../../src/digitalocean/budget';
 import { DigitalOceanClient } from '../../src/digitalocean/client';
 import { heartbeatStreamNames } from '../../src/heartbeats/stream';
-import { HeartbeatTokenVerifier } from '../../src/heartbeats/tokens';
-import { WorkspaceDirectory } from '../../src/heartbeats/workspace-directory';
 import { createRedis } from '../../src/redis';
 import { SidecarClient } from '../../src/sidecar/client';
 import { DEFAULT_SIMULATOR_TOKEN } from '../../src/simulator/digitalocean';
@@ -29,6 +25,7 @@ import { temporalRemediationNotifier } from '../../src/temporal/remediation-noti
 import { heartbeatDrain } from '../../workflows/heartbeat-drain';
 import { workflowIds } from '../../workflows/messages';
 import { createTestDatabase, type TestDatabase } from './db';
+import { ingestApp } from './ingest-app';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from './redis';
 import {
   connectTestTemporal,
@@ -101,29 +98,13 @@ export async function createFleetHarness(
   const apiRedis = createRedis(TEST_REDIS_URL, testLogger);
   if (apiRedis.status !== 'ready') await new Promise((res) => apiRedis.once('ready', res));
   cleanup.unshift(async () => apiRedis.disconnect());
-  const ok = async () => undefined;
-  const app = createApp({
+  const app = ingestApp({
+    redis: apiRedis,
+    stream,
+    pool: db.pool,
     logger: testLogger,
-    health: new HealthChecker(
-      { temporal: ok, redis: ok, postgres: ok, worker: ok },
-      { version: 't', timeoutMs: 500 },
-    ),
-    heartbeats: {
-      redis: apiRedis,
-      stream,
-      verifier: new HeartbeatTokenVerifier(db.pool),
-      maxPerRequest: 100,
-      bodyLimitBytes: 100_000,
-      logger: testLogger,
-    },
-    sidecar: {
-      redis: apiRedis,
-      stream,
-      handshakeSecret: HARNESS_HANDSHAKE_SECRET,
-      workspaces: new WorkspaceDirectory(db.pool, { negativeTtlMs: 200 }),
-      bodyLimitBytes: 100_000,
-      logger: testLogger,
-    },
+    handshakeSecret: HARNESS_HANDSHAKE_SECRET,
+    workspaces: { negativeTtlMs: 200 },
   });
   const api = createServer(app);
   cleanup.unshift(() => new Promise((res) => api.close(res)));

@@ -3,40 +3,23 @@
  * process keeps serving, and accepted heartbeats land in the Redis stream.
  */
 import type { Server } from 'node:http';
-import { createApp } from '../../src/api/app';
-import { HealthChecker } from '../../src/api/health';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { heartbeatStreamNames, streamBacklog, type HeartbeatStreamNames } from '../../src/heartbeats/stream';
-import { HeartbeatTokenVerifier, issueHeartbeatToken } from '../../src/heartbeats/tokens';
+import { issueHeartbeatToken } from '../../src/heartbeats/tokens';
 import { createLogger } from '../../src/logger';
 import { createRedis } from '../../src/redis';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { nativeHeartbeat, post } from '../helpers/heartbeats';
+import { ingestApp } from '../helpers/ingest-app';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
 import { throwawayRedis } from '../helpers/throwaway';
 
 const logger = createLogger({ level: 'silent' });
 
 /** The API app with the ingest routes under test (health checks stubbed: not what is tested here). */
-function ingestApp(redis: Redis, stream: HeartbeatStreamNames, pool: Pool) {
-  const ok = async () => undefined;
-  return createApp({
-    logger,
-    health: new HealthChecker(
-      { temporal: ok, redis: ok, postgres: ok, worker: ok },
-      { version: 't', timeoutMs: 500 },
-    ),
-    heartbeats: {
-      redis,
-      stream,
-      verifier: new HeartbeatTokenVerifier(pool),
-      maxPerRequest: 5,
-      bodyLimitBytes: 4_096,
-      logger,
-    },
-  });
-}
+const testApp = (redis: Redis, stream: HeartbeatStreamNames, pool: Pool) =>
+  ingestApp({ redis, stream, pool, logger, maxPerRequest: 5, bodyLimitBytes: 4_096 });
 
 describe('heartbeat ingest routes', () => {
   let db: TestDatabase;
@@ -57,7 +40,7 @@ describe('heartbeat ingest routes', () => {
     const redis = createRedis(TEST_REDIS_URL, logger);
     // no offline queue: until connected the API answers 503 (tested elsewhere); start once ready
     if (redis.status !== 'ready') await new Promise((res) => redis.once('ready', res));
-    const app = ingestApp(redis, stream(), db.pool);
+    const app = testApp(redis, stream(), db.pool);
     server = app.listen(0);
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     (server as any).redisForCleanup = redis;
@@ -207,7 +190,7 @@ describe('heartbeat ingest while Redis is down', () => {
     try {
       await seedDroplet(db.pool, { id: 5, workspaceId: 'ws-5' });
       const token = await issueHeartbeatToken(db.pool, 5);
-      const app = ingestApp(redis, heartbeatStreamNames('gcp-down-test:', 'hb', 'g'), db.pool);
+      const app = testApp(redis, heartbeatStreamNames('gcp-down-test:', 'hb', 'g'), db.pool);
       const server = app.listen(0);
       const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/heartbeats`;
       const auth = { authorization: `Bearer ${token}` };

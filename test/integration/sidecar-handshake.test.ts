@@ -11,18 +11,17 @@ import type Redis from 'ioredis';
 import { Pool } from 'pg';
 import { DashboardRelay } from '../../src/api/dashboard-relay';
 import { createApp } from '../../src/api/app';
-import { HealthChecker, type HealthReport } from '../../src/api/health';
+import type { HealthReport } from '../../src/api/health';
 import { dashboardRelayCheck } from '../../src/api/health-checks';
 import { applyHeartbeats } from '../../src/db/heartbeats';
 import { parseStreamPayload } from '../../src/heartbeats/heartbeat';
 import { heartbeatStreamNames, streamBacklog, type HeartbeatStreamNames } from '../../src/heartbeats/stream';
-import { HeartbeatTokenVerifier } from '../../src/heartbeats/tokens';
-import { WorkspaceDirectory } from '../../src/heartbeats/workspace-directory';
 import { createLogger } from '../../src/logger';
 import { createRedis } from '../../src/redis';
 import { createSidecarFleet } from '../../src/simulator/sidecars';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { post } from '../helpers/heartbeats';
+import { ingestApp } from '../helpers/ingest-app';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
 import { throwawayRedis } from '../helpers/throwaway';
 import { eventually } from '../helpers/temporal';
@@ -55,39 +54,18 @@ async function dashboard(status: () => number = () => 200) {
   return { received, url, close: () => new Promise((r) => server.close(r)) };
 }
 
-function app(redis: Redis, stream: HeartbeatStreamNames, pool: Pool, relay?: DashboardRelay) {
-  const ok = async () => undefined;
-  return createApp({
+const app = (redis: Redis, stream: HeartbeatStreamNames, pool: Pool, relay?: DashboardRelay) =>
+  ingestApp({
+    redis,
+    stream,
+    pool,
     logger,
-    health: new HealthChecker(
-      {
-        temporal: ok,
-        redis: ok,
-        postgres: ok,
-        worker: ok,
-        ...(relay ? { dashboard_relay: dashboardRelayCheck(() => relay.status(), 1) } : {}),
-      },
-      { version: 't', timeoutMs: 500 },
-    ),
-    heartbeats: {
-      redis,
-      stream,
-      verifier: new HeartbeatTokenVerifier(pool),
-      maxPerRequest: 5,
-      bodyLimitBytes: 8_192,
-      logger,
-    },
-    sidecar: {
-      redis,
-      stream,
-      handshakeSecret: SECRET,
-      workspaces: new WorkspaceDirectory(pool),
-      relay,
-      bodyLimitBytes: 8_192,
-      logger,
-    },
+    handshakeSecret: SECRET,
+    relay,
+    maxPerRequest: 5,
+    bodyLimitBytes: 8_192,
+    health: relay ? { dashboard_relay: dashboardRelayCheck(() => relay.status(), 1) } : {},
   });
-}
 
 async function listen(a: ReturnType<typeof createApp>): Promise<{ server: Server; base: string }> {
   const server = a.listen(0);

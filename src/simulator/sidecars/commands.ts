@@ -15,6 +15,7 @@
  * that does not open -> "Failed to create/update credential: <node:crypto message>".
  */
 import { CredentialBlobError, decryptCredential } from '../../sidecar/credential-blob';
+import { SIDECAR_ACTIONS } from '../../sidecar/protocol';
 import type { SimAgent, SimWorkflow } from './agent';
 
 export interface CommandEnv {
@@ -34,22 +35,8 @@ export interface CommandEnv {
 /** The text of a handler failure (200 success:false). */
 export class CommandError extends Error {}
 
-export const V1_ACTIONS = [
-  'HEALTH_CHECK',
-  'DEPLOY_WORKFLOW',
-  'GET_WORKFLOW',
-  'UPDATE_WORKFLOW',
-  'ACTIVATE_WORKFLOW',
-  'DEACTIVATE_WORKFLOW',
-  'DELETE_WORKFLOW',
-  'INJECT_CREDENTIAL',
-  'ROTATE_CREDENTIAL',
-  'RESTART_N8N',
-  'PULL_IMAGE',
-  'SWAP_CONTAINER',
-  'GET_LOGS',
-  'COLLECT_METRICS',
-] as const;
+/** The deployed agent's command set (protocol v1): the same list the client speaks. */
+export const V1_ACTIONS = SIDECAR_ACTIONS;
 export type V1Action = (typeof V1_ACTIONS)[number];
 
 export type CommandOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: string };
