@@ -20,21 +20,12 @@ import {
   SidecarUnreachableError,
 } from '../../src/sidecar/errors';
 import { createSidecarFleet, type NewSidecarAgent, type SidecarFleet } from '../../src/simulator/sidecars';
+import { waitFor } from '../helpers/wait';
 
 const logger = pino({ level: 'silent' });
 const dashboard = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const privatePem = dashboard.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 const MASTER_KEY = 'fleet-master-key-for-integration-tests';
-
-async function waitFor<T>(fn: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function failure(p: Promise<unknown>): Promise<SidecarError> {
   try {

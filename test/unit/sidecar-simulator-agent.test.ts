@@ -7,6 +7,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { signSidecarJwt } from '../../src/sidecar/jwt';
 import { createSidecarFleet, flakyDraw, type SidecarFleet } from '../../src/simulator/sidecars';
+import { waitFor } from '../helpers/wait';
 
 const dashboard = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const privatePem = dashboard.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -44,16 +45,6 @@ const result = async (dropletId: number, action: string, payload: Record<string,
   expect(r).toMatchObject({ status: 200, body: { success: true } });
   return r.body.result!;
 };
-
-async function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 5_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 beforeAll(async () => {
   fleet = await createSidecarFleet({

@@ -21,6 +21,7 @@ import { encryptCredential } from '../../src/sidecar/credential-blob';
 import { signSidecarJwt } from '../../src/sidecar/jwt';
 import { createSidecarFleet, type SidecarFleet } from '../../src/simulator/sidecars';
 import { shapeDifferences } from '../helpers/json-shape';
+import { waitFor } from '../helpers/wait';
 
 interface Exchange {
   status: number;
@@ -350,16 +351,6 @@ describe('the handshakes the simulated agent sends', () => {
     server.closeAllConnections();
     await new Promise((r) => server.close(r));
   });
-
-  const waitFor = async <T>(fn: () => T | undefined | false, what: string, ms = 5_000): Promise<T> => {
-    const until = Date.now() + ms;
-    for (;;) {
-      const v = fn();
-      if (v) return v;
-      if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
 
   function expectRecorded(c: Captured, kind: 'first_boot' | 'keep_alive_every_60s'): void {
     const want = recorded.handshake_requests[kind];

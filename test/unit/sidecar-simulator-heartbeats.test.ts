@@ -10,6 +10,7 @@ import {
   type SidecarFleet,
   type SidecarFleetOptions,
 } from '../../src/simulator/sidecars';
+import { waitFor } from '../helpers/wait';
 
 const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const SECRET = 'unit-handshake-secret-0123456789';
@@ -62,16 +63,6 @@ async function fleetWith(over: Partial<SidecarFleetOptions> = {}): Promise<Sidec
   return f;
 }
 const from = (ws: string) => got.filter((g) => g.body.workspace_id === ws);
-
-async function waitFor<T>(fn: () => T | undefined | false, what: string, ms = 5_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('v1 handshakes (the default)', () => {
   it('needs the handshake secret', async () => {
