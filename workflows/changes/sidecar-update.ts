@@ -21,11 +21,11 @@ import {
 } from '../../src/domain/changes';
 import { abortSignal, promoteUpdate, sidecarUpdateStatusQuery } from '../messages';
 import { db, probe, sidecar } from './activities';
-import { failureMessage, requireValid } from './input';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { failureMessage } from './input';
+import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
 
 export async function sidecarUpdate(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
-  requireValid(input, invalidSidecarUpdate);
+  requireValidDropletInput(input, invalidSidecarUpdate);
   const { workspaceId, dropletId, fromVersion, toVersion, image } = input;
   const verifyWindowMs = input.verifyWindowMs ?? DEFAULT_UPDATE_VERIFY_WINDOW_MS;
   const verifyPollMs = Math.min(input.verifyPollMs ?? DEFAULT_UPDATE_VERIFY_POLL_MS, verifyWindowMs);
@@ -53,8 +53,7 @@ export async function sidecarUpdate(input: SidecarUpdateInput): Promise<SidecarU
     },
   );
 
-  const droplet = await db.getDropletRecord(dropletId);
-  requireDropletOfWorkspace(droplet, workspaceId);
+  await loadOwnedDroplet(input);
   const cause = (what: string) => `sidecar_update:${fromVersion}->${toVersion}:${what}`;
   await db.transitionDroplet({
     dropletId,

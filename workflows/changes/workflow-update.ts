@@ -16,19 +16,18 @@ import {
 } from '../../src/domain/changes';
 import { changeStatusQuery } from '../messages';
 import { db, sidecar } from './activities';
-import { failureMessage, requireValid } from './input';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { failureMessage } from './input';
+import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
 
 export async function workflowUpdate(input: WorkflowUpdateInput): Promise<WorkflowUpdateResult> {
-  requireValid(input, invalidWorkflowUpdate);
+  requireValidDropletInput(input, invalidWorkflowUpdate);
   const { workspaceId, dropletId, workflowName, version } = input;
   const { workflowId } = workflowInfo();
   const component = `workflow:${workflowName}`;
   const status: ChangeStatus = { phase: 'checking', workflowName, version };
   setHandler(changeStatusQuery, () => status);
 
-  const droplet = await db.getDropletRecord(dropletId);
-  requireDropletOfWorkspace(droplet, workspaceId);
+  await loadOwnedDroplet(input);
   const meta = (input.workflowJson.meta ?? {}) as Record<string, unknown>;
   const workflowJson = { ...input.workflowJson, meta: { ...meta, [WORKFLOW_VERSION_META_KEY]: version } };
 

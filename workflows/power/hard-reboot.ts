@@ -5,7 +5,7 @@
  *   between attempts exponential backoff from 10 s;
  *   after the last attempt: ZOMBIE, a lifecycle-log entry and one alert to a human.
  */
-import { ApplicationFailure, log, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import {
   DEFAULT_REBOOT_ATTEMPTS,
   DEFAULT_REBOOT_BACKOFF_MS,
@@ -20,6 +20,10 @@ import { actionWaiter, db, provider } from './activities';
 import { requireValidInput, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
 import { verifyDroplet, type HeartbeatWatch } from './verify';
+import { loadOwnedDroplet } from '../droplet-owner';
+
+/** patched() id: the hard reboot runs the droplet-operation prologue (ownership check). */
+const PATCH_OWNER_CHECK = 'hard-reboot-owner-check';
 
 export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
   requireValidInput(input, REBOOT_REASONS);
@@ -35,6 +39,8 @@ export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
     watch.latestMs = Math.max(watch.latestMs, Date.parse(hb.observedAt));
   });
   const waiter = actionWaiter(timings.actionTimeoutMs);
+  // Runs recorded before the ownership check had no getDropletRecord here (replay stays exact).
+  if (patched(PATCH_OWNER_CHECK)) await loadOwnedDroplet(input);
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     status.attempt = attempt;

@@ -15,19 +15,18 @@ import { powerStatusQuery } from '../messages';
 import { actionWaiter, db, provider } from './activities';
 import { requireValidInput, timingsWith } from './input';
 import { failureMessage } from './outcomes';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { loadOwnedDroplet } from '../droplet-owner';
 
 export async function hibernateDroplet(input: HibernateDropletInput): Promise<PowerResult> {
   requireValidInput(input);
-  const { dropletId, workspaceId } = input;
+  const { dropletId } = input;
   const timings = timingsWith(input.timings);
   const graceful = input.gracefulTimeoutMs ?? DEFAULT_GRACEFUL_SHUTDOWN_MS;
   const { workflowId, runId } = workflowInfo();
   const status: PowerStatus = { operation: 'hibernate', dropletId, phase: 'checking', attempt: 1 };
   setHandler(powerStatusQuery, () => status);
 
-  const droplet = await db.getDropletRecord(dropletId);
-  requireDropletOfWorkspace(droplet, workspaceId);
+  const droplet = await loadOwnedDroplet(input);
   if (droplet.state === 'HIBERNATED') {
     status.phase = 'done';
     return { dropletId, outcome: 'already_hibernated', attempts: 0 };

@@ -29,7 +29,7 @@ import { hardReboot } from './hard-reboot';
 import { requireValidInput, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
 import { verifyDroplet, type HeartbeatWatch } from './verify';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { loadOwnedDroplet } from '../droplet-owner';
 
 export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult> {
   requireValidInput(input, WAKE_REASONS);
@@ -50,8 +50,7 @@ export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult>
   });
 
   const started = Date.now();
-  const droplet = await db.getDropletRecord(dropletId);
-  requireDropletOfWorkspace(droplet, workspaceId);
+  const droplet = await loadOwnedDroplet(input);
   const fresh =
     droplet.lastHeartbeatAt && started - Date.parse(droplet.lastHeartbeatAt) < timings.verifyWindowMs;
   if (droplet.state === 'ACTIVE_HEALTHY' && fresh) {
