@@ -44,14 +44,16 @@ export function createChangeActivities(deps: ActivityDeps) {
   /**
    * One sidecar command, holding a fleet-wide slot of its kind while it runs. The activity
    * heartbeats throughout (waiting for a slot included), so a worker that dies mid-command is
-   * noticed within the heartbeat timeout instead of the whole start-to-close timeout.
+   * noticed within the heartbeat timeout instead of the whole start-to-close timeout. `fn` gets
+   * the signal to pass to the sidecar client: aborted when the activity is cancelled or the slot's
+   * lease is lost (then the activity fails with the retryable FleetLeaseLostError).
    */
-  async function call<T>(kind: ConcurrencyKind, fn: () => Promise<T>): Promise<T> {
+  async function call<T>(kind: ConcurrencyKind, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ctx = Context.current();
     ctx.heartbeat();
     const beat = setInterval(() => ctx.heartbeat(), 2_000);
     try {
-      return deps.concurrency ? await deps.concurrency.withSlot(kind, fn, signal()) : await fn();
+      return deps.concurrency ? await deps.concurrency.withSlot(kind, fn, signal()) : await fn(signal());
     } catch (err) {
       throw asActivityFailure(err);
     } finally {
@@ -62,16 +64,16 @@ export function createChangeActivities(deps: ActivityDeps) {
   return {
     async sidecarPullImage(input: { dropletId: number; image: string; tag: string }): Promise<void> {
       const t = await targetOf(input.dropletId);
-      await call('sidecar_update', () =>
-        sidecar().pullImage(t, { image_name: input.image, tag: input.tag }, { signal: signal() }),
+      await call('sidecar_update', (s) =>
+        sidecar().pullImage(t, { image_name: input.image, tag: input.tag }, { signal: s }),
       );
     },
 
     /** SWAP_CONTAINER; swapping to the tag already running is a no-op success (safe to retry). */
     async sidecarSwapContainer(input: { dropletId: number; tag: string }): Promise<{ changed: boolean }> {
       const t = await targetOf(input.dropletId);
-      const { result } = await call('sidecar_update', () =>
-        sidecar().swapContainer(t, { new_image_tag: input.tag }, { signal: signal() }),
+      const { result } = await call('sidecar_update', (s) =>
+        sidecar().swapContainer(t, { new_image_tag: input.tag }, { signal: s }),
       );
       return { changed: (result as { changed?: boolean }).changed !== false };
     },
@@ -183,20 +185,20 @@ export function createChangeActivities(deps: ActivityDeps) {
       let credentialId: string;
       if (c.credentialId) {
         const id = c.credentialId;
-        const { result } = await call('credential', () =>
+        const { result } = await call('credential', (s) =>
           sidecar().rotateCredential(
             t,
             { credential_id: id, encrypted_data: c.encryptedData },
-            { signal: signal() },
+            { signal: s },
           ),
         );
         credentialId = result.credential_id ?? id;
       } else {
-        const { result } = await call('credential', () =>
+        const { result } = await call('credential', (s) =>
           sidecar().injectCredential(
             t,
             { credential_type: c.type, credential_name: c.name, encrypted_data: c.encryptedData },
-            { signal: signal() },
+            { signal: s },
           ),
         );
         credentialId = result.credential_id;
@@ -273,14 +275,14 @@ export function createChangeActivities(deps: ActivityDeps) {
       credentialMap?: Record<string, string>;
     }): Promise<string> {
       const t = await targetOf(input.dropletId);
-      const { result } = await call('workflow_update', () =>
+      const { result } = await call('workflow_update', (s) =>
         sidecar().deployWorkflow(
           t,
           {
             workflow_json: input.workflowJson,
             ...(input.credentialMap ? { credential_map: input.credentialMap } : {}),
           },
-          { signal: signal() },
+          { signal: s },
         ),
       );
       return result.workflow_id;
@@ -292,19 +294,19 @@ export function createChangeActivities(deps: ActivityDeps) {
       workflowJson: Record<string, unknown>;
     }): Promise<void> {
       const t = await targetOf(input.dropletId);
-      await call('workflow_update', () =>
+      await call('workflow_update', (s) =>
         sidecar().updateWorkflow(
           t,
           { workflow_id: input.n8nWorkflowId, workflow_json: input.workflowJson },
-          { signal: signal() },
+          { signal: s },
         ),
       );
     },
 
     async sidecarActivateWorkflow(input: { dropletId: number; n8nWorkflowId: string }): Promise<void> {
       const t = await targetOf(input.dropletId);
-      await call('workflow_update', () =>
-        sidecar().activateWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: signal() }),
+      await call('workflow_update', (s) =>
+        sidecar().activateWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: s }),
       );
     },
 
@@ -315,8 +317,8 @@ export function createChangeActivities(deps: ActivityDeps) {
       metaKey: string;
     }): Promise<{ active: boolean; version: string | null }> {
       const t = await targetOf(input.dropletId);
-      const { result } = await call('workflow_update', () =>
-        sidecar().getWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: signal() }),
+      const { result } = await call('workflow_update', (s) =>
+        sidecar().getWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: s }),
       );
       const meta = result.workflow_json.meta as Record<string, unknown> | undefined;
       const v = meta?.[input.metaKey];
