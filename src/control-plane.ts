@@ -156,6 +156,7 @@ export async function startControlPlane(
           stormFraction: w.stormFraction,
           stormMinStale: w.stormMinStale,
           maxStartsPerTick: w.maxStartsPerTick,
+          transitionalDeadlineS: w.transitionalDeadlineS,
           thresholds: w.thresholds,
           heartbeatBacklogAlert: config.heartbeats.backlogAlert,
         },

@@ -23,8 +23,13 @@ import { abortSignal, promoteUpdate, sidecarUpdateStatusQuery } from '../message
 import { db, probe, sidecar } from './activities';
 import { failureMessage } from './input';
 import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
+import { restOnFailure } from '../settle';
 
 export async function sidecarUpdate(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
+  return restOnFailure(input, 'sidecar_update', () => update(input));
+}
+
+async function update(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
   requireValidDropletInput(input, invalidSidecarUpdate);
   const { workspaceId, dropletId, fromVersion, toVersion, image } = input;
   const verifyWindowMs = input.verifyWindowMs ?? DEFAULT_UPDATE_VERIFY_WINDOW_MS;

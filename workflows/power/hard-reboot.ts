@@ -21,11 +21,16 @@ import { requireValidInput, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
 import { verifyDroplet, type HeartbeatWatch } from './verify';
 import { loadOwnedDroplet } from '../droplet-owner';
+import { restOnFailure } from '../settle';
 
 /** patched() id: the hard reboot runs the droplet-operation prologue (ownership check). */
 const PATCH_OWNER_CHECK = 'hard-reboot-owner-check';
 
 export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
+  return restOnFailure(input, 'hard_reboot', () => reboot(input));
+}
+
+async function reboot(input: HardRebootInput): Promise<PowerResult> {
   requireValidInput(input, REBOOT_REASONS);
   const { dropletId, workspaceId, reason } = input;
   const maxAttempts = input.maxAttempts ?? DEFAULT_REBOOT_ATTEMPTS;
@@ -59,12 +64,15 @@ export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
         dropletId,
         type: 'power_cycle',
       });
-      status.phase = 'waiting_for_action';
-      await waiter.waitForAction({
-        actionId,
-        timeoutMs: timings.actionTimeoutMs,
-        pollMs: timings.actionPollMs,
-      });
+      // power_cycle has no goal state, so null never comes back for it; guarded all the same
+      if (actionId !== null) {
+        status.phase = 'waiting_for_action';
+        await waiter.waitForAction({
+          actionId,
+          timeoutMs: timings.actionTimeoutMs,
+          pollMs: timings.actionPollMs,
+        });
+      }
       const verified = await verifyDroplet(dropletId, since, timings, watch, status);
       if (verified.ok) {
         log.info('hard reboot verified', { dropletId, workspaceId, attempt });

@@ -16,8 +16,13 @@ import { actionWaiter, db, provider } from './activities';
 import { requireValidInput, timingsWith } from './input';
 import { failureMessage } from './outcomes';
 import { loadOwnedDroplet } from '../droplet-owner';
+import { restOnFailure } from '../settle';
 
 export async function hibernateDroplet(input: HibernateDropletInput): Promise<PowerResult> {
+  return restOnFailure(input, 'hibernate', () => hibernate(input));
+}
+
+async function hibernate(input: HibernateDropletInput): Promise<PowerResult> {
   requireValidInput(input);
   const { dropletId } = input;
   const timings = timingsWith(input.timings);
@@ -46,11 +51,13 @@ export async function hibernateDroplet(input: HibernateDropletInput): Promise<Po
     let off = false;
     try {
       const shutdown = await provider.powerAction({ key: `${runId}/shutdown`, dropletId, type: 'shutdown' });
-      await actionWaiter(graceful, 1).waitForAction({
-        actionId: shutdown,
-        timeoutMs: graceful,
-        pollMs: timings.actionPollMs,
-      });
+      // null: already powered off (the goal holds); the status check below confirms it
+      if (shutdown !== null)
+        await actionWaiter(graceful, 1).waitForAction({
+          actionId: shutdown,
+          timeoutMs: graceful,
+          pollMs: timings.actionPollMs,
+        });
       off = (await provider.getProviderStatus(dropletId)) === 'off';
     } catch (err) {
       status.lastError = failureMessage(err);
@@ -66,11 +73,13 @@ export async function hibernateDroplet(input: HibernateDropletInput): Promise<Po
         dropletId,
         type: 'power_off',
       });
-      await actionWaiter(timings.actionTimeoutMs).waitForAction({
-        actionId: powerOff,
-        timeoutMs: timings.actionTimeoutMs,
-        pollMs: timings.actionPollMs,
-      });
+      // null: the shutdown finished meanwhile ("Droplet is already powered off"): done
+      if (powerOff !== null)
+        await actionWaiter(timings.actionTimeoutMs).waitForAction({
+          actionId: powerOff,
+          timeoutMs: timings.actionTimeoutMs,
+          pollMs: timings.actionPollMs,
+        });
     }
   }
   await db.transitionDroplet({ dropletId, to: 'HIBERNATED', cause: 'hibernate', workflowId });
