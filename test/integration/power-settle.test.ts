@@ -15,7 +15,6 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import pino from 'pino';
 import type { ActivityDeps } from '../../activities';
 import type { DropletRecord } from '../../activities/power';
-import { createPowerActivities } from '../../activities/power';
 import { createWatchdogActivities } from '../../activities/watchdog';
 import { settleTransitional, transitionDroplet } from '../../src/db/droplets';
 import { DigitalOceanBudget } from '../../src/digitalocean/budget';
