@@ -166,18 +166,30 @@ export function createPowerActivities(deps: ActivityDeps) {
       }
     },
 
+    /**
+     * Waits for an action. A pure wait: when this worker begins shutting down it stops at once
+     * and fails retryably, so another worker carries on instead of this one using up its grace.
+     */
     async waitForAction(input: { actionId: number; timeoutMs: number; pollMs: number }): Promise<string> {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), 3_000);
+      const signal = deps.shutdown
+        ? AbortSignal.any([ctx.cancellationSignal, deps.shutdown])
+        : ctx.cancellationSignal;
       try {
         const action = await digitalocean().waitForAction(input.actionId, {
           timeoutMs: input.timeoutMs,
           pollIntervalMs: input.pollMs,
           maxPollIntervalMs: Math.max(input.pollMs, 5_000),
-          signal: ctx.cancellationSignal,
+          signal,
         });
         return action.status ?? 'completed';
       } catch (err) {
+        if (deps.shutdown?.aborted && !ctx.cancellationSignal.aborted)
+          throw ApplicationFailure.retryable(
+            `the worker is shutting down: the wait for action ${input.actionId} continues on another worker`,
+            'WorkerShuttingDown',
+          );
         throw asActivityFailure(err);
       } finally {
         clearInterval(beat);

@@ -26,8 +26,12 @@ export const probe = proxyActivities<Activities>({
   retry: { maximumAttempts: 1 },
 });
 
-/** Waiting for a DigitalOcean action: long, heartbeating. */
-export function actionWaiter(timeoutMs: number, maximumAttempts = 3) {
+/**
+ * Waiting for a DigitalOcean action: long, heartbeating. A wait cut short by its worker's shutdown
+ * fails retryably and another worker carries on; `alsoFinal` names failures that end it (the
+ * graceful shutdown's wait: its timeout is the answer, not something to retry).
+ */
+export function actionWaiter(timeoutMs: number, maximumAttempts = 3, alsoFinal: string[] = []) {
   return proxyActivities<Activities>({
     startToCloseTimeout: timeoutMs + 60_000,
     // The wait heartbeats every 3 s: a worker that died mid-wait is noticed within 15 s.
@@ -35,7 +39,7 @@ export function actionWaiter(timeoutMs: number, maximumAttempts = 3) {
     retry: {
       initialInterval: '5s',
       maximumAttempts,
-      nonRetryableErrorTypes: ['DigitalOceanActionFailedError'],
+      nonRetryableErrorTypes: ['DigitalOceanActionFailedError', ...alsoFinal],
     },
   });
 }

@@ -53,7 +53,7 @@ async function hibernate(input: HibernateDropletInput): Promise<PowerResult> {
       const shutdown = await provider.powerAction({ key: `${runId}/shutdown`, dropletId, type: 'shutdown' });
       // null: already powered off (the goal holds); the status check below confirms it
       if (shutdown !== null)
-        await actionWaiter(graceful, 1).waitForAction({
+        await actionWaiter(graceful, 3, ['DigitalOceanActionTimeoutError']).waitForAction({
           actionId: shutdown,
           timeoutMs: graceful,
           pollMs: timings.actionPollMs,
