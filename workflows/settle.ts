@@ -19,11 +19,19 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { isDropletId } from '../src/domain/droplet-id';
+import { PowerFailure } from '../src/domain/power';
 
 const { settleDroplet } = proxyActivities<Pick<Activities, 'settleDroplet'>>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
+
+/** Refusals raised before an operation changes anything: there is nothing to settle. */
+const REFUSED_BEFORE_ANY_CHANGE: readonly string[] = [
+  PowerFailure.invalidInput, // bad input, or a droplet of another workspace (the prologue)
+  PowerFailure.notFound,
+  PowerFailure.busy,
+];
 
 /** patched() id: runs recorded before had no settle step on their failure paths. */
 const PATCH_REST_ON_FAILURE = 'droplet-rest-on-failure';
@@ -37,7 +45,8 @@ export async function restOnFailure<T>(
     return await body();
   } catch (err) {
     const dropletId = input?.dropletId;
-    if (isDropletId(dropletId) && patched(PATCH_REST_ON_FAILURE)) {
+    const refused = REFUSED_BEFORE_ANY_CHANGE.includes(rootCause(err)?.type ?? '');
+    if (isDropletId(dropletId) && !refused && patched(PATCH_REST_ON_FAILURE)) {
       const reason = reasonOf(err);
       try {
         // shielded: a cancelled operation still settles its droplet
@@ -60,6 +69,12 @@ export async function restOnFailure<T>(
     }
     throw err;
   }
+}
+
+function rootCause(err: unknown): ApplicationFailure | undefined {
+  let e: unknown = err;
+  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
+  return e instanceof ApplicationFailure ? e : undefined;
 }
 
 function reasonOf(err: unknown): string {
