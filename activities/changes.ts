@@ -1,15 +1,19 @@
 /**
- * Side effects of the change workflows (sidecar update, credential injection, n8n workflow
- * update): sidecar commands through the signed client, what the heartbeat drain recorded about the
- * droplet, tenant_versions, the n8n credential ids and the credential audit. Credential blobs pass
- * through to the sidecar and are never logged or stored.
+ * Side effects of the change workflows (n8n container update, credential injection, n8n workflow
+ * update): sidecar commands through the signed client (protocol v1: the agent's droplet_id claim,
+ * two-level success), what the heartbeat drain recorded about the droplet, tenant_versions, the
+ * n8n workflow ids a deploy created, the n8n credential ids and the credential audit. Credential
+ * blobs pass through to the sidecar and are never logged or stored.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { getDroplet } from '../src/db/droplets';
+import { getDroplet, setAgentDropletId } from '../src/db/droplets';
 import type { ConcurrencyKind } from '../src/concurrency/fleet-semaphore';
 import type { CredentialOutcome, CredentialSpec } from '../src/domain/changes';
 import { PowerFailure } from '../src/domain/power';
 import type { SidecarTarget } from '../src/sidecar/client';
+import { N8N_IMAGE, type N8nWorkflow } from '../src/sidecar/protocol';
+import { sidecarTargetOf } from '../src/sidecar/target';
+import { workflowDifferences } from '../src/domain/n8n-workflow';
 import { bindLogContext } from '../src/observability/log-context';
 import type { ActivityDeps } from './deps';
 import { asActivityFailure, required } from './errors';
@@ -23,9 +27,11 @@ export interface TenantVersion {
 
 export interface DropletHeartbeatView {
   lastHeartbeatAt: string | null;
-  sidecarVersion: string | null;
   n8nStatus: string | null;
 }
+
+/** SWAP_CONTAINER pulls, starts the new container and waits up to 60 s for docker health. */
+const SWAP_TIMEOUT_MS = 5 * 60_000;
 
 export function createChangeActivities(deps: ActivityDeps) {
   const sidecar = () => required(deps.sidecar, 'the sidecar client');
@@ -36,9 +42,13 @@ export function createChangeActivities(deps: ActivityDeps) {
     if (!row)
       throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
     bindLogContext({ workspaceId: row.workspace_id, dropletId });
-    if (!row.sidecar_url)
-      throw ApplicationFailure.nonRetryable(`droplet ${dropletId} has no sidecar_url`, 'SidecarUnknown');
-    return { sidecarUrl: row.sidecar_url, workspaceId: row.workspace_id, dropletId };
+    const target = sidecarTargetOf(row);
+    if (!target)
+      throw ApplicationFailure.nonRetryable(
+        `droplet ${dropletId} has no registered sidecar_url yet`,
+        'SidecarUnknown',
+      );
+    return target;
   }
 
   /**
@@ -62,30 +72,74 @@ export function createChangeActivities(deps: ActivityDeps) {
   }
 
   return {
-    async sidecarPullImage(input: { dropletId: number; image: string; tag: string }): Promise<void> {
+    /**
+     * SWAP_CONTAINER: the agent swaps the n8n container to `n8nio/n8n:<tag>` (pull, start beside
+     * the old one, docker health wait, retire the old one). `result.success: false` means the new
+     * container did not come up and the old one keeps serving: a non-retryable failure naming it.
+     */
+    async sidecarSwapN8nContainer(input: { dropletId: number; tag: string }): Promise<{ image: string }> {
       const t = await targetOf(input.dropletId);
-      await call('sidecar_update', (s) =>
-        sidecar().pullImage(t, { image_name: input.image, tag: input.tag }, { signal: s }),
+      await call('n8n_update', (s) =>
+        sidecar().swapContainer(t, { new_image_tag: input.tag }, { signal: s, timeoutMs: SWAP_TIMEOUT_MS }),
+      );
+      return { image: `${N8N_IMAGE}:${input.tag}` };
+    },
+
+    /** The n8n image tag the control plane last recorded for the droplet (its own record). */
+    async recordedN8nTag(dropletId: number): Promise<string | null> {
+      const row = await getDroplet(deps.pool, dropletId);
+      if (!row)
+        throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
+      const { rows } = await deps.pool.query<{ version: string }>(
+        `SELECT version FROM tenant_versions WHERE workspace_id = $1 AND component = 'n8n'`,
+        [row.workspace_id],
+      );
+      return rows[0]?.version ?? row.n8n_version ?? null;
+    },
+
+    /** Records the n8n tag now running: tenant_versions (with the previous tag) and the droplet row. */
+    async recordN8nTag(input: {
+      workspaceId: string;
+      dropletId: number;
+      tag: string;
+      previousTag: string;
+      workflowId: string;
+    }): Promise<void> {
+      await deps.pool.query(
+        `WITH v AS (
+           INSERT INTO tenant_versions AS t
+             (workspace_id, component, version, previous_version, workflow_id, updated_at)
+           VALUES ($1, 'n8n', $3, $4, $5, now())
+           ON CONFLICT (workspace_id, component) DO UPDATE SET
+             previous_version = CASE WHEN t.workflow_id = EXCLUDED.workflow_id AND t.version = EXCLUDED.version
+                                     THEN t.previous_version ELSE t.version END,
+             version = EXCLUDED.version, workflow_id = EXCLUDED.workflow_id, updated_at = now()
+           RETURNING 1)
+         UPDATE droplets SET n8n_version = $3, updated_at = now() WHERE id = $2`,
+        [input.workspaceId, input.dropletId, input.tag, input.previousTag, input.workflowId],
       );
     },
 
-    /** SWAP_CONTAINER; swapping to the tag already running is a no-op success (safe to retry). */
-    async sidecarSwapContainer(input: { dropletId: number; tag: string }): Promise<{ changed: boolean }> {
-      const t = await targetOf(input.dropletId);
-      const { result } = await call('sidecar_update', (s) =>
-        sidecar().swapContainer(t, { new_image_tag: input.tag }, { signal: s }),
-      );
-      return { changed: (result as { changed?: boolean }).changed !== false };
+    /** Records the droplet_id claim the droplet's agent expects (an operator's or the dashboard's word). */
+    async recordAgentDropletId(input: {
+      dropletId: number;
+      agentDropletId: string;
+      source: 'operator' | 'client';
+    }): Promise<void> {
+      if (!(await setAgentDropletId(deps.pool, input.dropletId, input.agentDropletId, input.source)))
+        throw ApplicationFailure.nonRetryable(
+          `droplet ${input.dropletId} is not known`,
+          PowerFailure.notFound,
+        );
     },
 
-    /** The droplet's newest heartbeat as the drain recorded it. */
+    /** The droplet's newest keep-alive as the drain recorded it. */
     async dropletHeartbeat(dropletId: number): Promise<DropletHeartbeatView> {
       const row = await getDroplet(deps.pool, dropletId);
       if (!row)
         throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
       return {
         lastHeartbeatAt: row.last_heartbeat_at?.toISOString() ?? null,
-        sidecarVersion: row.sidecar_version,
         n8nStatus: row.n8n_status,
       };
     },
@@ -185,14 +239,15 @@ export function createChangeActivities(deps: ActivityDeps) {
       let credentialId: string;
       if (c.credentialId) {
         const id = c.credentialId;
-        const { result } = await call('credential', (s) =>
+        // ROTATE_CREDENTIAL answers {success}; the credential keeps its id
+        await call('credential', (s) =>
           sidecar().rotateCredential(
             t,
             { credential_id: id, encrypted_data: c.encryptedData },
             { signal: s },
           ),
         );
-        credentialId = result.credential_id ?? id;
+        credentialId = id;
       } else {
         const { result } = await call('credential', (s) =>
           sidecar().injectCredential(
@@ -269,12 +324,37 @@ export function createChangeActivities(deps: ActivityDeps) {
       );
     },
 
+    /**
+     * DEPLOY_WORKFLOW at most once per (change workflow, droplet): the intent is recorded before
+     * the command and the n8n id the agent answers (`id`) the moment it arrives, so a retried
+     * attempt reuses the workflow the first one created. An attempt that sent the command and
+     * died before recording its answer leaves an unknown outcome (protocol v1 cannot list
+     * workflows to find it): that is refused for a human rather than risking a second workflow.
+     */
     async sidecarDeployWorkflow(input: {
       dropletId: number;
+      workspaceId: string;
+      workflowId: string;
+      workflowName: string;
       workflowJson: Record<string, unknown>;
       credentialMap?: Record<string, string>;
     }): Promise<string> {
       const t = await targetOf(input.dropletId);
+      const intent = await deps.pool.query<{ n8n_workflow_id: string | null; fresh: boolean }>(
+        `INSERT INTO workflow_deploys (workflow_id, workspace_id, droplet_id, workflow_name)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (workflow_id, droplet_id) DO UPDATE SET workflow_name = EXCLUDED.workflow_name
+         RETURNING n8n_workflow_id, (xmax = 0) AS fresh`,
+        [input.workflowId, input.workspaceId, input.dropletId, input.workflowName],
+      );
+      const row = intent.rows[0]!;
+      if (row.n8n_workflow_id) return row.n8n_workflow_id;
+      if (!row.fresh)
+        throw ApplicationFailure.nonRetryable(
+          `an earlier attempt sent DEPLOY_WORKFLOW for "${input.workflowName}" to droplet ${input.dropletId} and ` +
+            `its answer was never recorded; check the tenant's n8n for that workflow before deploying again`,
+          'DeployOutcomeUnknown',
+        );
       const { result } = await call('workflow_update', (s) =>
         sidecar().deployWorkflow(
           t,
@@ -285,9 +365,15 @@ export function createChangeActivities(deps: ActivityDeps) {
           { signal: s },
         ),
       );
-      return result.workflow_id;
+      await deps.pool.query(
+        `UPDATE workflow_deploys SET n8n_workflow_id = $3, recorded_at = now()
+          WHERE workflow_id = $1 AND droplet_id = $2`,
+        [input.workflowId, input.dropletId, result.id],
+      );
+      return result.id;
     },
 
+    /** UPDATE_WORKFLOW; the agent applies no credential_map, so the JSON arrives substituted. */
     async sidecarUpdateWorkflow(input: {
       dropletId: number;
       n8nWorkflowId: string;
@@ -310,19 +396,22 @@ export function createChangeActivities(deps: ActivityDeps) {
       );
     },
 
-    /** GET_WORKFLOW, reduced to what verification needs (the JSON stays out of the history). */
-    async sidecarWorkflowVersion(input: {
+    /**
+     * GET_WORKFLOW, compared with what was sent (name, nodes, connections, settings): the agent
+     * keeps no version (it drops `meta`), so this is how a deploy is verified. Only the verdict and
+     * the differences leave the activity; the JSON stays out of the history.
+     */
+    async sidecarReadBackWorkflow(input: {
       dropletId: number;
       n8nWorkflowId: string;
-      metaKey: string;
-    }): Promise<{ active: boolean; version: string | null }> {
+      expected: Record<string, unknown>;
+    }): Promise<{ active: boolean; differences: string[] }> {
       const t = await targetOf(input.dropletId);
       const { result } = await call('workflow_update', (s) =>
         sidecar().getWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: s }),
       );
-      const meta = result.workflow_json.meta as Record<string, unknown> | undefined;
-      const v = meta?.[input.metaKey];
-      return { active: result.active, version: typeof v === 'string' ? v : null };
+      const workflow: N8nWorkflow = result.workflow;
+      return { active: workflow.active, differences: workflowDifferences(input.expected, workflow) };
     },
   };
 }

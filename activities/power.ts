@@ -15,6 +15,8 @@ import { IllegalTransitionError, type DropletState } from '../src/domain/droplet
 import { PowerFailure } from '../src/domain/power';
 import { remediationOutcome, SHARED } from '../src/observability/shared-metrics';
 import { bindLogContext } from '../src/observability/log-context';
+import { isHealthy } from '../src/sidecar/protocol';
+import { sidecarTargetOf } from '../src/sidecar/target';
 import { runningChangesOn } from '../src/temporal/running-on-droplet';
 import type { ActivityDeps } from './deps';
 import { asActivityFailure, required } from './errors';
@@ -24,6 +26,8 @@ export interface DropletRecord {
   workspaceId: string;
   state: DropletState;
   sidecarUrl: string | null;
+  /** the droplet_id claim its agent checks, when known */
+  agentDropletId: string | null;
   lastHeartbeatAt: string | null;
   n8nStatus: string | null;
 }
@@ -42,6 +46,7 @@ export function createPowerActivities(deps: ActivityDeps) {
       workspaceId: row.workspace_id,
       state: row.state,
       sidecarUrl: row.sidecar_url,
+      agentDropletId: row.agent_droplet_id,
       lastHeartbeatAt: row.last_heartbeat_at?.toISOString() ?? null,
       n8nStatus: row.n8n_status,
     };
@@ -196,21 +201,32 @@ export function createPowerActivities(deps: ActivityDeps) {
       }
     },
 
-    /** One HEALTH_CHECK probe; the verify loop in the workflow decides what a failure means. */
+    /**
+     * One HEALTH_CHECK probe; the verify loop in the workflow decides what a failure means. Healthy
+     * (`ok`) means n8n_status healthy and, where docker reports it, the container running; the
+     * agent never reports a version, so none is asked for.
+     */
     async sidecarHealthCheck(
       dropletId: number,
-    ): Promise<{ ok: boolean; n8nStatus?: string; error?: string }> {
-      const r = await record(dropletId);
-      if (!r.sidecarUrl) return { ok: false, error: 'droplet has no sidecar_url yet' };
+    ): Promise<{ ok: boolean; n8nStatus?: string; containerStatus?: string; error?: string }> {
+      const row = await getDroplet(deps.pool, dropletId);
+      if (!row)
+        throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
+      bindLogContext({ workspaceId: row.workspace_id, dropletId });
+      const target = sidecarTargetOf(row);
+      if (!target) return { ok: false, error: 'droplet has no registered sidecar_url yet' };
       try {
-        const { result } = await sidecar().healthCheck(
-          { sidecarUrl: r.sidecarUrl, workspaceId: r.workspaceId, dropletId },
-          { signal: Context.current().cancellationSignal },
-        );
-        const status = (result as { n8n_status?: string }).n8n_status;
-        return status === 'down'
-          ? { ok: false, n8nStatus: status, error: 'n8n is down' }
-          : { ok: true, n8nStatus: status };
+        const { result } = await sidecar().healthCheck(target, {
+          signal: Context.current().cancellationSignal,
+        });
+        const facts = { n8nStatus: result.n8n_status, containerStatus: result.container_status };
+        return isHealthy(result)
+          ? { ok: true, ...facts }
+          : {
+              ok: false,
+              ...facts,
+              error: `n8n ${result.n8n_status}, container ${result.container_status}`,
+            };
       } catch (err) {
         return { ok: false, error: (err as Error).message };
       }

@@ -2,6 +2,8 @@
 import { cpus, totalmem } from 'node:os';
 import { Pool } from 'pg';
 import { migrate } from '../src/db/migrate';
+import { searchPathOptions } from '../src/db/pool';
+import { DEFAULT_DATABASE_SCHEMA } from '../src/db/schema';
 import { issueHeartbeatToken } from '../src/heartbeats/tokens';
 
 export const ADMIN_URL =
@@ -28,8 +30,9 @@ export async function freshDatabase(
   const u = new URL(ADMIN_URL);
   u.pathname = `/${name}`;
   const url = u.toString();
-  const pool = new Pool({ connectionString: url, max: 10 });
-  await migrate(pool);
+  // The default schema, as the CLI processes some benchmarks start use it.
+  const pool = new Pool({ connectionString: url, max: 10, ...searchPathOptions(DEFAULT_DATABASE_SCHEMA) });
+  await migrate(pool, DEFAULT_DATABASE_SCHEMA);
   return {
     url,
     pool,

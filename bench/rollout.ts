@@ -1,10 +1,13 @@
 /**
- * npm run bench:rollout -- the fleet rollout at 1,000 tenants (BENCH_TENANTS), canary 10, waves of
- * 100, concurrency 50, on a Temporal dev server this script starts, with the fleet simulator, the
- * real API + heartbeat drain (heartbeats every 2 s), real activities and the fleet-wide semaphore
- * at its production limit (50). Runs a good version to the end, then a version that breaks 20 % of
- * tenants (every 5th droplet), and prints wall times, the longest workflow histories (events) and
- * whether any tenant was left on the broken version. Everything shares this machine's cores.
+ * npm run bench:rollout -- an n8n image rollout at 1,000 tenants (BENCH_TENANTS), canary 10, waves
+ * of 100, concurrency 50, on a Temporal dev server this script starts, with the v1 fleet simulator
+ * (the deployed agent's protocol: SWAP_CONTAINER of the n8n container, handshake keep-alives; the
+ * fleet's 60 s keep-alive scaled down to BENCH_KEEPALIVE_MS, default 2 s, with the gate window
+ * scaled with it), the real API + heartbeat drain, real activities and the fleet-wide semaphore at
+ * its production limit (50). Runs a good tag to the end, then a tag whose container fails the
+ * docker health wait on 20 % of the fleet (flakyTag, a deterministic fifth of the droplets), and
+ * prints wall times, the longest workflow histories (events) and whether any tenant was left on the
+ * broken tag. Everything shares this machine's cores.
  */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -21,6 +24,7 @@ import { HealthChecker } from '../src/api/health';
 import { FleetSemaphore } from '../src/concurrency/fleet-semaphore';
 import { heartbeatStreamNames } from '../src/heartbeats/stream';
 import { HeartbeatTokenVerifier } from '../src/heartbeats/tokens';
+import { WorkspaceDirectory } from '../src/heartbeats/workspace-directory';
 import { createLogger } from '../src/logger';
 import { SidecarClient } from '../src/sidecar/client';
 import { createFleetSimulator } from '../src/simulator/fleet';
@@ -33,6 +37,8 @@ import { freshDatabase, machine, REDIS_URL } from './common';
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 1_000);
 const FIRST = 100_001;
 const TASK_QUEUE = 'bench-rollout';
+const KEEPALIVE_MS = Number(process.env.BENCH_KEEPALIVE_MS ?? 2_000);
+const HANDSHAKE_SECRET = 'bench-rollout-handshake-secret-0123';
 
 const listen = (s: Server) =>
   new Promise<number>((res) => s.listen(0, '127.0.0.1', () => res((s.address() as { port: number }).port)));
@@ -90,25 +96,36 @@ async function main() {
         bodyLimitBytes: 100_000,
         logger,
       },
+      sidecar: {
+        redis,
+        stream,
+        handshakeSecret: HANDSHAKE_SECRET,
+        workspaces: new WorkspaceDirectory(db.pool),
+        bodyLimitBytes: 100_000,
+        logger,
+      },
     }),
   );
   const apiUrl = `http://127.0.0.1:${await listen(api)}`;
   const fleet = await createFleetSimulator({
     jwtPrivateKey: privateKeyPem,
     dashboardUrl: apiUrl,
-    heartbeatIntervalMs: 2_000,
+    handshakeSecret: HANDSHAKE_SECRET,
+    heartbeatIntervalMs: KEEPALIVE_MS,
     bootDelayMs: 300,
     actionDelayMs: 400,
     pullDelayMs: 200,
     swapDelayMs: 100,
+    // the agent's 60 s docker health wait, scaled like the keep-alive
+    swapHealthWaitMs: KEEPALIVE_MS,
   });
   const seeded = Date.now();
   await fleet.addDroplets(
     db.pool,
     Array.from({ length: TENANTS }, (_, i) => ({ dropletId: FIRST + i, workspaceId: `ws-${i}` })),
   );
-  for (let i = 0; i < TENANTS; i += 5)
-    fleet.sidecars.setFault(FIRST + i, { kind: 'brokenVersion', tag: '2.1.0-bad' });
+  for (let i = 0; i < TENANTS; i++)
+    fleet.sidecars.setFault(FIRST + i, { kind: 'flakyTag', tag: '2.1.0-bad', share: 0.2 });
   console.log(`seeded ${TENANTS} droplets and agents in ${Date.now() - seeded} ms`);
 
   const connection = await NativeConnection.connect({ address: temporal.address });
@@ -130,7 +147,7 @@ async function main() {
       concurrency: new FleetSemaphore({
         redis,
         keyPrefix: prefix,
-        limits: { sidecar_update: 50, workflow_update: 100, credential: 50 },
+        limits: { n8n_update: 50, workflow_update: 100, credential: 50 },
       }),
     }),
     maxConcurrentActivityTaskExecutions: 200,
@@ -145,9 +162,10 @@ async function main() {
 
   const rollout = (over: Partial<FleetRolloutInput>): FleetRolloutInput => ({
     rolloutId: 'x',
-    kind: 'sidecar',
+    kind: 'n8n',
     targetVersion: '2.0.0',
-    sidecar: { image: 'ghcr.io/genesis/sidecar', verifyWindowMs: 30_000, verifyPollMs: 500 },
+    // production: 5 min for a 60 s keep-alive; here the same number of keep-alives fits the window
+    n8n: { verifyWindowMs: 15 * KEEPALIVE_MS, verifyPollMs: 500 },
     selector: { all: true },
     canarySize: 10,
     waveSize: 100,
@@ -174,7 +192,7 @@ async function main() {
     let longestChild = 0;
     let children = 0;
     for await (const w of client.workflow.list({
-      query: `RolloutId = '${input.rolloutId}' AND WorkflowType = 'sidecarUpdate'`,
+      query: `RolloutId = '${input.rolloutId}' AND WorkflowType = 'n8nContainerUpdate'`,
     })) {
       children++;
       if (children % 25 === 1 || children <= 50) {
@@ -187,18 +205,17 @@ async function main() {
 
   const good = await measure(rollout({ rolloutId: 'bench-good' }));
   const onGood = fleet.sidecars.stats();
-  const maxPulls = onGood.commands.maxInFlight.PULL_IMAGE ?? 0;
+  const maxSwaps = onGood.commands.maxInFlight.SWAP_CONTAINER ?? 0;
   console.log(
-    `good version 2.0.0: ${(good.wallMs / 1000).toFixed(1)} s wall, ${JSON.stringify(good.outcome)}; ` +
+    `good tag 2.0.0: ${(good.wallMs / 1000).toFixed(1)} s wall, ${JSON.stringify(good.outcome)}; ` +
       `${good.runs} rollout runs, longest run history ${good.longestRun} events; ` +
       `${good.children} child updates, longest sampled child history ${good.longestChild} events; ` +
-      `max PULL_IMAGE in flight ${maxPulls} (limit 50)`,
+      `max SWAP_CONTAINER in flight ${maxSwaps} (limit 50)`,
   );
 
   const bad = await measure(rollout({ rolloutId: 'bench-bad', targetVersion: '2.1.0-bad' }));
   let onBad = 0;
-  for (let i = 0; i < TENANTS; i++)
-    if (fleet.sidecars.agent(FIRST + i)?.sidecarVersion === '2.1.0-bad') onBad++;
+  for (let i = 0; i < TENANTS; i++) if (fleet.sidecars.agent(FIRST + i)?.n8nImageTag === '2.1.0-bad') onBad++;
   const counts = await db.pool.query<{ status: string; n: string }>(
     `SELECT status, count(*) AS n FROM rollout_targets WHERE rollout_id = 'bench-bad' GROUP BY status ORDER BY status`,
   );
@@ -206,7 +223,7 @@ async function main() {
     `SELECT wave, status FROM rollout_waves WHERE rollout_id = 'bench-bad' ORDER BY wave`,
   );
   console.log(
-    `broken version 2.1.0-bad (breaks every 5th tenant): ${(bad.wallMs / 1000).toFixed(1)} s wall, ` +
+    `broken tag 2.1.0-bad (fails the health wait on 20 % of agents): ${(bad.wallMs / 1000).toFixed(1)} s wall, ` +
       `${JSON.stringify(bad.outcome)}; waves ${waves.rows.map((w) => `${w.wave}:${w.status}`).join(', ')}; ` +
       `targets ${counts.rows.map((r) => `${r.status} ${r.n}`).join(', ')}; ` +
       `${bad.runs} runs, longest run history ${bad.longestRun} events; tenants left on 2.1.0-bad: ${onBad}`,

@@ -1,12 +1,12 @@
 /**
- * Benchmark of the simulated sidecar fleet: 15,000 agents in one process sending native heartbeats
- * to a trivial receiver (a separate child process, so the simulator's CPU is measured alone), at a
+ * Benchmark of the simulated sidecar fleet: 15,000 agents in one process sending v1 handshake
+ * keep-alives (or native heartbeats with BENCH_MODE=native) to a trivial receiver (a separate child process, so the simulator's CPU is measured alone), at a
  * 60 s and then a 30 s interval.
  *
  * Run compiled:  tsc -p tsconfig.json --outDir dist-bench && node dist-bench/bench/simulator.js
  * or directly:   node -r ./test/fixtures/swc-require.js bench/simulator.ts
  * Env: BENCH_SECONDS (measured seconds per interval, default 90), BENCH_AGENTS (default 15000),
- *      BENCH_INTERVALS (seconds, comma separated, default "60,30").
+ *      BENCH_INTERVALS (seconds, comma separated, default "60,30"), BENCH_MODE (v1 | native, default v1).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -64,6 +64,7 @@ async function main(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 90);
   const agents = Number(process.env.BENCH_AGENTS ?? 15_000);
   const intervals = (process.env.BENCH_INTERVALS ?? '60,30').split(',').map((s) => Number(s.trim()));
+  const mode = process.env.BENCH_MODE === 'native' ? 'native' : 'v1';
 
   const cpus = os.cpus();
   console.log('machine:');
@@ -73,7 +74,7 @@ async function main(): Promise<void> {
   console.log(`  memory  ${mb(os.totalmem())} total, ${mb(os.freemem())} free`);
   console.log(`  node    ${process.version} on ${os.platform()} ${os.release()}`);
   console.log(
-    `bench: ${agents} agents, ${seconds} s measured per interval, intervals ${intervals.join(', ')} s`,
+    `bench: ${agents} ${mode} agents, ${seconds} s measured per interval, intervals ${intervals.join(', ')} s`,
   );
 
   const receiver = fork(__filename, ['receiver'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -87,7 +88,8 @@ async function main(): Promise<void> {
     publicKey,
     masterKey: randomBytes(16).toString('hex'),
     dashboardUrl: `http://127.0.0.1:${port}`,
-    heartbeatMode: 'native',
+    heartbeatMode: mode,
+    handshakeSecret: randomBytes(24).toString('base64url'),
     heartbeatIntervalMs: intervals[0]! * 1000,
     bootDelayMs: 1_000,
     heartbeatMaxSockets: 64,
@@ -98,7 +100,7 @@ async function main(): Promise<void> {
       workspaceId: `ws_${i.toString(36)}`,
       heartbeatToken: randomBytes(24).toString('base64url'),
       sidecarVersion: '1.4.0',
-      n8nVersion: '1.70.2',
+      n8nImageTag: '1.70.2',
       poweredOn: true,
     });
   }

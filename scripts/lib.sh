@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Shared helpers for make dev, make test and .ci/run: find or build the Temporal CLI, make sure the
-# local Postgres and Redis answer, wait for ports. Sourced, never executed.
+# Shared helpers for make dev, make test and .ci/run: put Node 24 on PATH, find or build the Temporal
+# CLI, make sure the local Postgres and Redis answer, wait for ports. Sourced, never executed.
 
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-v1.5.1}"
 # Search attributes the workflows set and the Web UI filters on.
@@ -22,6 +22,57 @@ ensure_temporal_cli() {
     log "go install of temporal $v failed"
   done
   return 1
+}
+
+# --- Node ------------------------------------------------------------------------------------------
+# Everything runs on Node 24 LTS. When the machine's node is older, a pinned Node 24 is installed from
+# the npm registry (the package node-linux-<arch> carries the official binary as bin/node) into the
+# git-ignored .tools/ folder, checked against the integrity pinned here, and put first on PATH, so
+# npm, npx, jest, tsc, the built CLI and every child process the tests spawn run on it. npm itself is
+# the machine's (its bin is a `#!/usr/bin/env node` script, so it runs on the Node found first).
+GENESIS_NODE_VERSION=24.22.3
+genesis_node_integrity() { # arch -> the registry's sha512 of node-linux-<arch>@GENESIS_NODE_VERSION
+  case "$1" in
+    x64) echo 'sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==' ;;
+    arm64) echo 'sha512-IZx0J52/1NDwAsY2iyWR9nlPIYuYviTWetjj8+ElvYQh2+XRhLfCfkbFEF/2O5vGI2hcUbyPNHV+nz342FbJXw==' ;;
+  esac
+}
+
+ensure_node() {
+  local have
+  have="$(node -p 'process.versions.node' 2>/dev/null || true)"
+  if [ -n "$have" ] && [ "${have%%.*}" -ge 24 ]; then return 0; fi
+  local arch
+  case "$(uname -s)/$(uname -m)" in
+    Linux/x86_64 | Linux/amd64) arch=x64 ;;
+    Linux/aarch64 | Linux/arm64) arch=arm64 ;;
+    *) log "Node 24 or newer is needed (found ${have:-none}); install Node 24 LTS"; return 1 ;;
+  esac
+  local root="$PWD/.tools/node-v$GENESIS_NODE_VERSION-linux-$arch"
+  if [ "$("$root/bin/node" --version 2>/dev/null)" != "v$GENESIS_NODE_VERSION" ]; then
+    command -v npm >/dev/null || { log "npm is needed to fetch Node $GENESIS_NODE_VERSION (found node ${have:-none})"; return 1; }
+    log "installing Node $GENESIS_NODE_VERSION (npm package node-linux-$arch) into .tools/ (machine has ${have:-none})"
+    local tmp tgz got
+    tmp="$(mktemp -d)"
+    tgz="$tmp/node-linux-$arch-$GENESIS_NODE_VERSION.tgz"
+    if ! (cd "$tmp" && npm pack --silent "node-linux-$arch@$GENESIS_NODE_VERSION" >/dev/null) || [ ! -s "$tgz" ]; then
+      rm -rf "$tmp"; log "npm pack node-linux-$arch@$GENESIS_NODE_VERSION failed"; return 1
+    fi
+    got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 | tr -d '\n')"
+    if [ "$got" != "$(genesis_node_integrity "$arch")" ]; then
+      rm -rf "$tmp"; log "node-linux-$arch@$GENESIS_NODE_VERSION: integrity $got is not the pinned one"; return 1
+    fi
+    mkdir -p "$tmp/root/bin" .tools
+    tar -xzf "$tgz" -C "$tmp" package/bin/node package/LICENSE &&
+      mv "$tmp/package/bin/node" "$tmp/root/bin/node" && mv "$tmp/package/LICENSE" "$tmp/root/LICENSE" &&
+      rm -rf "$root" && mv "$tmp/root" "$root"
+    rm -rf "$tmp"
+  fi
+  export PATH="$root/bin:$PATH"
+  hash -r
+  if [ "$(node --version 2>/dev/null)" != "v$GENESIS_NODE_VERSION" ]; then
+    log "Node $GENESIS_NODE_VERSION in $root does not run"; return 1
+  fi
 }
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
@@ -56,10 +107,17 @@ ensure_redis() {
   wait_port 127.0.0.1 6379 20 redis
 }
 
+# node_modules is (re)installed when missing, older than the lockfile, or installed by another Node
+# major (native modules such as @temporalio/core-bridge and @swc/core are built per platform).
 ensure_node_modules() {
-  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    log "npm ci"
+  ensure_node || return 1
+  local major
+  major="node-$(node -p 'process.versions.node.split(".")[0]')"
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
+    [ "$(cat node_modules/.genesis-node 2>/dev/null)" != "$major" ]; then
+    log "npm ci ($major)"
     npm ci --no-audit --no-fund >&2
+    echo "$major" >node_modules/.genesis-node
   fi
 }
 
@@ -75,4 +133,15 @@ start_temporal() {
   "$bin" "${args[@]}" "$@" &
   TEMPORAL_PID=$!
   wait_port 127.0.0.1 "$port" 60 "temporal dev server"
+}
+
+# The browser of the Web UI test (test/integration/web-ui-decoding.test.ts): Debian's chromium,
+# driven by playwright-core (which downloads no browser of its own). Installed with apt as root.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  if [ "$(id -u)" != 0 ]; then log "chromium is missing: apt-get install chromium (as root)"; return 1; fi
+  log "installing Debian's chromium (apt-get, once)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2 || {
+      log "apt-get install chromium failed"; return 1; }
 }

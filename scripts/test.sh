@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# make test: install what is missing, make sure Postgres and Redis answer, then type-check, lint and
-# run every test. Jest's global setup starts one Temporal dev server for the run (TEMPORAL_BIN).
+# make test: install what is missing (node modules, the Temporal CLI, Debian's chromium for the Web
+# UI test), make sure Postgres and Redis answer, then type-check, lint and run every test. Jest's
+# global setup starts one Temporal dev server for the run (TEMPORAL_BIN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
+ensure_node
 ensure_node_modules
 ensure_postgres
 ensure_redis
+ensure_chromium
 TEMPORAL_BIN="$(ensure_temporal_cli)"
 export TEMPORAL_BIN
 

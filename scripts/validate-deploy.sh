@@ -26,6 +26,7 @@ run_check() { # label command...
 }
 
 source scripts/lib.sh
+ensure_node
 ensure_node_modules # the node checks use the `yaml` package (a dev dependency)
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -303,6 +304,9 @@ const args = Object.fromEntries(ins.filter((i) => i.op === 'ARG').map((i) => i.a
 for (const f of froms) {
   const image = f.arg.split(/\s+/)[0].replace(/\$\{(\w+)\}/g, (_, n) => args[n] || '');
   if (!stages.includes(image) && (!image.includes(':') || image.endsWith(':latest'))) err(`FROM ${image}: pin a tag`);
+  const node = /^node:(\d+)/.exec(image);
+  const minNode = Number((/(\d+)/.exec(JSON.parse(fs.readFileSync('package.json', 'utf8')).engines?.node || '') || [])[1]);
+  if (node && !(Number(node[1]) >= minNode)) err(`FROM ${image}: older than package.json engines (node >=${minNode})`);
 }
 const lastFrom = ins.lastIndexOf(froms[froms.length - 1]);
 const final = ins.slice(lastFrom);

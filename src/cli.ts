@@ -5,15 +5,20 @@
  *   migrate                apply database migrations (idempotent)
  *   bundle                 prebuild the workflow bundle for production workers
  *   tokens issue <droplet> create a droplet's heartbeat token (printed once)
+ * Every command first reads the deployment's env file (`--dotenv`, GENESIS_ENV_FILE or ./.env;
+ * the environment wins), so all processes of one deployment share one source of settings.
  * Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage, 3 not found.
  */
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig, type Role } from './config';
-import { createPool } from './db/pool';
+import { EnvFileError, loadEnvFile } from './env-file';
+import { createPool, type DatabaseTarget } from './db/pool';
 import { migrate } from './db/migrate';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
+import { registerAgentCommands } from './cli-commands/agent';
+import { registerFleetCommands } from './cli-commands/fleet';
 import { dropletIdArgument, EXIT_NOT_FOUND, fail, registerOperatorCommands } from './cli-commands/operator';
 import { registerReleaseCommands } from './cli-commands/release';
 import { registerRolloutCommands } from './cli-commands/rollout';
@@ -39,7 +44,7 @@ async function runProcess(role: 'worker' | 'api' | 'all'): Promise<void> {
   const config = configOrExit(role);
   const logger = createLogger({ level: config.logLevel, name: `genesis-cp-${role}` });
   await runUntilSignal(logger, async () => {
-    if (role !== 'api') await migrateWith(config.database.url, logger);
+    if (role !== 'api') await migrateWith(config.database, logger);
     return startControlPlane(role, config, logger);
   });
 }
@@ -76,11 +81,16 @@ async function runUntilSignal(
   }
 }
 
-async function migrateWith(url: string, logger: Logger): Promise<void> {
-  const pool = createPool(url, logger, { max: 1 });
+async function migrateWith(db: DatabaseTarget, logger: Logger): Promise<void> {
+  const pool = createPool(db, logger, { max: 1 });
   try {
-    const result = await migrate(pool);
-    logger.info({ applied: result.applied, alreadyApplied: result.alreadyApplied.length }, 'migrations');
+    const result = await migrate(pool, db.schema);
+    if (result.movedFromPublic.length > 0)
+      logger.info({ schema: db.schema, moved: result.movedFromPublic }, 'moved the tables from public');
+    logger.info(
+      { schema: db.schema, applied: result.applied, alreadyApplied: result.alreadyApplied.length },
+      'migrations',
+    );
   } finally {
     await pool.end();
   }
@@ -90,7 +100,20 @@ export function buildProgram(): Command {
   const program = new Command('genesis-cp')
     .description('Genesis control plane: durable Temporal operations for the droplet fleet')
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .option(
+      // not --env-file: Node 20 takes that flag for itself even after the script name
+      '--dotenv <file>',
+      'read settings from this file first (default: GENESIS_ENV_FILE, else ./.env if present); the environment wins',
+    );
+  program.hook('preAction', () => {
+    try {
+      loadEnvFile(program.opts<{ dotenv?: string }>().dotenv);
+    } catch (err) {
+      if (err instanceof EnvFileError) throw usage(err.message);
+      throw err;
+    }
+  });
 
   program
     .command('worker')
@@ -111,7 +134,7 @@ export function buildProgram(): Command {
     .action(async () => {
       const config = configOrExit('migrate');
       const logger = createLogger({ level: config.logLevel, name: 'genesis-cp-migrate' });
-      await migrateWith(config.database.url, logger);
+      await migrateWith(config.database, logger);
     });
 
   program
@@ -138,7 +161,8 @@ export function buildProgram(): Command {
     .option('--first-droplet-id <id>', 'droplet id of the first agent', '1000001')
     .option('--dashboard-url <url>', 'control-plane API base URL the agents send heartbeats to')
     .option('--interval <ms>', 'heartbeat interval', '60000')
-    .option('--legacy', 'send legacy handshakes instead of native heartbeats')
+    .option('--native', 'send native heartbeats instead of the v1 handshake keep-alives the fleet sends')
+    .option('--legacy', 'deprecated, no effect: v1 handshakes are the default')
     .option('--faults <spec>', 'faulty agents, e.g. crash:2,degraded:2,hang:1,bootFailure:1')
     .option('--do-port <port>', 'port of the DigitalOcean API simulator', '0')
     .option('--no-seed', 'do not write workspaces/droplets/tokens into DATABASE_URL')
@@ -147,13 +171,13 @@ export function buildProgram(): Command {
       const logger = createLogger({ level: config.logLevel, name: 'genesis-cp-simulate' });
       if (!config.sidecar.jwtPrivateKey)
         throw usage('SIDECAR_JWT_PRIVATE_KEY is needed: the agents verify commands with its public half');
-      const pool = o.seed === false ? undefined : createPool(config.database.url, logger, { max: 2 });
+      const pool = o.seed === false ? undefined : createPool(config.database, logger, { max: 2 });
       const fleet = await runFleet({
         agents: positive(o.agents, '--agents'),
         firstDropletId: positive(o.firstDropletId, '--first-droplet-id'),
         dashboardUrl: o.dashboardUrl as string | undefined,
         heartbeatIntervalMs: positive(o.interval, '--interval'),
-        heartbeatMode: o.legacy ? 'legacy' : 'native',
+        heartbeatMode: o.native ? 'native' : 'v1',
         handshakeSecret: config.sidecar.handshakeSecret,
         jwtPrivateKey: config.sidecar.jwtPrivateKey,
         doPort: Number(o.doPort ?? 0),
@@ -177,15 +201,16 @@ export function buildProgram(): Command {
   program
     .command('dev')
     .description('development: the fleet simulator plus worker and API in one process')
-    .action(async () => {
+    .option('--native', 'simulated agents send native heartbeats instead of v1 handshake keep-alives')
+    .action(async (o: { native?: boolean }) => {
       const agents = Number(process.env.DEV_AGENTS ?? 50);
       const doPort = Number(process.env.DEV_DIGITALOCEAN_PORT ?? 8091);
       process.env.DIGITALOCEAN_API_URL ??= `http://127.0.0.1:${doPort}`;
       process.env.DIGITALOCEAN_API_TOKEN ??= DEFAULT_SIMULATOR_TOKEN;
       const config = configOrExit('all');
       const logger = createLogger({ level: config.logLevel, name: 'genesis-cp-dev' });
-      await migrateWith(config.database.url, logger);
-      const pool = createPool(config.database.url, logger, { max: 2 });
+      await migrateWith(config.database, logger);
+      const pool = createPool(config.database, logger, { max: 2 });
       let fleet: Awaited<ReturnType<typeof runFleet>> | undefined;
       await runUntilSignal(logger, async () => {
         const cp = await startControlPlane('all', config, logger);
@@ -194,7 +219,7 @@ export function buildProgram(): Command {
           firstDropletId: 1_000_001,
           dashboardUrl: `http://127.0.0.1:${cp.port}`,
           heartbeatIntervalMs: Number(process.env.DEV_HEARTBEAT_INTERVAL_MS ?? 15_000),
-          heartbeatMode: 'native',
+          heartbeatMode: o.native ? 'native' : 'v1',
           handshakeSecret: config.sidecar.handshakeSecret,
           jwtPrivateKey: config.sidecar.jwtPrivateKey!,
           doPort,
@@ -215,7 +240,9 @@ export function buildProgram(): Command {
     });
 
   registerOperatorCommands(program, () => configOrExit('cli'));
+  registerFleetCommands(program, () => configOrExit('cli'));
   registerRolloutCommands(program, () => configOrExit('cli'));
+  registerAgentCommands(program, () => configOrExit('cli'));
   registerReleaseCommands(program, () => configOrExit('cli'));
 
   const tokens = program.command('tokens').description('per-droplet heartbeat tokens');
@@ -226,7 +253,7 @@ export function buildProgram(): Command {
     .action(async (id: number) => {
       const config = configOrExit('cli');
       const logger = createLogger({ level: 'warn' });
-      const pool = createPool(config.database.url, logger, { max: 1 });
+      const pool = createPool(config.database, logger, { max: 1 });
       try {
         const exists = await pool.query('SELECT 1 FROM droplets WHERE id = $1', [id]);
         if (exists.rowCount === 0) throw fail(EXIT_NOT_FOUND, `droplet ${id} is not known`);

@@ -9,6 +9,8 @@ import { createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DATABASE_SCHEMA, schemaNameProblem } from './db/schema';
+import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './domain/liveness';
 import type { ScaleAlertInput } from './domain/scale';
 
 export type Role = 'worker' | 'api' | 'all' | 'migrate' | 'cli';
@@ -48,6 +50,38 @@ const fraction = z
   .transform(Number);
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+/** A comma-separated list, blanks dropped. */
+const list = (item: z.ZodType<string, string>) =>
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(item).min(1, 'must hold at least one entry'));
+
+/** A browser origin as the Origin header carries it: scheme://host[:port], nothing after. */
+const origin = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return ['http:', 'https:'].includes(u.protocol) && u.origin === v;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'each entry must be an origin like https://temporal.example.com (no path, no trailing /)' },
+);
+
+const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost', '[::1]'];
+/** Whether a host name or address is this machine's loopback (127.0.0.0/8, ::1, localhost). */
+export const isLoopbackHost = (host: string): boolean =>
+  LOOPBACK_HOSTS.includes(host) ||
+  /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
+  host === '::ffff:127.0.0.1';
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port');
 
@@ -106,6 +140,13 @@ const schema = z.object({
 
   DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
   DATABASE_POOL_MAX: int(1, 200).default(10),
+  DATABASE_SCHEMA: z
+    .string()
+    .superRefine((v, ctx) => {
+      const problem = schemaNameProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .default(DEFAULT_DATABASE_SCHEMA),
   REDIS_URL: urlWithProtocols(['redis:', 'rediss:']).optional(),
   REDIS_KEY_PREFIX: z
     .string()
@@ -125,6 +166,10 @@ const schema = z.object({
   TEMPORAL_WORKFLOW_BUNDLE: z.string().optional(),
 
   PORT: int(0, 65535).default(8080),
+  API_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:\-_]+$/, 'must be a host name or IP address')
+    .optional(),
   HEALTH_CHECK_TIMEOUT_MS: int(50, 30_000).default(1500),
 
   WORKER_GROUP: z
@@ -151,13 +196,22 @@ const schema = z.object({
   SIDECAR_JWT_PRIVATE_KEY: rsaPrivateKey.optional(),
   SIDECAR_COMMAND_TIMEOUT_MS: int(100, 600_000).default(30_000),
   SIDECAR_HANDSHAKE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  FLEET_CONCURRENCY_SIDECAR_UPDATE: int(1, 10_000).default(50),
+  DASHBOARD_RELAY_URL: urlWithProtocols(['https:', 'http:']).optional(),
+  DASHBOARD_RELAY_TIMEOUT_MS: int(100, 60_000).default(5_000),
+  DASHBOARD_RELAY_MAX_QUEUE: int(1, 1_000_000).default(10_000),
+  FLEET_CONCURRENCY_N8N_UPDATE: int(1, 10_000).default(50),
   FLEET_CONCURRENCY_WORKFLOW_UPDATE: int(1, 10_000).default(100),
   FLEET_CONCURRENCY_CREDENTIAL: int(1, 10_000).default(50),
 
   PAYLOAD_CODEC_KEYS: codecKeysSchema.optional(),
   CODEC_SERVER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  CODEC_CORS_ORIGIN: z.string().default('http://localhost:8233'),
+  CODEC_CORS_ORIGIN: list(origin).default(['http://localhost:8233']),
+  CODEC_TRUST_LOOPBACK_UI: bool.default(false),
+  CODEC_OIDC_ISSUER: urlWithProtocols(['https:', 'http:']).optional(),
+  CODEC_OIDC_AUDIENCE: list(z.string()).optional(),
+  CODEC_OIDC_JWKS_URL: urlWithProtocols(['https:', 'http:']).optional(),
+  CODEC_OIDC_GROUPS_CLAIM: z.string().min(1).default('groups'),
+  CODEC_OIDC_ALLOWED_GROUPS: list(z.string()).optional(),
 
   HEARTBEAT_STREAM: z.string().min(1).default('heartbeats'),
   HEARTBEAT_CONSUMER_GROUP: z.string().min(1).default('drain'),
@@ -168,7 +222,7 @@ const schema = z.object({
   DRAIN_CONSUMERS: int(1, 64).default(1),
   DRAIN_BATCH_SIZE: int(1, 100_000).default(2000),
 
-  WATCHDOG_HEARTBEAT_TIMEOUT_S: int(30, 86_400).default(300),
+  WATCHDOG_HEARTBEAT_TIMEOUT_S: int(30, 86_400).default(DEFAULT_HEARTBEAT_TIMEOUT_S),
   WATCHDOG_STORM_FRACTION: fraction.default(0.1),
   WATCHDOG_STORM_MIN_STALE: int(1, 1_000_000).default(5),
   WATCHDOG_INTERVAL_S: int(5, 3600).default(60),
@@ -184,11 +238,11 @@ const schema = z.object({
   SCALE_LEADS_TABLE: z
     .string()
     .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, 'must be [schema.]table in lower case')
-    .default('leads'),
+    .default('public.leads'),
   SCALE_EMAIL_EVENTS_TABLE: z
     .string()
     .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, 'must be [schema.]table in lower case')
-    .default('email_events'),
+    .default('public.email_events'),
   SCALE_STALE_FRACTION_WARNING: fraction.default(0.05),
 
   TELEGRAM_BOT_TOKEN: z.string().min(1).optional(),
@@ -209,7 +263,8 @@ export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
   version: string;
-  database: { url: string; poolMax: number };
+  /** schema: where the control plane's tables live (search_path of every connection) */
+  database: { url: string; poolMax: number; schema: string };
   redis: { url: string; keyPrefix: string };
   temporal: {
     address: string;
@@ -220,7 +275,8 @@ export interface Config {
     metricsPort: number;
     workflowBundlePath?: string;
   };
-  api: { port: number; healthCheckTimeoutMs: number };
+  /** host: the address to listen on (all interfaces when unset) */
+  api: { port: number; host?: string; healthCheckTimeoutMs: number };
   worker: {
     group: string;
     buildId: string;
@@ -232,9 +288,27 @@ export interface Config {
   };
   digitalocean: { token?: string; apiUrl: string; ratePerMinute: number; ratePerHour: number };
   sidecar: { jwtPrivateKey?: string; commandTimeoutMs: number; handshakeSecret?: string };
+  /** where the agents' handshakes and cloud-init-complete calls are relayed (the dashboard) */
+  dashboardRelay: { url?: string; timeoutMs: number; maxQueue: number };
   /** fleet-wide (all workers together) sidecar commands in flight per kind of change */
-  concurrency: { sidecarUpdate: number; workflowUpdate: number; credential: number };
-  codec: { keys?: { id: string; key: Buffer }[]; serverToken?: string; corsOrigin: string };
+  concurrency: { n8nUpdate: number; workflowUpdate: number; credential: number };
+  codec: {
+    keys?: { id: string; key: Buffer }[];
+    /** the shared bearer token of the CLI and scripts */
+    serverToken?: string;
+    /** the Web UI origins allowed to call the codec server from a browser */
+    corsOrigins: string[];
+    /** a loopback-bound development API decodes for a loopback UI origin without a token */
+    trustLoopbackUi: boolean;
+    /** operators' access tokens from the Web UI's identity provider */
+    oidc?: {
+      issuer: string;
+      audience: string[];
+      jwksUrl?: string;
+      groupsClaim: string;
+      allowedGroups: string[];
+    };
+  };
   heartbeats: {
     stream: string;
     consumerGroup: string;
@@ -272,6 +346,20 @@ const requiredByRole: Record<Role, (keyof Env)[]> = {
   migrate: [],
   cli: [],
 };
+
+/**
+ * Supavisor's transaction mode (Supabase's pooler host on port 6543) hands each transaction to any
+ * server connection: the search_path the pool sets per connection (src/db/pool.ts) would not hold.
+ * The direct connection and session mode (port 5432) keep one server connection per client.
+ */
+function transactionModePooler(url: string): string | undefined {
+  const u = new URL(url);
+  if (!u.hostname.endsWith('.pooler.supabase.com') || u.port !== '6543') return undefined;
+  return (
+    "is Supavisor's transaction mode (port 6543), which keeps no session state (search_path); " +
+    'use the direct connection (db.<project>.supabase.co:5432) or session mode (the pooler on port 5432)'
+  );
+}
 
 export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings are "unset": platforms often template a variable to "".
@@ -316,6 +404,44 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
         reason: 'is required when ALERT_WEBHOOK_URL is set',
       });
     }
+    const pooler = transactionModePooler(e.DATABASE_URL);
+    if (pooler) problems.push({ variable: 'DATABASE_URL', reason: pooler });
+    if (e.CODEC_TRUST_LOOPBACK_UI) {
+      if (e.NODE_ENV === 'production')
+        problems.push({
+          variable: 'CODEC_TRUST_LOOPBACK_UI',
+          reason: 'is for development only, never production',
+        });
+      else if (!e.API_HOST || !isLoopbackHost(e.API_HOST))
+        problems.push({
+          variable: 'CODEC_TRUST_LOOPBACK_UI',
+          reason:
+            'needs API_HOST set to a loopback address (127.0.0.1): only a loopback-bound API may skip tokens',
+        });
+      else {
+        const remote = e.CODEC_CORS_ORIGIN.find((o) => !isLoopbackHost(new URL(o).hostname));
+        if (remote)
+          problems.push({
+            variable: 'CODEC_CORS_ORIGIN',
+            reason: 'with CODEC_TRUST_LOOPBACK_UI every origin must be a loopback one (localhost, 127.0.0.1)',
+          });
+      }
+    }
+    if (e.CODEC_OIDC_ISSUER) {
+      if (!e.CODEC_OIDC_AUDIENCE)
+        problems.push({
+          variable: 'CODEC_OIDC_AUDIENCE',
+          reason: 'is required when CODEC_OIDC_ISSUER is set',
+        });
+      if (!e.CODEC_OIDC_ALLOWED_GROUPS)
+        problems.push({
+          variable: 'CODEC_OIDC_ALLOWED_GROUPS',
+          reason: 'is required when CODEC_OIDC_ISSUER is set (who of the identity provider may decode)',
+        });
+    } else {
+      for (const v of ['CODEC_OIDC_AUDIENCE', 'CODEC_OIDC_JWKS_URL', 'CODEC_OIDC_ALLOWED_GROUPS'] as const)
+        if (e[v] !== undefined) problems.push({ variable: v, reason: 'needs CODEC_OIDC_ISSUER' });
+    }
     if (e.NODE_ENV === 'production' && !e.PAYLOAD_CODEC_KEYS && role !== 'migrate') {
       problems.push({
         variable: 'PAYLOAD_CODEC_KEYS',
@@ -331,7 +457,7 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     version: e.SERVICE_VERSION ?? packageVersion(),
-    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, schema: e.DATABASE_SCHEMA },
     // Roles that use Redis require REDIS_URL (see requiredByRole); the others never connect.
     redis: { url: e.REDIS_URL ?? '', keyPrefix: e.REDIS_KEY_PREFIX },
     temporal: {
@@ -350,7 +476,7 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
       metricsPort: e.TEMPORAL_METRICS_PORT,
       workflowBundlePath: e.TEMPORAL_WORKFLOW_BUNDLE,
     },
-    api: { port: e.PORT, healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS },
+    api: { port: e.PORT, host: e.API_HOST, healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS },
     worker: {
       group: e.WORKER_GROUP,
       buildId: e.WORKER_BUILD_ID,
@@ -370,12 +496,32 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
       commandTimeoutMs: e.SIDECAR_COMMAND_TIMEOUT_MS,
       handshakeSecret: e.SIDECAR_HANDSHAKE_SECRET,
     },
+    dashboardRelay: {
+      url: e.DASHBOARD_RELAY_URL,
+      timeoutMs: e.DASHBOARD_RELAY_TIMEOUT_MS,
+      maxQueue: e.DASHBOARD_RELAY_MAX_QUEUE,
+    },
     concurrency: {
-      sidecarUpdate: e.FLEET_CONCURRENCY_SIDECAR_UPDATE,
+      n8nUpdate: e.FLEET_CONCURRENCY_N8N_UPDATE,
       workflowUpdate: e.FLEET_CONCURRENCY_WORKFLOW_UPDATE,
       credential: e.FLEET_CONCURRENCY_CREDENTIAL,
     },
-    codec: { keys: e.PAYLOAD_CODEC_KEYS, serverToken: e.CODEC_SERVER_TOKEN, corsOrigin: e.CODEC_CORS_ORIGIN },
+    codec: {
+      keys: e.PAYLOAD_CODEC_KEYS,
+      serverToken: e.CODEC_SERVER_TOKEN,
+      corsOrigins: e.CODEC_CORS_ORIGIN,
+      trustLoopbackUi: e.CODEC_TRUST_LOOPBACK_UI,
+      oidc:
+        e.CODEC_OIDC_ISSUER && e.CODEC_OIDC_AUDIENCE && e.CODEC_OIDC_ALLOWED_GROUPS
+          ? {
+              issuer: e.CODEC_OIDC_ISSUER,
+              audience: e.CODEC_OIDC_AUDIENCE,
+              jwksUrl: e.CODEC_OIDC_JWKS_URL,
+              groupsClaim: e.CODEC_OIDC_GROUPS_CLAIM,
+              allowedGroups: e.CODEC_OIDC_ALLOWED_GROUPS,
+            }
+          : undefined,
+    },
     heartbeats: {
       stream: e.HEARTBEAT_STREAM,
       consumerGroup: e.HEARTBEAT_CONSUMER_GROUP,

@@ -10,13 +10,16 @@ import type { NativeConnection } from '@temporalio/worker';
 import { AlertNotifier, channelsFromConfig } from './alerts/channels';
 import { alertSink } from './alerts/sink';
 import { createApp } from './api/app';
+import { DashboardRelay } from './api/dashboard-relay';
 import { HealthChecker } from './api/health';
+import { WorkspaceDirectory } from './heartbeats/workspace-directory';
 import {
   localWorkerCheck,
   postgresCheck,
   redisCheck,
   taskQueuePollersCheck,
   temporalCheck,
+  dashboardRelayCheck,
 } from './api/health-checks';
 import type { Config } from './config';
 import { createPool } from './db/pool';
@@ -57,7 +60,7 @@ export async function startControlPlane(
     pausePollMs?: number;
   } = {},
 ): Promise<ControlPlane> {
-  const pool = createPool(config.database.url, logger, { max: config.database.poolMax });
+  const pool = createPool(config.database, logger, { max: config.database.poolMax });
   const redis = createRedis(config.redis.url, logger);
   const stream = heartbeatStreamNames(
     config.redis.keyPrefix,
@@ -175,19 +178,9 @@ export async function startControlPlane(
 
   let server: Server | undefined;
   let port: number | undefined;
+  let stopRelay: (() => Promise<void> | undefined) | undefined;
   if (role !== 'worker') {
     const sup = supervisor;
-    const health = new HealthChecker(
-      {
-        temporal: temporalCheck(client),
-        redis: redisCheck(redis),
-        postgres: postgresCheck(pool),
-        worker: sup
-          ? localWorkerCheck(() => sup.currentState(), paused)
-          : taskQueuePollersCheck(client, config.temporal.namespace, config.temporal.taskQueue),
-      },
-      { version: config.version, timeoutMs: config.api.healthCheckTimeoutMs, isPaused: paused },
-    );
     const metrics = createMetrics({
       redis,
       stream,
@@ -196,6 +189,29 @@ export async function startControlPlane(
       shared: new SharedMetrics(redis, config.redis.keyPrefix),
       staleAfterS: config.watchdog.heartbeatTimeoutS,
     });
+    const relay = config.dashboardRelay.url
+      ? new DashboardRelay({
+          url: config.dashboardRelay.url,
+          timeoutMs: config.dashboardRelay.timeoutMs,
+          maxQueue: config.dashboardRelay.maxQueue,
+          logger,
+          onOutcome: (route, outcome) => metrics.relayOutcome(route, outcome),
+        })
+      : undefined;
+    if (relay) metrics.watchRelay(() => relay.status());
+    stopRelay = () => relay?.close();
+    const health = new HealthChecker(
+      {
+        temporal: temporalCheck(client),
+        redis: redisCheck(redis),
+        postgres: postgresCheck(pool),
+        worker: sup
+          ? localWorkerCheck(() => sup.currentState(), paused)
+          : taskQueuePollersCheck(client, config.temporal.namespace, config.temporal.taskQueue),
+        ...(relay ? { dashboard_relay: dashboardRelayCheck(() => relay.status()) } : {}),
+      },
+      { version: config.version, timeoutMs: config.api.healthCheckTimeoutMs, isPaused: paused },
+    );
     const app = createApp({
       logger,
       health,
@@ -205,7 +221,10 @@ export async function startControlPlane(
         ? {
             codec: new AesGcmPayloadCodec(config.codec.keys),
             token: config.codec.serverToken,
-            corsOrigin: config.codec.corsOrigin,
+            corsOrigins: config.codec.corsOrigins,
+            trustLoopbackUi: config.codec.trustLoopbackUi,
+            oidc: config.codec.oidc,
+            logger,
           }
         : undefined,
       heartbeats: {
@@ -213,14 +232,26 @@ export async function startControlPlane(
         redis,
         stream,
         verifier: new HeartbeatTokenVerifier(pool),
-        handshakeSecret: config.sidecar.handshakeSecret,
         maxPerRequest: config.heartbeats.maxPerRequest,
+        bodyLimitBytes: config.heartbeats.bodyLimitBytes,
+        logger,
+      },
+      sidecar: {
+        metrics: metrics.ingest,
+        redis,
+        stream,
+        handshakeSecret: config.sidecar.handshakeSecret,
+        workspaces: new WorkspaceDirectory(pool),
+        relay,
         bodyLimitBytes: config.heartbeats.bodyLimitBytes,
         logger,
       },
     });
     server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.api.port, (err?: Error) => (err ? reject(err) : resolve(s)));
+      const onListening = (err?: Error) => (err ? reject(err) : resolve(s));
+      const s = config.api.host
+        ? app.listen(config.api.port, config.api.host, onListening)
+        : app.listen(config.api.port, onListening);
     });
     server.keepAliveTimeout = 65_000; // longer than common load balancers' idle timeout
     port = (server.address() as { port: number }).port;
@@ -234,9 +265,11 @@ export async function startControlPlane(
       // The API and the worker stop side by side: busy keep-alive connections (agents heartbeat
       // continuously) must never hold up the worker, and neither waits longer than its bound.
       await Promise.all([
-        server
-          ? closeServer(server, Math.min(config.worker.shutdownGraceMs, HTTP_DRAIN_MS), logger)
-          : undefined,
+        (async () => {
+          if (server)
+            await closeServer(server, Math.min(config.worker.shutdownGraceMs, HTTP_DRAIN_MS), logger);
+          await stopRelay?.();
+        })(),
         supervisor?.stop().catch((err: unknown) => logger.error({ err }, 'worker stopped with an error')),
       ]);
       await nativeConnection?.close();

@@ -6,6 +6,7 @@ import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { IngestMetrics } from './api/heartbeat-routes';
+import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './domain/liveness';
 import { streamBacklog, type HeartbeatStreamNames } from './heartbeats/stream';
 import { registerFleetMetrics } from './observability/fleet-metrics';
 import type { SharedMetrics } from './observability/shared-metrics';
@@ -13,6 +14,10 @@ import type { SharedMetrics } from './observability/shared-metrics';
 export interface ControlPlaneMetrics {
   registry: Registry;
   ingest: IngestMetrics;
+  /** the dashboard relay's outcomes (src/api/dashboard-relay.ts) */
+  relayOutcome(route: string, outcome: string): void;
+  /** reads the relay's queue at scrape time */
+  watchRelay(status: () => { queued: number; consecutiveFailures: number }): void;
 }
 
 export function createMetrics(opts: {
@@ -92,11 +97,41 @@ export function createMetrics(opts: {
       redis: opts.redis,
       shared: opts.shared,
       stream: opts.stream,
-      staleAfterS: opts.staleAfterS ?? 300,
+      staleAfterS: opts.staleAfterS ?? DEFAULT_HEARTBEAT_TIMEOUT_S,
     });
+
+  const relayed = new Counter({
+    name: 'genesis_dashboard_relay_total',
+    help: 'Agent calls relayed to the dashboard, by route and outcome (delivered, rejected, failed, dropped)',
+    labelNames: ['route', 'outcome'],
+    registers: [registry],
+  });
+  let relayStatus: (() => { queued: number; consecutiveFailures: number }) | undefined;
+  new Gauge({
+    name: 'genesis_dashboard_relay_queue',
+    help: 'Agent calls waiting to be relayed to the dashboard',
+    registers: [registry],
+    collect() {
+      this.set(relayStatus?.().queued ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'genesis_dashboard_relay_consecutive_failures',
+    help: 'Relayed calls that failed for good in a row (0 after any delivery)',
+    registers: [registry],
+    collect() {
+      this.set(relayStatus?.().consecutiveFailures ?? 0);
+    },
+  });
 
   return {
     registry,
+    relayOutcome(route, outcome) {
+      relayed.inc({ route, outcome });
+    },
+    watchRelay(status) {
+      relayStatus = status;
+    },
     ingest: {
       accepted(route, count, seconds) {
         accepted.inc({ route }, count);

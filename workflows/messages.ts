@@ -40,22 +40,22 @@ export const workflowIds = {
   watchdogSchedule: (taskQueue: string) => `watchdog/${taskQueue}`,
 };
 
-// Changes pushed to one tenant: sidecar update, credential injection, n8n workflow update.
+// Changes pushed to one tenant: n8n container update, credential injection, n8n workflow update.
 import { defineUpdate } from '@temporalio/workflow';
-import type { ChangeStatus, SidecarUpdateStatus } from '../src/domain/changes';
+import type { ChangeStatus, N8nUpdateStatus } from '../src/domain/changes';
 
-/** Phase, versions and last error of a running sidecar update. */
-export const sidecarUpdateStatusQuery = defineQuery<SidecarUpdateStatus>('status');
-/** Manual gate: promote the verified new version (rejected unless the update waits at the gate). */
-export const promoteUpdate = defineUpdate<SidecarUpdateStatus, [{ by?: string }]>('promote');
-/** Abandon the update: before promotion it rolls back to fromVersion. */
+/** Phase, tags and last error of a running n8n container update. */
+export const n8nUpdateStatusQuery = defineQuery<N8nUpdateStatus>('status');
+/** Manual gate: promote the verified new tag (rejected unless the update waits at the gate). */
+export const promoteUpdate = defineUpdate<N8nUpdateStatus, [{ by?: string }]>('promote');
+/** Abandon the update: before promotion it swaps back to the previous tag. */
 export const abortSignal = defineSignal<[{ reason?: string }]>('abort');
 /** Phase and last error of a credential injection or workflow update. */
 export const changeStatusQuery = defineQuery<ChangeStatus>('status');
 
 /** Deterministic ids of the change workflows (starts use USE_EXISTING). */
 export const changeIds = {
-  sidecarUpdate: (dropletId: number, toVersion: string) => `sidecar-update-${dropletId}-${toVersion}`,
+  n8nUpdate: (dropletId: number, toTag: string) => `n8n-update-${dropletId}-${toTag}`,
   /** requestKey: a digest of the request (never the credentials themselves) */
   credentialInjection: (dropletId: number, requestKey: string) =>
     `credential-injection-${dropletId}-${requestKey}`,

@@ -12,6 +12,7 @@
 import { log, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
+  remediationWakeInput,
   STORM_ALERT_KEY,
   stormBrake,
   WATCHDOG_DEFAULTS,
@@ -67,7 +68,10 @@ export async function watchdog(input: WatchdogInput = {}): Promise<WatchdogSumma
   } else {
     await resolveAlert(STORM_ALERT_KEY);
     if (scan.stale.length > 0) {
-      const r = await startRemediations({ droplets: scan.stale, wake: input.wake ?? {} });
+      const r = await startRemediations({
+        droplets: scan.stale,
+        wake: remediationWakeInput(cfg.heartbeatTimeoutS, input.wake),
+      });
       started = r.started;
       joined = r.joined;
     }

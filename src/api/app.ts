@@ -1,12 +1,12 @@
 /** The API process's HTTP surface: probes, heartbeat ingest, JSON errors for everything else. */
-import type { PayloadCodec } from '@temporalio/common';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger';
-import { codecRoutes } from './codec-routes';
+import { codecRoutes, type CodecRouteOptions } from './codec-routes';
 import { errorHandler, notFound } from './errors';
 import type { HealthChecker } from './health';
 import { heartbeatRoutes, type HeartbeatRouteDeps } from './heartbeat-routes';
+import { sidecarRoutes, type SidecarRouteDeps } from './sidecar-routes';
 
 export interface AppDeps {
   logger: Logger;
@@ -14,8 +14,10 @@ export interface AppDeps {
   /** Readiness also fails while this process's worker is paused. */
   isPaused?: () => boolean;
   heartbeats: HeartbeatRouteDeps;
+  /** the v1 agents' handshake and provisioning's cloud-init-complete (always wired by control-plane.ts) */
+  sidecar?: SidecarRouteDeps;
   metrics?: Registry;
-  codec?: { codec: PayloadCodec; token?: string; corsOrigin: string };
+  codec?: CodecRouteOptions;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -43,6 +45,7 @@ export function createApp(deps: AppDeps): Express {
     });
   }
 
+  if (deps.sidecar) app.use(sidecarRoutes(deps.sidecar));
   app.use(heartbeatRoutes(deps.heartbeats));
   if (deps.codec) app.use(codecRoutes(deps.codec));
   app.use(notFound);

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
+import type { DashboardRelayStatus } from './dashboard-relay';
 import type { Check } from './health';
 
 export const postgresCheck =
@@ -50,4 +51,15 @@ export const localWorkerCheck =
     const s = state();
     if (s !== 'RUNNING') throw new Error(`worker is ${s}`);
     return s;
+  };
+
+/** The dashboard relay: fails while calls keep failing for good (reported, never blocking the agents). */
+export const dashboardRelayCheck =
+  (status: () => DashboardRelayStatus, failAfter = 3): Check =>
+  () => {
+    const s = status();
+    const detail = `queued ${s.queued}, delivered ${s.delivered}, failed ${s.failed}, dropped ${s.dropped}`;
+    if (s.consecutiveFailures >= failAfter)
+      return Promise.reject(new Error(`dashboard relay failing: ${s.lastError ?? 'unknown'} (${detail})`));
+    return Promise.resolve(detail);
   };

@@ -8,8 +8,10 @@
  *   healthy   (200): everything answers.
  * Readiness additionally fails while this process's worker is paused, so a load balancer or
  * Kubernetes stops routing to it while liveness stays up. No configuration value is ever reported.
+ * With DASHBOARD_RELAY_URL set, `dashboard_relay` reports the relay (degraded while it fails).
  */
-export type CheckName = 'temporal' | 'redis' | 'postgres' | 'worker';
+export type CoreCheckName = 'temporal' | 'redis' | 'postgres' | 'worker';
+export type CheckName = CoreCheckName | 'dashboard_relay';
 export interface CheckResult {
   ok: boolean;
   latency_ms: number;
@@ -20,7 +22,7 @@ export type Check = () => Promise<string | void>;
 
 export interface HealthReport {
   status: 'healthy' | 'degraded' | 'unhealthy';
-  checks: Record<CheckName, CheckResult>;
+  checks: Record<CoreCheckName, CheckResult> & { dashboard_relay?: CheckResult };
   version: string;
   uptime_seconds: number;
   started_at: string;
@@ -33,15 +35,15 @@ export class HealthChecker {
   private readonly startedAt = new Date();
 
   constructor(
-    private readonly checks: Record<CheckName, Check>,
+    private readonly checks: Record<CoreCheckName, Check> & { dashboard_relay?: Check },
     private readonly opts: { version: string; timeoutMs: number; isPaused?: () => boolean },
   ) {}
 
   async report(): Promise<HealthReport> {
-    const names = Object.keys(this.checks) as CheckName[];
-    const results = await Promise.all(names.map((n) => this.run(this.checks[n])));
-    const checks = Object.fromEntries(names.map((n, i) => [n, results[i]])) as Record<CheckName, CheckResult>;
-    const failing = names.filter((n) => !checks[n].ok);
+    const names = (Object.keys(this.checks) as CheckName[]).filter((n) => this.checks[n]);
+    const results = await Promise.all(names.map((n) => this.run(this.checks[n]!)));
+    const checks = Object.fromEntries(names.map((n, i) => [n, results[i]])) as HealthReport['checks'];
+    const failing = names.filter((n) => !checks[n]!.ok);
     const status = failing.some((n) => CRITICAL.includes(n))
       ? 'unhealthy'
       : failing.length

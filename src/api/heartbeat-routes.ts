@@ -1,5 +1,6 @@
 /**
- * Heartbeat ingest. Both routes answer 202 once the heartbeats are in the Redis stream; a request
+ * Native heartbeat ingest (POST /v1/heartbeats, opt-in: no deployed agent sends it; the v1 agents'
+ * handshake keep-alives are in sidecar-routes.ts). The route answers 202 once the heartbeats are in the Redis stream; a request
  * is either wholly accepted or wholly refused with a JSON reason:
  *   400 malformed JSON / not an object or array, 401 missing or bad credentials, 403 a token used
  *   for another droplet or workspace, 413 body or array too large, 415 not application/json,
@@ -8,15 +9,9 @@
 import express, { type Request, type Response, Router } from 'express';
 import type Redis from 'ioredis';
 import { z } from 'zod';
-import {
-  fromHandshake,
-  fromNative,
-  handshakeSchema,
-  nativeHeartbeatSchema,
-  type StreamHeartbeat,
-} from '../heartbeats/heartbeat';
+import { fromNative, nativeHeartbeatSchema, type StreamHeartbeat } from '../heartbeats/heartbeat';
 import { appendHeartbeats, type HeartbeatStreamNames } from '../heartbeats/stream';
-import { constantTimeEqual, type HeartbeatTokenVerifier } from '../heartbeats/tokens';
+import type { HeartbeatTokenVerifier } from '../heartbeats/tokens';
 import type { Logger } from '../logger';
 import { sendError } from './errors';
 
@@ -29,12 +24,10 @@ export interface HeartbeatRouteDeps {
   redis: Redis;
   stream: HeartbeatStreamNames;
   verifier: HeartbeatTokenVerifier;
-  handshakeSecret?: string;
   maxPerRequest: number;
   bodyLimitBytes: number;
   logger: Logger;
   metrics?: IngestMetrics;
-  now?: () => number;
 }
 
 const RETRY_AFTER_S = '5';
@@ -55,7 +48,6 @@ function describeIssues(error: z.ZodError, index?: number): { path: string; mess
 
 export function heartbeatRoutes(deps: HeartbeatRouteDeps): Router {
   const router = Router();
-  const now = deps.now ?? Date.now;
   const json = express.json({ limit: deps.bodyLimitBytes, strict: false, type: () => true });
 
   const requireJson = (route: 'native' | 'handshake') => (req: Request, res: Response, next: () => void) => {
@@ -153,29 +145,6 @@ export function heartbeatRoutes(deps: HeartbeatRouteDeps): Router {
       hbs.push(fromNative(parsed.data));
     }
     await buffer(res, 'native', hbs, started);
-  });
-
-  router.post('/api/sidecar/handshake', requireJson('handshake'), json, async (req, res) => {
-    const started = performance.now();
-    const token = bearer(req);
-    if (!token)
-      return reject(
-        res,
-        'handshake',
-        401,
-        'missing_token',
-        'Authorization: Bearer <handshake secret> is required',
-      );
-    if (!deps.handshakeSecret || !constantTimeEqual(token, deps.handshakeSecret)) {
-      return reject(res, 'handshake', 401, 'bad_token', 'handshake secret is not valid');
-    }
-    const parsed = handshakeSchema.safeParse(req.body);
-    if (!parsed.success) {
-      return reject(res, 'handshake', 422, 'invalid_handshake', 'handshake fields are invalid', {
-        issues: describeIssues(parsed.error),
-      });
-    }
-    await buffer(res, 'handshake', [fromHandshake(parsed.data, now())], started);
   });
 
   return router;

@@ -17,17 +17,26 @@ import { listOpenAlerts } from '../alerts/store';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
 import { DROPLET_ID_RULE, parseDropletId } from '../domain/droplet-id';
-import { REBOOT_REASONS, WAKE_REASONS, type RebootReason, type WakeReason } from '../domain/power';
+import { dropletWorkspace as workspaceOfDroplet } from '../db/fleet-view';
+import {
+  REBOOT_REASONS,
+  timingsForHeartbeatTimeout,
+  WAKE_REASONS,
+  type RebootReason,
+  type WakeReason,
+} from '../domain/power';
 import { createLogger, type Logger } from '../logger';
 import { createRedis } from '../redis';
 import { temporalConnectionSettings } from '../temporal/connection-options';
 import { setActivityHold } from '../temporal/activity-hold';
 import { dataConverterFor } from '../temporal/payload-codec';
 import { startHardReboot, startHibernate, startWake, type StartedPower } from '../temporal/power-starts';
+import { liveWorkers } from '../temporal/worker-groups';
 import { groupPause, pauseGroup, pausedGroups, resumeGroup } from '../worker/pause-flag';
 import { scaleAlertIds } from '../../workflows/messages';
 import { scaleAlerts } from '../../workflows/scale-alerts';
 import { print } from './output';
+import { EXIT_INTERRUPTED, waitForPower } from './progress';
 
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -51,7 +60,7 @@ export async function withContext<T>(
   const logger = createLogger({ level: 'warn', name: 'genesis-cp' });
   const ctx: Ctx = { config, logger };
   try {
-    if (needs.pool) ctx.pool = createPool(config.database.url, logger, { max: 2 });
+    if (needs.pool) ctx.pool = createPool(config.database, logger, { max: 2 });
     if (needs.redis) {
       if (!config.redis.url)
         throw new CommanderError(EXIT_USAGE, 'genesis-cp.usage', 'REDIS_URL is required for this command');
@@ -88,16 +97,31 @@ export function dropletIdArgument(text: string): number {
   return id;
 }
 
-async function dropletWorkspace(pool: Pool, id: number): Promise<{ id: number; workspaceId: string }> {
-  const { rows } = await pool.query<{ workspace_id: string }>(
-    'SELECT workspace_id FROM droplets WHERE id = $1',
-    [id],
-  );
-  if (!rows[0]) throw fail(EXIT_NOT_FOUND, `droplet ${id} is not known`);
-  return { id, workspaceId: rows[0].workspace_id };
+/** A droplet id read as text elsewhere: exit 2 (usage) with the rule unless it is one. */
+export function dropletIdArg(dropletId: string): number {
+  const id = parseDropletId(dropletId);
+  if (id === undefined)
+    throw new CommanderError(EXIT_USAGE, 'genesis-cp.usage', `droplet ${dropletId}: ${DROPLET_ID_RULE}`);
+  return id;
 }
 
-async function report(started: StartedPower, wait: boolean, json: boolean): Promise<void> {
+export async function dropletWorkspace(
+  pool: Pool,
+  dropletId: number | string,
+): Promise<{ id: number; workspaceId: string }> {
+  const id = typeof dropletId === 'number' ? dropletId : dropletIdArg(dropletId);
+  const workspaceId = await workspaceOfDroplet(pool, id);
+  if (!workspaceId) throw fail(EXIT_NOT_FOUND, `droplet ${id} is not known`);
+  return { id, workspaceId };
+}
+
+async function report(
+  ctx: { client: Client; config: Config },
+  started: StartedPower,
+  dropletId: number,
+  wait: boolean,
+  json: boolean,
+): Promise<void> {
   const row: Record<string, unknown> = {
     workflowId: started.workflowId,
     runId: started.runId,
@@ -106,9 +130,21 @@ async function report(started: StartedPower, wait: boolean, json: boolean): Prom
   };
   if (!wait) return print(row, json);
   try {
-    row.result = JSON.stringify(await started.handle.result());
+    const result = await waitForPower(ctx.client, started.handle, dropletId, {
+      hasCodecKeys: !!ctx.config.codec.keys,
+      // --json is for scripts: only the final object
+      onLine: json ? () => undefined : undefined,
+    });
+    if (result === 'interrupted') {
+      process.stderr.write(
+        `stopped waiting; ${started.workflowType} ${started.workflowId} keeps running (genesis-cp droplets show ${dropletId})\n`,
+      );
+      throw new CommanderError(EXIT_INTERRUPTED, 'genesis-cp.interrupted', 'interrupted');
+    }
+    row.result = JSON.stringify(result);
     print(row, json);
   } catch (err) {
+    if (err instanceof CommanderError) throw err;
     const cause =
       err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
     row.error = cause;
@@ -141,8 +177,9 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
           workspaceId: d.workspaceId,
           dropletId: d.id,
           reason: o.reason as WakeReason,
+          timings: timingsForHeartbeatTimeout(config.watchdog.heartbeatTimeoutS),
         });
-        await report(s, !!o.wait, !!o.json);
+        await report({ client: client!, config }, s, d.id, !!o.wait, !!o.json);
       }),
     );
 
@@ -151,10 +188,12 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
       withContext(loadConfig, { pool: true, temporal: true }, async ({ pool, client, config }) => {
         const d = await dropletWorkspace(pool!, droplet);
         await report(
+          { client: client!, config },
           await startHibernate(client!, config.temporal.taskQueue, {
             workspaceId: d.workspaceId,
             dropletId: d.id,
           }),
+          d.id,
           !!o.wait,
           !!o.json,
         );
@@ -181,54 +220,10 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
           dropletId: d.id,
           reason: o.reason as RebootReason,
           maxAttempts: attempts,
+          timings: timingsForHeartbeatTimeout(config.watchdog.heartbeatTimeoutS),
         });
-        await report(s, !!o.wait, !!o.json);
+        await report({ client: client!, config }, s, d.id, !!o.wait, !!o.json);
       }),
-    );
-
-  program
-    .command('fleet')
-    .command('status')
-    .description('droplets by state, stale droplets, running remediations, paused worker groups')
-    .option('--json', 'JSON output')
-    .action((o: { json?: boolean }) =>
-      withContext(
-        loadConfig,
-        { pool: true, redis: true, temporal: true },
-        async ({ pool, redis, client, config }) => {
-          const states = await pool!.query<{ state: string; n: number }>(
-            'SELECT state, count(*)::int AS n FROM droplets GROUP BY state ORDER BY state',
-          );
-          const stale = await pool!.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM droplets WHERE state IN ('ACTIVE_HEALTHY','ACTIVE_DEGRADED')
-             AND (last_heartbeat_at IS NULL OR last_heartbeat_at < now() - make_interval(secs => $1))`,
-            [config.watchdog.heartbeatTimeoutS],
-          );
-          const running = await client!.workflow.count(
-            `ExecutionStatus = "Running" AND Operation IN ("wake", "hard_reboot", "hibernate")`,
-          );
-          const paused = await pausedGroups(redis!, config.redis.keyPrefix);
-          const summary = {
-            byState: Object.fromEntries(states.rows.map((r) => [r.state, r.n])),
-            stale: stale.rows[0]!.n,
-            runningPowerOperations: running.count,
-            pausedWorkerGroups: paused.map((p) => p.group),
-          };
-          if (o.json) return print(summary, true);
-          print(
-            states.rows.map((r) => ({ state: r.state, droplets: r.n })),
-            false,
-          );
-          print(
-            {
-              stale: summary.stale,
-              running_power_operations: summary.runningPowerOperations,
-              paused_groups: summary.pausedWorkerGroups.join(',') || '-',
-            },
-            false,
-          );
-        },
-      ),
     );
 
   const schedules = program.command('schedules').description('the control plane Temporal Schedules');
@@ -286,8 +281,28 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
     .command('pause <group>')
     .description("stop a group's workers polling (in-flight work finishes); survives their restarts")
     .option('--reason <text>', 'why')
-    .action((group: string, o: { reason?: string }) =>
-      withContext(loadConfig, { redis: true }, async ({ redis, config }) => {
+    .option('--force', 'pause a group no live worker belongs to (e.g. before deploying it)')
+    .action((group: string, o: { reason?: string; force?: boolean }) =>
+      withContext(loadConfig, { redis: true, temporal: true }, async ({ redis, client, config }) => {
+        if (!o.force && !(await groupPause(redis!, config.redis.keyPrefix, group))) {
+          const groups = [
+            ...new Set(
+              (
+                await liveWorkers(client!, {
+                  namespace: config.temporal.namespace,
+                  taskQueue: config.temporal.taskQueue,
+                })
+              ).map((w) => w.group),
+            ),
+          ];
+          if (!groups.includes(group))
+            throw fail(
+              EXIT_NOT_FOUND,
+              `no live worker of task queue ${config.temporal.taskQueue} is in group "${group}" (live groups: ${
+                groups.join(', ') || 'none'
+              }); --force pauses it anyway`,
+            );
+        }
         await pauseGroup(redis!, config.redis.keyPrefix, {
           group,
           by: process.env.USER ?? 'operator',
@@ -307,13 +322,27 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
   );
   workers
     .command('status')
+    .description('live workers of the task queue by group, and paused groups')
     .option('--json', 'JSON output')
     .action((o: { json?: boolean }) =>
-      withContext(loadConfig, { redis: true }, async ({ redis, config }) => {
-        print(
-          (await pausedGroups(redis!, config.redis.keyPrefix)) as unknown as Record<string, unknown>[],
-          !!o.json,
-        );
+      withContext(loadConfig, { redis: true, temporal: true }, async ({ redis, client, config }) => {
+        const paused = await pausedGroups(redis!, config.redis.keyPrefix);
+        const live = await liveWorkers(client!, {
+          namespace: config.temporal.namespace,
+          taskQueue: config.temporal.taskQueue,
+        });
+        const groups = [...new Set([...live.map((w) => w.group), ...paused.map((p) => p.group)])].sort();
+        const rows = groups.map((g) => {
+          const p = paused.find((x) => x.group === g);
+          const workers = live.filter((w) => w.group === g);
+          return {
+            group: g,
+            workers: workers.length,
+            builds: [...new Set(workers.map((w) => w.buildId))].join(',') || '-',
+            paused: p ? `since ${p.at} by ${p.by}${p.reason ? ` (${p.reason})` : ''}` : 'no',
+          };
+        });
+        print(rows, !!o.json);
       }),
     );
 

@@ -1,9 +1,9 @@
 /**
- * genesis-cp update-sidecar and rollout start|status|pause|resume|abort|list. Same conventions as
+ * genesis-cp update-n8n, update-sidecar (refused for v1 agents) and rollout start|status|pause|resume|abort|list. Same conventions as
  * the other operator commands: human tables, --json, exit 0 ok / 1 failed / 2 usage / 3 not found.
  */
 import { readFileSync } from 'node:fs';
-import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { type Command, CommanderError } from 'commander';
 import type { Config } from '../config';
 import { listRollouts } from '../db/rollouts';
@@ -13,8 +13,9 @@ import {
   type RolloutProgress,
   type RolloutSelector,
 } from '../domain/rollout';
-import { invalidSidecarUpdate } from '../domain/changes';
-import { startSidecarUpdate } from '../temporal/change-starts';
+import { agentSelfUpdateRefusal, invalidN8nUpdate } from '../domain/changes';
+import { listWorkspaceDroplets } from '../db/droplets';
+import { startN8nUpdate } from '../temporal/change-starts';
 import {
   abortRollout,
   pauseRollout,
@@ -26,6 +27,7 @@ import {
 } from '../temporal/rollout-starts';
 import { EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE, fail, withContext } from './operator';
 import { print } from './output';
+import { codecKeyError, EXIT_INTERRUPTED, interruption, isCodecKeyProblem, progressLine } from './progress';
 
 const usage = (message: string) => new CommanderError(EXIT_USAGE, 'genesis-cp.usage', message);
 
@@ -90,8 +92,9 @@ export function rolloutInputFrom(o: StartOptions, now = new Date()): FleetRollou
     startedBy: process.env.USER ? `cli:${process.env.USER}` : 'cli',
   };
   if (o.kind === 'sidecar') {
-    if (!o.image) throw usage('--image is required for a sidecar rollout');
-    input.sidecar = { image: o.image, verifyWindowMs: int(o.verifyWindowMs, '--verify-window-ms') };
+    throw fail(EXIT_FAILED, `refused: ${agentSelfUpdateRefusal([])}`);
+  } else if (o.kind === 'n8n') {
+    input.n8n = { verifyWindowMs: int(o.verifyWindowMs, '--verify-window-ms') };
   } else if (o.kind === 'workflow') {
     if (!o.workflowName || !o.workflowFile)
       throw usage('--workflow-name and --workflow-file are required for a workflow rollout');
@@ -151,6 +154,58 @@ function progressRows(p: RolloutProgress, json: boolean): void {
     );
 }
 
+/** One line for --watch: status, wave, counts. */
+export function watchLine(p: RolloutProgress): string {
+  const wave = p.currentWave === null ? '-' : `${p.currentWave}/${p.totalWaves}`;
+  const running = p.waves.reduce((n, w) => n + w.running, 0);
+  return (
+    `${p.status}${p.reason ? ` (${p.reason})` : ''}, wave ${wave}, ${p.totalTenants} tenants: ` +
+    `${p.totals.succeeded} succeeded, ${running} running, ${p.totals.failed} failed, ` +
+    `${p.totals.rolledBack} rolled back, ${p.totals.skipped} skipped`
+  );
+}
+
+const readProgress = (client: Client, id: string, config: Config) =>
+  steer(() => rolloutProgress(client, id)).catch((err: unknown) => {
+    if (isCodecKeyProblem(err)) throw codecKeyError(`rollout ${id} exists`, !!config.codec.keys);
+    throw err;
+  });
+
+/**
+ * Prints a line (stderr) whenever the rollout's status, wave or counts change and returns its
+ * progress once it has ended. Ctrl-C stops watching (exit 130); the rollout goes on.
+ */
+async function watchRollout(
+  client: Client,
+  id: string,
+  config: Config,
+  opts: { everyMs: number; quiet?: boolean },
+): Promise<RolloutProgress> {
+  const stop = interruption();
+  try {
+    let last = '';
+    for (;;) {
+      const p = await readProgress(client, id, config);
+      const line = watchLine(p);
+      if (line !== last && !opts.quiet) progressLine(`rollout ${id}: ${line}`);
+      last = line;
+      if (!['running', 'paused'].includes(p.status)) return p;
+      const next = await Promise.race([
+        new Promise<'tick'>((r) => setTimeout(() => r('tick'), opts.everyMs)),
+        stop.interrupted,
+      ]);
+      if (next === 'interrupted') {
+        process.stderr.write(
+          `stopped watching; rollout ${id} keeps running (genesis-cp rollout status ${id})\n`,
+        );
+        throw new CommanderError(EXIT_INTERRUPTED, 'genesis-cp.interrupted', 'interrupted');
+      }
+    }
+  } finally {
+    stop.dispose();
+  }
+}
+
 async function steer<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
@@ -163,63 +218,69 @@ async function steer<T>(fn: () => Promise<T>): Promise<T> {
 
 export function registerRolloutCommands(program: Command, loadConfig: () => Config): void {
   program
-    .command('update-sidecar <workspace> <version>')
-    .description("blue-green update of a workspace's sidecar(s) to <version> (joins a running one)")
-    .requiredOption('--image <image>', 'sidecar image without tag')
+    .command('update-n8n <workspace> <tag>')
+    .description(
+      "blue-green update of a workspace's n8n container to n8nio/n8n:<tag> through the agent's SWAP_CONTAINER (joins a running one)",
+    )
     .option('--manual-promote', 'wait at the gate for `promote`')
-    .option('--verify-window-ms <ms>', 'health gate window')
+    .option(
+      '--verify-window-ms <ms>',
+      'health gate window (HEALTH_CHECK healthy + a keep-alive after the swap)',
+    )
     .option('--json', 'JSON output')
     .action(
       (
         workspace: string,
-        version: string,
-        o: { image: string; manualPromote?: boolean; verifyWindowMs?: string; json?: boolean },
+        tag: string,
+        o: { manualPromote?: boolean; verifyWindowMs?: string; json?: boolean },
       ) =>
         withContext(loadConfig, { pool: true, temporal: true }, async ({ pool, client, config }) => {
-          const { rows } = await pool!.query<{ id: string; sidecar_version: string | null }>(
-            `SELECT id, sidecar_version FROM droplets WHERE workspace_id = $1 AND state <> 'TERMINATED' ORDER BY id`,
-            [workspace],
-          );
-          if (rows.length === 0) throw fail(EXIT_NOT_FOUND, `workspace ${workspace} has no droplet`);
+          const droplets = await listWorkspaceDroplets(pool!, workspace);
+          if (droplets.length === 0) throw fail(EXIT_NOT_FOUND, `workspace ${workspace} has no droplet`);
           const out: Record<string, unknown>[] = [];
-          for (const r of rows) {
-            if (!r.sidecar_version)
-              throw fail(EXIT_FAILED, `droplet ${r.id}: its sidecar version is unknown`);
-            if (r.sidecar_version === version) {
-              out.push({
-                droplet: Number(r.id),
-                workflowId: '-',
-                joined: false,
-                note: `already on ${version}`,
-              });
+          for (const d of droplets) {
+            if (d.n8nTag === tag) {
+              out.push({ droplet: d.id, workflowId: '-', joined: false, note: `already on ${tag}` });
               continue;
             }
             const input = {
               workspaceId: workspace,
-              dropletId: Number(r.id),
-              fromVersion: r.sidecar_version,
-              toVersion: version,
-              image: o.image,
+              dropletId: d.id,
+              toTag: tag,
               autoPromote: !o.manualPromote,
               verifyWindowMs: int(o.verifyWindowMs, '--verify-window-ms'),
             };
-            const problem = invalidSidecarUpdate(input);
+            const problem = invalidN8nUpdate(input);
             if (problem) throw usage(`invalid update: ${problem}`);
-            const s = await startSidecarUpdate(client!, config.temporal.taskQueue, input);
+            const s = await startN8nUpdate(client!, config.temporal.taskQueue, input);
             out.push({ droplet: input.dropletId, workflowId: s.workflowId, joined: s.joined, note: '' });
           }
           print(out, !!o.json);
         }),
     );
 
+  program
+    .command('update-sidecar <workspace> <version>')
+    .description('update the agent itself: refused unless the agent advertises the self_update capability')
+    .action((workspace: string) =>
+      withContext(loadConfig, { pool: true }, async ({ pool }) => {
+        const droplets = await listWorkspaceDroplets(pool!, workspace);
+        if (droplets.length === 0) throw fail(EXIT_NOT_FOUND, `workspace ${workspace} has no droplet`);
+        for (const d of droplets) {
+          const refusal = agentSelfUpdateRefusal(d.capabilities);
+          if (refusal) throw fail(EXIT_FAILED, `droplet ${d.id}: refused: ${refusal}`);
+        }
+        throw fail(EXIT_FAILED, 'refused: no agent update command exists in this control plane yet');
+      }),
+    );
+
   const rollout = program.command('rollout').description('fleet rollouts: canary, waves, failure budget');
   rollout
     .command('start')
     .description('start a fleet rollout (a retried start with the same --id joins it)')
-    .requiredOption('--kind <kind>', 'sidecar or workflow')
+    .requiredOption('--kind <kind>', "n8n (the n8n container's image tag) or workflow")
     .requiredOption('--version <version>', 'target version')
     .option('--id <id>', 'rollout id (default r-<utc timestamp>)')
-    .option('--image <image>', 'sidecar image without tag (kind sidecar)')
     .option('--workflow-name <name>', 'n8n workflow name (kind workflow)')
     .option('--workflow-file <path>', 'n8n workflow JSON (kind workflow)')
     .option('--all', 'every tenant')
@@ -228,10 +289,10 @@ export function registerRolloutCommands(program: Command, loadConfig: () => Conf
     .option('--percentage <n>', 'a stable n % of tenants')
     .option('--canary <n>', 'canary size (default 10)')
     .option('--wave-size <n>', 'tenants per wave (default 100)')
-    .option('--concurrency <n>', 'tenants at once (default 50 sidecar, 100 workflow)')
+    .option('--concurrency <n>', 'tenants at once (default 50 n8n, 100 workflow)')
     .option('--failure-budget <ratio>', 'failures tolerated per wave as a ratio (default 0.05)')
     .option('--pause-between-ms <ms>', 'bake time between waves')
-    .option('--verify-window-ms <ms>', 'per-tenant health gate window (kind sidecar)')
+    .option('--verify-window-ms <ms>', 'per-tenant health gate window (kind n8n)')
     .option('--manual-promote', 'pause after the canary until `rollout resume`')
     .option('--rollback-scope <scope>', 'rollout (default) or wave')
     .option('--wait', 'wait for the end (exit 1 unless completed)')
@@ -253,6 +314,8 @@ export function registerRolloutCommands(program: Command, loadConfig: () => Conf
         };
         if (!o.wait) return print(row, !!o.json);
         try {
+          // humans see the waves go by; --json prints only the final object
+          if (!o.json) await watchRollout(client!, input.rolloutId, config, { everyMs: 2000 });
           const r = await s.handle.result();
           print({ ...row, status: r.status, ...r.totals }, !!o.json);
           if (r.status !== 'completed') throw fail(EXIT_FAILED, `rollout ${r.status}: ${r.reason ?? ''}`);
@@ -266,10 +329,18 @@ export function registerRolloutCommands(program: Command, loadConfig: () => Conf
   rollout
     .command('status <id>')
     .description('progress: per-wave counts, failures with reasons')
+    .option('--watch', 'print a line on every change until the rollout ends (Ctrl-C stops watching)')
+    .option('--interval-ms <ms>', 'how often --watch asks', '2000')
     .option('--json', 'JSON output')
-    .action((id: string, o: { json?: boolean }) =>
-      withContext(loadConfig, { temporal: true }, async ({ client }) => {
-        progressRows(await steer(() => rolloutProgress(client!, id)), !!o.json);
+    .action((id: string, o: { json?: boolean; watch?: boolean; intervalMs: string }) =>
+      withContext(loadConfig, { temporal: true }, async ({ client, config }) => {
+        if (!o.watch) return progressRows(await readProgress(client!, id, config), !!o.json);
+        const p = await watchRollout(client!, id, config, {
+          everyMs: int(o.intervalMs, '--interval-ms') ?? 2000,
+          quiet: !!o.json,
+        });
+        progressRows(p, !!o.json);
+        if (p.status !== 'completed') throw fail(EXIT_FAILED, `rollout ${p.status}: ${p.reason ?? ''}`);
       }),
     );
 

@@ -6,7 +6,7 @@
  *
  * - Inputs are validated before anything is sent; a bad one throws GenesisInputError naming the field.
  * - Starts are idempotent: ids derive from what the operation acts on (power-<droplet>,
- *   sidecar-update-<droplet>-<version>, ...) with the conflict policy that returns the running
+ *   n8n-update-<droplet>-<tag>, ...) with the conflict policy that returns the running
  *   workflow, so a retried HTTP request never starts a second operation (`joined: true`).
  * - Serverless-safe: the connection is cached on globalThis (survives hot reloads and warm
  *   invocations), connects with a short timeout, Temporal Cloud by API key or mTLS from the
@@ -16,10 +16,13 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { codecKeysSchema } from '../config';
 import {
   invalidCredentialInjection,
-  invalidSidecarUpdate,
+  agentSelfUpdateRefusal,
+  invalidAgentDropletId,
+  invalidN8nUpdate,
   invalidWorkflowUpdate,
   type CredentialInjectionInput,
-  type SidecarUpdateInput,
+  type N8nUpdateInput,
+  type SetAgentDropletIdInput,
   type WorkflowUpdateInput,
 } from '../domain/changes';
 import {
@@ -31,7 +34,12 @@ import {
   type WakeDropletInput,
 } from '../domain/power';
 import { invalidFleetRollout, type FleetRolloutInput, type RolloutProgress } from '../domain/rollout';
-import { startCredentialInjection, startSidecarUpdate, startWorkflowUpdate } from '../temporal/change-starts';
+import {
+  runSetAgentDropletId,
+  startCredentialInjection,
+  startN8nUpdate,
+  startWorkflowUpdate,
+} from '../temporal/change-starts';
 import {
   abortRollout,
   pauseRollout,
@@ -51,7 +59,7 @@ export type {
   RolloutProgress,
   HardRebootInput,
   HibernateDropletInput,
-  SidecarUpdateInput,
+  N8nUpdateInput,
   WakeDropletInput,
   WorkflowUpdateInput,
 };
@@ -124,9 +132,27 @@ export class GenesisClient {
     return started(await startHardReboot(this.temporal, this.taskQueue, input));
   }
 
-  async sidecarUpdate(input: SidecarUpdateInput): Promise<StartedOperation> {
-    check('sidecarUpdate', invalidSidecarUpdate(input));
-    return started(await startSidecarUpdate(this.temporal, this.taskQueue, input));
+  /** Blue-green update of the droplet's n8n container to n8nio/n8n:<toTag> (the agent's SWAP_CONTAINER). */
+  async n8nUpdate(input: N8nUpdateInput): Promise<StartedOperation> {
+    check('n8nUpdate', invalidN8nUpdate(input));
+    return started(await startN8nUpdate(this.temporal, this.taskQueue, input));
+  }
+
+  /**
+   * Records the droplet_id claim the droplet's agent was provisioned with (its DROPLET_ID), for
+   * droplets provisioned with something other than their public IPv4. Resolves once recorded.
+   */
+  async setAgentDropletId(input: SetAgentDropletIdInput): Promise<{ agentDropletId: string }> {
+    check('setAgentDropletId', invalidAgentDropletId(input));
+    return runSetAgentDropletId(this.temporal, this.taskQueue, input);
+  }
+
+  /**
+   * Updating the agent itself: always refused for protocol v1 agents (they advertise no
+   * self_update capability; SWAP_CONTAINER swaps n8n, not the agent). Use n8nUpdate for n8n.
+   */
+  sidecarUpdate(_input: unknown): Promise<never> {
+    return Promise.reject(new GenesisInputError('sidecarUpdate', agentSelfUpdateRefusal([])!));
   }
 
   async workflowUpdate(input: WorkflowUpdateInput): Promise<StartedOperation> {
@@ -180,12 +206,12 @@ export class GenesisClient {
     return this.handle(workflowId).query('status');
   }
 
-  /** Promotes a sidecar update waiting at its manual gate; answers its status after promotion. */
+  /** Promotes an n8n update waiting at its manual gate; answers its status after promotion. */
   async promote(workflowId: string, by?: string): Promise<unknown> {
     return this.handle(workflowId).executeUpdate(promoteUpdate, { args: [{ by }] });
   }
 
-  /** Aborts a sidecar update (it rolls back). */
+  /** Aborts an n8n update (it swaps back to the previous tag). */
   async abort(workflowId: string, reason?: string): Promise<void> {
     await this.handle(workflowId).signal(abortSignal, { reason });
   }

@@ -38,7 +38,7 @@ if held and tonumber(held) > now then
 end
 return 0`;
 
-export type ConcurrencyKind = 'sidecar_update' | 'workflow_update' | 'credential';
+export type ConcurrencyKind = 'n8n_update' | 'workflow_update' | 'credential';
 
 export interface FleetSemaphoreOptions {
   redis: Redis;

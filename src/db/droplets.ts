@@ -22,6 +22,11 @@ export interface DropletRow {
   memory_percent: number | null;
   disk_percent: number | null;
   n8n_status: string | null;
+  /** the droplet_id claim the agent checks (migration 007) */
+  agent_droplet_id: string | null;
+  agent_droplet_id_source: 'handshake' | 'operator' | 'client' | 'migration' | null;
+  agent_capabilities: string[] | null;
+  agent_registered_at: Date | null;
 }
 
 export class DropletNotFoundError extends Error {
@@ -176,4 +181,44 @@ export async function stuckDroplets(
     state: r.state,
     since: r.state_changed_at.toISOString(),
   }));
+}
+
+/**
+ * Sets the droplet_id claim a droplet's agent expects (an operator's or the dashboard's word: a
+ * handshake never overrides it). Returns false when the droplet is unknown.
+ */
+export async function setAgentDropletId(
+  db: Pool,
+  dropletId: number,
+  agentDropletId: string,
+  source: 'operator' | 'client',
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE droplets SET agent_droplet_id = $2, agent_droplet_id_source = $3, updated_at = now() WHERE id = $1`,
+    [dropletId, agentDropletId, source],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export interface WorkspaceDroplet {
+  id: number;
+  /** the n8n image tag by the control plane's record (tenant_versions 'n8n', else provisioning's) */
+  n8nTag: string | null;
+  capabilities: string[] | null;
+}
+
+/** A workspace's droplets (not terminated), with what a change needs to know about them. */
+export async function listWorkspaceDroplets(db: Pool, workspaceId: string): Promise<WorkspaceDroplet[]> {
+  const { rows } = await db.query<{
+    id: string;
+    n8n_tag: string | null;
+    agent_capabilities: string[] | null;
+  }>(
+    `SELECT d.id, coalesce(tv.version, d.n8n_version) AS n8n_tag, d.agent_capabilities
+       FROM droplets d
+       LEFT JOIN tenant_versions tv ON tv.workspace_id = d.workspace_id AND tv.component = 'n8n'
+      WHERE d.workspace_id = $1 AND d.state <> 'TERMINATED' ORDER BY d.id`,
+    [workspaceId],
+  );
+  return rows.map((r) => ({ id: Number(r.id), n8nTag: r.n8n_tag, capabilities: r.agent_capabilities }));
 }

@@ -4,6 +4,7 @@
  * partition is instant where a DELETE of that many rows would bloat the table for hours.
  * Rows that reached the default partition (a day not created in time, clock-skewed agents) are
  * moved into their day's partition when it is created, and deleted in batches once too old.
+ * Two processes never do it at once: a transaction-scoped advisory lock guards every step.
  */
 import type { Pool, PoolClient } from 'pg';
 
@@ -31,51 +32,46 @@ export async function maintainHeartbeatHistory(
 ): Promise<RetentionResult> {
   const now = (opts.now ?? new Date()).getTime();
   const result: RetentionResult = { created: [], dropped: [], movedFromDefault: 0, deletedFromDefault: 0 };
+  const oldestKept = utcDay(now - opts.retentionDays * DAY_MS);
+  const batch = opts.deleteBatch ?? 10_000;
   const client = await pool.connect();
   try {
-    const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
-      RETENTION_LOCK,
-    ]);
-    if (!locked.rows[0]?.ok) return result; // another process is doing it right now
-    try {
-      const existing = new Set(
-        (
-          await client.query<{ name: string }>(
-            `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'heartbeat_history'`,
-          )
-        ).rows.map((r) => r.name),
-      );
-      const oldestKept = utcDay(now - opts.retentionDays * DAY_MS);
-      for (let d = 0; d <= (opts.daysAhead ?? 3); d++) {
-        const day = utcDay(now + d * DAY_MS);
-        const name = partitionName(day);
-        if (!existing.has(name)) {
-          result.movedFromDefault += await createDayPartition(client, day, name);
-          result.created.push(name);
-        }
-      }
-      for (const name of existing) {
-        const m = /^heartbeat_history_p(\d{4})(\d{2})(\d{2})$/.exec(name);
-        if (!m) continue;
-        const day = new Date(`${m[1]}-${m[2]}-${m[3]}T00:00:00Z`);
-        if (day.getTime() < oldestKept.getTime()) {
-          await client.query(`DROP TABLE ${name}`);
-          result.dropped.push(name);
-        }
-      }
-      const batch = opts.deleteBatch ?? 10_000;
-      for (;;) {
+    // Each step is one transaction holding the lock (transaction-scoped: it ends with the
+    // transaction, whatever pooler is in between); another process holding it means it is doing
+    // this right now, so this one stops. Every step reads the partitions again under the lock.
+    for (let d = 0; d <= (opts.daysAhead ?? 3); d++) {
+      const day = utcDay(now + d * DAY_MS);
+      const name = partitionName(day);
+      const step = await underRetentionLock(client, async () => {
+        if ((await partitions(client)).has(name)) return;
+        result.movedFromDefault += await createDayPartition(client, day, name);
+        result.created.push(name);
+      });
+      if (!step) return result;
+    }
+    for (const name of await partitions(client)) {
+      const m = /^heartbeat_history_p(\d{4})(\d{2})(\d{2})$/.exec(name);
+      if (!m) continue;
+      const day = new Date(`${m[1]}-${m[2]}-${m[3]}T00:00:00Z`);
+      if (day.getTime() >= oldestKept.getTime()) continue;
+      const step = await underRetentionLock(client, async () => {
+        if (!(await partitions(client)).has(name)) return;
+        await client.query(`DROP TABLE ${name}`);
+        result.dropped.push(name);
+      });
+      if (!step) return result;
+    }
+    for (let more = true; more;) {
+      const step = await underRetentionLock(client, async () => {
         const del = await client.query(
           `DELETE FROM heartbeat_history_default WHERE ctid = ANY(ARRAY(
              SELECT ctid FROM heartbeat_history_default WHERE observed_at < $1 LIMIT $2))`,
           [oldestKept.toISOString(), batch],
         );
         result.deletedFromDefault += del.rowCount ?? 0;
-        if ((del.rowCount ?? 0) < batch) break;
-      }
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK]);
+        more = (del.rowCount ?? 0) >= batch;
+      });
+      if (!step) return result;
     }
     return result;
   } finally {
@@ -83,27 +79,45 @@ export async function maintainHeartbeatHistory(
   }
 }
 
+/** Runs fn in a transaction holding the retention lock; false (nothing run) when another holds it. */
+async function underRetentionLock(client: PoolClient, fn: () => Promise<void>): Promise<boolean> {
+  await client.query('BEGIN');
+  try {
+    const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
+      RETENTION_LOCK,
+    ]);
+    if (locked.rows[0]?.ok) await fn();
+    await client.query('COMMIT');
+    return locked.rows[0]?.ok === true;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Partitions of heartbeat_history (the one search_path resolves: the control plane's schema). */
+async function partitions(client: PoolClient): Promise<Set<string>> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = 'heartbeat_history'::regclass`,
+  );
+  return new Set(rows.map((r) => r.name));
+}
+
 /** Creates one day's partition, moving rows the default partition already holds for that day. */
 async function createDayPartition(client: PoolClient, day: Date, name: string): Promise<number> {
   const from = day.toISOString();
   const to = new Date(day.getTime() + DAY_MS).toISOString();
-  await client.query('BEGIN');
-  try {
-    await client.query(
-      `CREATE TABLE ${name} (LIKE heartbeat_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
-    );
-    const moved = await client.query(
-      `WITH moved AS (DELETE FROM heartbeat_history_default WHERE observed_at >= $1 AND observed_at < $2 RETURNING *)
-       INSERT INTO ${name} SELECT * FROM moved`,
-      [from, to],
-    );
-    await client.query(
-      `ALTER TABLE heartbeat_history ATTACH PARTITION ${name} FOR VALUES FROM ('${from}') TO ('${to}')`,
-    );
-    await client.query('COMMIT');
-    return moved.rowCount ?? 0;
-  } catch (err) {
-    await client.query('ROLLBACK');
-    throw err;
-  }
+  await client.query(
+    `CREATE TABLE ${name} (LIKE heartbeat_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
+  );
+  const moved = await client.query(
+    `WITH moved AS (DELETE FROM heartbeat_history_default WHERE observed_at >= $1 AND observed_at < $2 RETURNING *)
+     INSERT INTO ${name} SELECT * FROM moved`,
+    [from, to],
+  );
+  await client.query(
+    `ALTER TABLE heartbeat_history ATTACH PARTITION ${name} FOR VALUES FROM ('${from}') TO ('${to}')`,
+  );
+  return moved.rowCount ?? 0;
 }

@@ -31,13 +31,16 @@ export interface ApplyResult {
 const APPLY_SQL = `
 WITH input AS (
   SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::real[], $5::real[], $6::real[],
-                       $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[])
+                       $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[],
+                       $13::text[], $14::text[], $15::boolean[])
     AS t(droplet_id, workspace_id, observed_at, cpu_percent, memory_percent, disk_percent,
-         n8n_status, sidecar_version, n8n_version, uptime_seconds, sidecar_url)
+         n8n_status, sidecar_version, n8n_version, uptime_seconds, sidecar_url,
+         agent_droplet_id, capabilities_json, registration)
 ),
 resolved AS (
   SELECT d.id AS droplet_id, i.workspace_id, i.observed_at, i.cpu_percent, i.memory_percent, i.disk_percent,
          i.n8n_status, i.sidecar_version, i.n8n_version, i.uptime_seconds, i.sidecar_url,
+         i.agent_droplet_id, i.capabilities_json, i.registration,
          d.state, d.last_heartbeat_at AS stored_at
   FROM input i
   JOIN droplets d
@@ -60,6 +63,18 @@ updated AS (
     n8n_version       = COALESCE(n.n8n_version, d.n8n_version),
     uptime_seconds    = COALESCE(n.uptime_seconds, d.uptime_seconds),
     sidecar_url       = COALESCE(n.sidecar_url, d.sidecar_url),
+    -- a handshake teaches the agent's droplet_id claim unless an operator or the dashboard set it
+    agent_droplet_id  = CASE WHEN n.agent_droplet_id IS NOT NULL
+                              AND COALESCE(d.agent_droplet_id_source, 'handshake') IN ('handshake', 'migration')
+                             THEN n.agent_droplet_id ELSE d.agent_droplet_id END,
+    agent_droplet_id_source = CASE WHEN n.agent_droplet_id IS NOT NULL
+                              AND COALESCE(d.agent_droplet_id_source, 'handshake') IN ('handshake', 'migration')
+                             THEN 'handshake' ELSE d.agent_droplet_id_source END,
+    agent_capabilities = CASE WHEN n.capabilities_json IS NULL THEN d.agent_capabilities
+                              ELSE ARRAY(SELECT json_array_elements_text(n.capabilities_json::json)) END,
+    agent_registered_at = COALESCE((SELECT max(r.observed_at) FROM resolved r
+                                     WHERE r.droplet_id = n.droplet_id AND r.registration),
+                                   d.agent_registered_at),
     updated_at        = now()
   FROM newest n
   WHERE d.id = n.droplet_id AND (d.last_heartbeat_at IS NULL OR d.last_heartbeat_at < n.observed_at)
@@ -99,6 +114,7 @@ export async function applyHeartbeats(pool: Pool, hbs: StreamHeartbeat[]): Promi
   }
   const n = hbs.length;
   const cols = Array.from({ length: 11 }, () => new Array<unknown>(n));
+  const handshakeCols = Array.from({ length: 3 }, () => new Array<unknown>(n));
   hbs.forEach((h, i) => {
     cols[0]![i] = h.d ?? null;
     cols[1]![i] = h.w;
@@ -111,6 +127,9 @@ export async function applyHeartbeats(pool: Pool, hbs: StreamHeartbeat[]): Promi
     cols[8]![i] = h.nv ?? null;
     cols[9]![i] = h.up ?? null;
     cols[10]![i] = h.url ?? null;
+    handshakeCols[0]![i] = h.aid ?? null;
+    handshakeCols[1]![i] = h.caps ? JSON.stringify(h.caps) : null;
+    handshakeCols[2]![i] = h.reg === 1;
   });
   const { rows } = await pool.query<{
     known: number;
@@ -118,7 +137,7 @@ export async function applyHeartbeats(pool: Pool, hbs: StreamHeartbeat[]): Promi
     applied: number;
     out_of_order: number;
     in_remediation: ObservedHeartbeat[];
-  }>(APPLY_SQL, [...cols, REMEDIATION_STATES]);
+  }>(APPLY_SQL, [...cols, REMEDIATION_STATES, ...handshakeCols]);
   const r = rows[0]!;
   return {
     received: n,

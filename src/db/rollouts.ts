@@ -16,7 +16,7 @@ export interface PlanRolloutRequest {
   rolloutId: string;
   kind: RolloutKind;
   targetVersion: string;
-  /** the component whose version decides "already there": 'sidecar' or 'workflow:<name>' */
+  /** the component whose version decides "already there": 'n8n' or 'workflow:<name>' */
   component: string;
   selector: RolloutSelector;
   canarySize: number;
@@ -53,10 +53,11 @@ export async function planRollout(pool: Pool, req: PlanRolloutRequest): Promise<
     );
     if (inserted.rowCount === 1) {
       const { where, params } = selectorSql(req.selector, 4);
-      // the sidecar version is what the droplet's heartbeats report; a workflow's is what we recorded
+      // versions are the control plane's own record (no v1 agent reports one): a workflow's in
+      // tenant_versions, the n8n tag there or, before any update, the droplet's provisioned tag
       const recorded = `(SELECT tv.version FROM tenant_versions tv
                           WHERE tv.workspace_id = d.workspace_id AND tv.component = $3::text)`;
-      const current = req.kind === 'sidecar' ? `coalesce(d.sidecar_version, ${recorded})` : recorded;
+      const current = req.kind === 'n8n' ? `coalesce(${recorded}, d.n8n_version)` : recorded;
       await db.query(
         `WITH chosen AS (
            SELECT d.id, d.workspace_id, d.state, ${current} AS current_version

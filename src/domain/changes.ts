@@ -1,20 +1,25 @@
 /**
- * Changes pushed to one tenant (sidecar update, credential injection, n8n workflow update): inputs,
+ * Changes pushed to one tenant (n8n container update, credential injection, n8n workflow update): inputs,
  * defaults, status and failure types. Pure; shared by workflows, activities and start helpers.
  * Every duration is an input with a production default.
  */
 import { isDropletId, MAX_DROPLET_ID } from './droplet-id';
+import { invalidN8nWorkflowJson } from './n8n-workflow';
 
-export interface SidecarUpdateInput {
+/**
+ * The n8n container update of one droplet, blue-green through the agent's SWAP_CONTAINER
+ * (`n8nio/n8n:<toTag>`). The tag it replaces comes from the control plane's own record (the agent
+ * reports no version); `fromTag`, when given, must match that record.
+ */
+export interface N8nUpdateInput {
   workspaceId: string;
   dropletId: number;
-  fromVersion: string;
-  toVersion: string;
-  /** image name without tag, e.g. ghcr.io/genesis/sidecar */
-  image: string;
+  toTag: string;
+  /** the caller's expectation of the recorded tag; the update is refused if the record differs */
+  fromTag?: string;
   /** false: after the health gate, wait for the `promote` update (or `abort`). */
   autoPromote: boolean;
-  /** HEALTH_CHECK healthy and a heartbeat with the new version must arrive within this. Default 5 min. */
+  /** HEALTH_CHECK healthy and a keep-alive after the swap must arrive within this. Default 5 min. */
   verifyWindowMs?: number;
   /** Probe interval inside the verify window. Default 10 s. */
   verifyPollMs?: number;
@@ -24,13 +29,16 @@ export interface SidecarUpdateInput {
   wave?: number;
 }
 
+/**
+ * Sized for the deployed agent's 60 s keep-alive: after a swap the next keep-alive can be a whole
+ * interval away, and the new container needs its own start-up first.
+ */
 export const DEFAULT_UPDATE_VERIFY_WINDOW_MS = 5 * 60_000;
 export const DEFAULT_UPDATE_VERIFY_POLL_MS = 10_000;
 export const DEFAULT_PROMOTION_DEADLINE_MS = 24 * 60 * 60_000;
 
-export type SidecarUpdatePhase =
+export type N8nUpdatePhase =
   | 'starting'
-  | 'pulling'
   | 'swapping'
   | 'verifying'
   | 'awaiting_promotion'
@@ -40,18 +48,33 @@ export type SidecarUpdatePhase =
   | 'rolled_back'
   | 'failed';
 
-export interface SidecarUpdateStatus {
-  phase: SidecarUpdatePhase;
-  fromVersion: string;
-  toVersion: string;
+export interface N8nUpdateStatus {
+  phase: N8nUpdatePhase;
+  fromTag?: string;
+  toTag: string;
   lastError?: string;
 }
 
-export interface SidecarUpdateResult {
+export interface N8nUpdateResult {
   dropletId: number;
-  version: string;
-  previousVersion: string;
+  tag: string;
+  previousTag: string;
   promotedBy: 'auto' | 'manual';
+}
+
+/**
+ * Protocol v1 has no command that replaces the agent's own container (SWAP_CONTAINER swaps n8n),
+ * so an agent update is refused unless the agent advertises this capability in its handshake.
+ */
+export function agentSelfUpdateRefusal(
+  capabilities: readonly string[] | null | undefined,
+): string | undefined {
+  if (capabilities?.includes('self_update')) return undefined;
+  return (
+    `the agent cannot update itself: protocol v1 has no such command (SWAP_CONTAINER swaps the n8n ` +
+    `container) and the agent advertises ${capabilities?.length ? `[${capabilities.join(', ')}]` : 'no capabilities'}, ` +
+    `not 'self_update'; update the n8n container with update-n8n / rollout --kind n8n`
+  );
 }
 
 export interface CredentialSpec {
@@ -123,9 +146,6 @@ export const ChangeFailure = {
   verificationFailed: 'VerificationFailed',
 } as const;
 
-/** The meta key a workflow's JSON carries its version in (read back to verify a deploy). */
-export const WORKFLOW_VERSION_META_KEY = 'genesisVersion';
-
 const nonEmpty = (v: unknown) => typeof v === 'string' && v.length > 0;
 const positiveMs = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isFinite(v) && v > 0);
 
@@ -135,13 +155,17 @@ function target(input: { workspaceId?: unknown; dropletId?: unknown }): string |
   return undefined;
 }
 
-export function invalidSidecarUpdate(input: Partial<SidecarUpdateInput>): string | undefined {
+/** Docker image tags: 1-128 of letters, digits, _ . - (not starting with . or -). */
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+export function invalidN8nUpdate(input: Partial<N8nUpdateInput>): string | undefined {
   const t = target(input);
   if (t) return t;
-  if (!nonEmpty(input.fromVersion)) return 'fromVersion must be a non-empty string';
-  if (!nonEmpty(input.toVersion)) return 'toVersion must be a non-empty string';
-  if (input.fromVersion === input.toVersion) return 'toVersion must differ from fromVersion';
-  if (!nonEmpty(input.image)) return 'image must be a non-empty string';
+  if (typeof input.toTag !== 'string' || !IMAGE_TAG.test(input.toTag))
+    return 'toTag must be a docker image tag (letters, digits, _ . -)';
+  if (input.fromTag !== undefined && (typeof input.fromTag !== 'string' || !IMAGE_TAG.test(input.fromTag)))
+    return 'fromTag must be a docker image tag (letters, digits, _ . -)';
+  if (input.fromTag !== undefined && input.fromTag === input.toTag) return 'toTag must differ from fromTag';
   if (typeof input.autoPromote !== 'boolean') return 'autoPromote must be a boolean';
   for (const f of ['verifyWindowMs', 'verifyPollMs', 'promotionDeadlineMs'] as const)
     if (!positiveMs(input[f])) return `${f} must be a positive number of milliseconds`;
@@ -176,12 +200,8 @@ export function invalidWorkflowUpdate(input: Partial<WorkflowUpdateInput>): stri
   const t = target(input);
   if (t) return t;
   if (!nonEmpty(input.workflowName)) return 'workflowName must be a non-empty string';
-  if (
-    typeof input.workflowJson !== 'object' ||
-    input.workflowJson === null ||
-    Array.isArray(input.workflowJson)
-  )
-    return 'workflowJson must be an object';
+  const json = invalidN8nWorkflowJson(input.workflowJson);
+  if (json) return json;
   if (!nonEmpty(input.version)) return 'version must be a non-empty string';
   if (input.credentialMap !== undefined) {
     if (typeof input.credentialMap !== 'object' || input.credentialMap === null)
@@ -189,5 +209,20 @@ export function invalidWorkflowUpdate(input: Partial<WorkflowUpdateInput>): stri
     for (const [k, v] of Object.entries(input.credentialMap))
       if (!nonEmpty(v)) return `credentialMap.${k} must be a non-empty string`;
   }
+  return undefined;
+}
+
+export interface SetAgentDropletIdInput {
+  workspaceId: string;
+  dropletId: number;
+  /** exactly what provisioning wrote into the agent's DROPLET_ID (compared byte for byte) */
+  agentDropletId: string;
+}
+
+export function invalidAgentDropletId(input: Partial<SetAgentDropletIdInput>): string | undefined {
+  const t = target(input);
+  if (t) return t;
+  if (typeof input.agentDropletId !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(input.agentDropletId))
+    return 'agentDropletId must be 1-128 printable characters without spaces';
   return undefined;
 }

@@ -4,6 +4,8 @@
  * no time-skipping server here) run the same code with short windows.
  */
 import { isDropletId, MAX_DROPLET_ID } from './droplet-id';
+import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './liveness';
+
 export const WAKE_REASONS = [
   'user_login',
   'scheduled_campaign',
@@ -16,7 +18,15 @@ export const REBOOT_REASONS = ['watchdog_heartbeat_timeout', 'admin_request', 'z
 export type RebootReason = (typeof REBOOT_REASONS)[number];
 
 export interface PowerTimings {
-  /** How long verification may take: HEALTH_CHECK answers and a fresh heartbeat arrives. */
+  /**
+   * A keep-alive older than this is stale (WATCHDOG_HEARTBEAT_TIMEOUT_S): a wake of an
+   * ACTIVE_HEALTHY droplet returns at once only with a keep-alive newer than this.
+   */
+  heartbeatTimeoutMs: number;
+  /**
+   * How long verification may take: HEALTH_CHECK answers and a fresh heartbeat arrives. Defaults
+   * to heartbeatTimeoutMs: a live agent sends a keep-alive within that time, a dead one never does.
+   */
   verifyWindowMs: number;
   /** Polling fallback between verification probes (a heartbeat signal ends the wait early). */
   verifyPollMs: number;
@@ -27,11 +37,26 @@ export interface PowerTimings {
 }
 
 export const DEFAULT_POWER_TIMINGS: PowerTimings = {
-  verifyWindowMs: 5 * 60_000,
+  heartbeatTimeoutMs: DEFAULT_HEARTBEAT_TIMEOUT_S * 1000,
+  verifyWindowMs: DEFAULT_HEARTBEAT_TIMEOUT_S * 1000,
   verifyPollMs: 10_000,
   actionTimeoutMs: 5 * 60_000,
   actionPollMs: 2_000,
 };
+
+/** The defaults with overrides applied; a shorter heartbeat timeout also shortens the window. */
+export function resolvePowerTimings(overrides?: Partial<PowerTimings>): PowerTimings {
+  const given = Object.fromEntries(
+    Object.entries(overrides ?? {}).filter(([, v]) => v !== undefined),
+  ) as Partial<PowerTimings>;
+  const heartbeatTimeoutMs = given.heartbeatTimeoutMs ?? DEFAULT_POWER_TIMINGS.heartbeatTimeoutMs;
+  return { ...DEFAULT_POWER_TIMINGS, verifyWindowMs: heartbeatTimeoutMs, ...given, heartbeatTimeoutMs };
+}
+
+/** The power timings every starter passes for a fleet whose heartbeat timeout is `seconds`. */
+export const timingsForHeartbeatTimeout = (seconds: number): Partial<PowerTimings> => ({
+  heartbeatTimeoutMs: seconds * 1000,
+});
 
 export interface WakeDropletInput {
   workspaceId: string;

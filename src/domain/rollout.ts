@@ -1,10 +1,17 @@
 /**
- * Fleet rollouts: a sidecar version or an n8n workflow version pushed to many tenants, a canary
+ * Fleet rollouts: an n8n image tag (the agent's SWAP_CONTAINER) or an n8n workflow version pushed
+ * to many tenants, a canary
  * wave first, then waves, each wave judged against its failure budget. Pure: inputs, defaults,
  * validation, the wave plan and the budget rule, shared by the workflow, activities, client and CLI.
  */
+import { agentSelfUpdateRefusal } from './changes';
+import { invalidN8nWorkflowJson } from './n8n-workflow';
 
-export type RolloutKind = 'sidecar' | 'workflow';
+/**
+ * 'n8n': the n8n container's image tag; 'workflow': an n8n workflow. There is no 'sidecar' kind:
+ * protocol v1 agents cannot update themselves (see agentSelfUpdateRefusal in changes.ts).
+ */
+export type RolloutKind = 'n8n' | 'workflow';
 
 /** Which tenants (workspaces with a droplet) the rollout reaches. */
 export type RolloutSelector =
@@ -20,8 +27,8 @@ export interface FleetRolloutInput {
   rolloutId: string;
   kind: RolloutKind;
   targetVersion: string;
-  /** kind 'sidecar': the image (without tag) and the per-tenant gate timings */
-  sidecar?: { image: string; verifyWindowMs?: number; verifyPollMs?: number };
+  /** kind 'n8n': the per-tenant gate timings (targetVersion is the n8nio/n8n tag) */
+  n8n?: { verifyWindowMs?: number; verifyPollMs?: number };
   /** kind 'workflow': the n8n workflow pushed to every tenant */
   workflow?: {
     workflowName: string;
@@ -55,7 +62,7 @@ export const DEFAULT_WAVE_SIZE = 100;
 export const MAX_WAVE_SIZE = 1_000;
 export const DEFAULT_FAILURE_BUDGET_RATIO = 0.05;
 /** DESIGN.md section 2: concurrency defaults from the fleet in production. */
-export const DEFAULT_ROLLOUT_CONCURRENCY: Record<RolloutKind, number> = { sidecar: 50, workflow: 100 };
+export const DEFAULT_ROLLOUT_CONCURRENCY: Record<RolloutKind, number> = { n8n: 50, workflow: 100 };
 
 export type RolloutStatusName = 'running' | 'paused' | 'halted' | 'aborted' | 'completed';
 export type TargetOutcome = 'succeeded' | 'failed' | 'rolled_back' | 'skipped';
@@ -171,22 +178,23 @@ export const ROLLOUT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export function invalidFleetRollout(input: Partial<FleetRolloutInput>): string | undefined {
   if (!nonEmpty(input.rolloutId) || !ROLLOUT_ID_PATTERN.test(input.rolloutId))
     return 'rolloutId must be 1-64 letters, digits, dots, dashes or underscores';
-  if (input.kind !== 'sidecar' && input.kind !== 'workflow') return "kind must be 'sidecar' or 'workflow'";
+  if ((input.kind as string) === 'sidecar') return agentSelfUpdateRefusal([]);
+  if (input.kind !== 'n8n' && input.kind !== 'workflow') return "kind must be 'n8n' or 'workflow'";
   if (!nonEmpty(input.targetVersion)) return 'targetVersion must be a non-empty string';
-  if (input.kind === 'sidecar') {
-    if (typeof input.sidecar !== 'object' || input.sidecar === null || !nonEmpty(input.sidecar.image))
-      return 'sidecar.image must be a non-empty string';
+  if (input.kind === 'n8n') {
+    if (input.n8n !== undefined && (typeof input.n8n !== 'object' || input.n8n === null))
+      return 'n8n must be an object';
     for (const f of ['verifyWindowMs', 'verifyPollMs'] as const) {
-      const v = input.sidecar[f];
+      const v = input.n8n?.[f];
       if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0))
-        return `sidecar.${f} must be a positive number of milliseconds`;
+        return `n8n.${f} must be a positive number of milliseconds`;
     }
   } else {
     const w = input.workflow;
     if (typeof w !== 'object' || w === null) return 'workflow must be an object';
     if (!nonEmpty(w.workflowName)) return 'workflow.workflowName must be a non-empty string';
-    if (typeof w.workflowJson !== 'object' || w.workflowJson === null || Array.isArray(w.workflowJson))
-      return 'workflow.workflowJson must be an object';
+    const json = invalidN8nWorkflowJson(w.workflowJson, 'workflow.workflowJson');
+    if (json) return json;
     if (w.credentialMap !== undefined) {
       if (typeof w.credentialMap !== 'object' || w.credentialMap === null)
         return 'workflow.credentialMap must be an object of strings';

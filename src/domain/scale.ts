@@ -7,6 +7,7 @@
  * the seed's monitoring table (heartbeat backlog > 1,000, failed workflows > 1 %, stale heartbeats).
  * A level is entered at value >= threshold and left below threshold * (1 - hysteresis).
  */
+import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './liveness';
 
 export const SCALE_PROBES = [
   'leads_partitions',
@@ -65,11 +66,13 @@ export interface ScaleAlertConfig {
 }
 
 export const SCALE_DEFAULTS: ScaleAlertConfig = {
-  leadsTable: 'leads',
-  emailEventsTable: 'email_events',
+  // The Genesis app's own tables, in public (the control plane's live in its schema, which is
+  // the search_path of its connections: an unqualified name would not find them).
+  leadsTable: 'public.leads',
+  emailEventsTable: 'public.email_events',
   leadsMaxPartitions: 15_000,
   failedWindowMs: 15 * 60 * 1000,
-  staleAfterS: 300,
+  staleAfterS: DEFAULT_HEARTBEAT_TIMEOUT_S,
   hysteresis: 0.05,
   thresholds: {
     leads_partitions: { warning: 12_000, critical: 14_000 },

@@ -1,5 +1,6 @@
 /** The watchdog's inputs, defaults and storm-brake rule. Pure. */
-import type { PowerTimings } from './power';
+import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './liveness';
+import { timingsForHeartbeatTimeout, type PowerTimings, type WakeDropletInput } from './power';
 
 export interface WatchdogInput {
   /** A heartbeat older than this is stale. Production default 300 s. */
@@ -25,7 +26,7 @@ export interface WatchdogInput {
 }
 
 export const WATCHDOG_DEFAULTS = {
-  heartbeatTimeoutS: 300,
+  heartbeatTimeoutS: DEFAULT_HEARTBEAT_TIMEOUT_S,
   stormFraction: 0.1,
   stormMaxStale: 1_500,
   stormMinStale: 5,
@@ -35,6 +36,18 @@ export const WATCHDOG_DEFAULTS = {
   thresholds: { cpu: 90, memory: 85, disk: 90 },
   heartbeatBacklogAlert: 1_000,
 };
+
+/**
+ * What each remediation wake gets: the watchdog's own heartbeat timeout (so a droplet it found
+ * stale is never "already healthy" to the wake, and verification waits as long), then any
+ * explicit wake settings of the input.
+ */
+export function remediationWakeInput(
+  heartbeatTimeoutS: number,
+  wake: WatchdogInput['wake'] = {},
+): Pick<WakeDropletInput, 'timings' | 'reboot'> {
+  return { ...wake, timings: { ...timingsForHeartbeatTimeout(heartbeatTimeoutS), ...wake.timings } };
+}
 
 export interface WatchdogSummary {
   eligible: number;

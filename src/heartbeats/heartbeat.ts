@@ -1,9 +1,13 @@
 /**
- * The heartbeat formats the fleet sends (DESIGN.md section 3) and what travels through the stream.
+ * The heartbeat formats and what travels through the stream.
  *
- * Native: `{workspace_id, droplet_id, timestamp, cpu_percent, memory_percent, disk_percent,
- * n8n_status, sidecar_version, n8n_version, uptime_seconds}`, one or an array, from one droplet.
- * Handshake (legacy, liveness only): `{workspace_id, sidecar_url, version, capabilities[]}`.
+ * Handshake (protocol v1, what every deployed agent sends; specs/sidecar-v1/PROTOCOL.md):
+ * `{workspace_id, sidecar_url, version, capabilities[]}` on POST /api/sidecar/handshake, once at
+ * first boot (`version` "unknown") and then every 60 s as a keep-alive (`version` = the n8n status).
+ * No droplet id, no metrics, no timestamp, and `version` is never a version.
+ * Native (opt-in, for agents that speak it; none deployed): `{workspace_id, droplet_id, timestamp,
+ * cpu_percent, memory_percent, disk_percent, n8n_status, sidecar_version, n8n_version,
+ * uptime_seconds}`, one or an array, from one droplet.
  */
 import { z } from 'zod';
 import { DROPLET_ID_RULE, isDropletId, MAX_DROPLET_ID } from '../domain/droplet-id';
@@ -34,10 +38,31 @@ export type NativeHeartbeat = z.output<typeof nativeHeartbeatSchema>;
 export const handshakeSchema = z.object({
   workspace_id: z.string().min(1).max(128),
   sidecar_url: z.url({ protocol: /^https?$/ }),
-  version: z.string().min(1).max(64),
-  capabilities: z.array(z.string().max(64)).max(64).default([]),
+  /** "unknown" at first boot, then the n8n status; never a version */
+  version: z.string().max(64).optional(),
+  capabilities: z.array(z.string().max(64)).max(64).optional(),
 });
 export type Handshake = z.output<typeof handshakeSchema>;
+
+const N8N_STATUSES: ReadonlySet<string> = new Set(['healthy', 'degraded', 'down']);
+
+/** The first-boot handshake says `version: "unknown"`; keep-alives say the n8n status. */
+export function isFirstBootHandshake(hs: Pick<Handshake, 'version'>): boolean {
+  return hs.version === 'unknown';
+}
+
+/**
+ * The droplet_id claim a fleet agent expects: its provisioned DROPLET_ID, which the fleet's
+ * cloud-init sets to the droplet's public IPv4, the same host the agent reports in sidecar_url.
+ */
+export function agentDropletIdFromUrl(sidecarUrl: string): string | undefined {
+  try {
+    const host = new URL(sidecarUrl).hostname;
+    return host.replace(/^\[(.*)\]$/, '$1') || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** One observation as the drain sees it, whichever route it came through. */
 export interface StreamHeartbeat {
@@ -54,6 +79,12 @@ export interface StreamHeartbeat {
   nv?: string;
   up?: number;
   url?: string;
+  /** handshakes: the droplet_id claim learned from the sidecar_url's host */
+  aid?: string;
+  /** handshakes: the capabilities the agent advertised */
+  caps?: string[];
+  /** handshakes: 1 for a first-boot registration */
+  reg?: 1;
 }
 
 export function fromNative(hb: NativeHeartbeat): StreamHeartbeat {
@@ -72,7 +103,13 @@ export function fromNative(hb: NativeHeartbeat): StreamHeartbeat {
 }
 
 export function fromHandshake(hs: Handshake, receivedAt: number): StreamHeartbeat {
-  return { w: hs.workspace_id, t: receivedAt, sv: hs.version, url: hs.sidecar_url };
+  const hb: StreamHeartbeat = { w: hs.workspace_id, t: receivedAt, url: hs.sidecar_url };
+  if (hs.version !== undefined && N8N_STATUSES.has(hs.version)) hb.n8n = hs.version;
+  const aid = agentDropletIdFromUrl(hs.sidecar_url);
+  if (aid) hb.aid = aid;
+  if (hs.capabilities) hb.caps = hs.capabilities;
+  if (isFirstBootHandshake(hs)) hb.reg = 1;
+  return hb;
 }
 
 /** Parses one stream entry's payload; returns undefined for anything that is not a heartbeat list. */

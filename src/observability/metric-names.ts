@@ -22,6 +22,9 @@ export const GENESIS_API_METRICS: readonly MetricName[] = [
   { name: 'genesis_heartbeat_stream_lag', type: 'gauge' },
   { name: 'genesis_heartbeat_stream_backlog_alert_threshold', type: 'gauge' },
   { name: 'genesis_heartbeat_stream_scrape_ok', type: 'gauge' },
+  { name: 'genesis_dashboard_relay_total', type: 'counter' },
+  { name: 'genesis_dashboard_relay_queue', type: 'gauge' },
+  { name: 'genesis_dashboard_relay_consecutive_failures', type: 'gauge' },
   // src/observability/fleet-metrics.ts: Postgres and the workers' shared counters, on scrape
   { name: 'genesis_metrics_source_up', type: 'gauge' },
   { name: 'genesis_droplets', type: 'gauge' },

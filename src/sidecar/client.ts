@@ -1,23 +1,27 @@
 /**
- * Talks to one droplet's sidecar agent (DESIGN.md section 3).
+ * Talks to one droplet's sidecar agent, protocol v1 (specs/sidecar-v1/PROTOCOL.md).
  *
- * `command()` signs a FRESH RS256 token for every call (the sidecar refuses a jti it has seen, so a
- * retry must never reuse a token), POSTs `{action, payload}` to `<sidecar_url>/command` with header
- * `X-Genesis-JWT`, enforces a timeout, and turns every outcome into a result or a typed error (see
- * errors.ts). A 200 answer with `success: false` is a failure: the client checks `success`, not
- * only the status. The client does not retry by itself: retries belong to the caller (a Temporal
- * activity), and each retry is a new call with a new token.
- *
- * Payload/result choices for the actions DESIGN.md leaves open are documented in protocol.ts:
- * GET/ACTIVATE/DEACTIVATE/DELETE_WORKFLOW take `{workflow_id}`, UPDATE_WORKFLOW takes
- * `{workflow_id, workflow_json}`, DEPLOY_WORKFLOW returns `{workflow_id}` and GET_WORKFLOW returns
- * `{workflow_id, name, active, workflow_json}`.
+ * `command()` signs a FRESH RS256 token for every call (the agent refuses a jti it has seen, even
+ * one it refused for an action mismatch, so a retry must never reuse a token), with the droplet_id
+ * claim the agent was provisioned with (`agentDropletId`: on this fleet usually the droplet's
+ * public IPv4, never assumed to be the DigitalOcean id), POSTs `{action, payload}` to
+ * `<sidecar_url>/command` with header `X-Genesis-JWT`, enforces a timeout, and turns every outcome
+ * into a result or a typed error (see errors.ts):
+ *   - a 200 answer with `success: false` is a failure (the agent's `error` text is kept);
+ *   - two-level success: a result whose own `success` is false (container actions report docker
+ *     failures that way, with no text) is a SidecarActionFailedError naming the action;
+ *   - a result that does not have the v1 shape is a SidecarProtocolError naming the field, never
+ *     a silent success.
+ * The client does not retry by itself: retries belong to the caller (a Temporal activity), and each
+ * retry is a new call with a new token.
  *
  * Never logged: the token, the private key, payloads (they may carry credential blobs).
  */
 import type { KeyObject } from 'node:crypto';
+import type { z } from 'zod';
 import type { Logger } from '../logger';
 import {
+  SidecarActionFailedError,
   SidecarCancelledError,
   SidecarCommandFailedError,
   SidecarError,
@@ -27,11 +31,14 @@ import {
   SidecarServerError,
   SidecarTimeoutError,
   SidecarUnauthorizedError,
+  SidecarUnknownActionError,
   SidecarUnreachableError,
 } from './errors';
 import { DEFAULT_SIDECAR_JWT_TTL_S, loadPrivateKey, MAX_SIDECAR_JWT_TTL_S, signSidecarJwt } from './jwt';
 import {
   commandResponseSchema,
+  expectedDropletIdOf,
+  INNER_SUCCESS_ACTIONS,
   sidecarHealthSchema,
   sidecarResultSchemas,
   type SidecarAction,
@@ -45,7 +52,8 @@ export const DEFAULT_SIDECAR_TIMEOUT_MS = 30_000;
 export interface SidecarTarget {
   sidecarUrl: string;
   workspaceId: string;
-  dropletId: string | number;
+  /** the `droplet_id` claim the agent checks byte for byte: its provisioned DROPLET_ID string */
+  agentDropletId: string;
 }
 
 export interface SidecarClientDeps {
@@ -54,7 +62,7 @@ export interface SidecarClientDeps {
   logger: Logger;
   /** per-request timeout, default 30 000 ms */
   timeoutMs?: number;
-  /** token lifetime, 1..300 s, default 60 */
+  /** token lifetime, 1..300 s, default 60 (the agent itself refuses only expired tokens) */
   jwtTtlSeconds?: number;
   fetch?: typeof fetch;
   now?: () => number;
@@ -107,6 +115,14 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** The first schema issue as `field <path>: <message>` (the whole result when the path is empty). */
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'malformed';
+  const path = issue.path.map(String).join('.');
+  return `${path ? `field ${path}` : 'the result'}: ${issue.message}`;
+}
+
 function errorText(body: unknown, fallback: string): string {
   if (body && typeof body === 'object' && typeof (body as { error?: unknown }).error === 'string') {
     return (body as { error: string }).error;
@@ -142,10 +158,10 @@ export class SidecarClient {
     payload: unknown = {},
     opts: SidecarCallOptions = {},
   ): Promise<SidecarCommandOutcome> {
-    const ctx: SidecarErrorContext = { dropletId: String(target.dropletId), action };
+    const ctx: SidecarErrorContext = { dropletId: target.agentDropletId, action };
     const token = signSidecarJwt(this.key, {
       workspaceId: target.workspaceId,
-      dropletId: target.dropletId,
+      dropletId: target.agentDropletId,
       action,
       ttlSeconds: this.ttl,
       now: this.now(),
@@ -166,7 +182,7 @@ export class SidecarClient {
       this.logger.debug(
         {
           workspaceId: target.workspaceId,
-          dropletId: target.dropletId,
+          agentDropletId: target.agentDropletId,
           action,
           ms: Math.round(performance.now() - started),
         },
@@ -178,7 +194,7 @@ export class SidecarClient {
         this.logger.warn(
           {
             workspaceId: target.workspaceId,
-            dropletId: target.dropletId,
+            agentDropletId: target.agentDropletId,
             action,
             code: err.code,
             status: err.status,
@@ -205,12 +221,16 @@ export class SidecarClient {
     this.throwForStatus(status, body, ctx);
     const parsed = sidecarHealthSchema.safeParse(body);
     if (!parsed.success)
-      throw new SidecarProtocolError('sidecar /health answer is malformed', { ...ctx, status });
+      throw new SidecarProtocolError(`sidecar /health answer: ${describeIssue(parsed.error)}`, {
+        ...ctx,
+        status,
+      });
     return parsed.data;
   }
 
-  // Typed helpers, one per action of DESIGN.md section 3: same `{result, executionTimeMs}` as
-  // command(), with the payload typed and the result validated (SidecarProtocolError if malformed).
+  // Typed helpers, one per v1 action: same `{result, executionTimeMs}` as command(), with the
+  // payload typed, the result validated (SidecarProtocolError naming the field) and the agent's
+  // inner `success` checked (SidecarActionFailedError).
 
   healthCheck(t: SidecarTarget, o?: SidecarCallOptions) {
     return this.typed(t, 'HEALTH_CHECK', {}, o);
@@ -262,16 +282,13 @@ export class SidecarClient {
     opts?: SidecarCallOptions,
   ): Promise<SidecarCommandOutcome<SidecarResults[A]>> {
     const { result, executionTimeMs } = await this.command(target, action, payload, opts);
-    const parsed = sidecarResultSchemas[action].safeParse(result ?? {});
+    const ctx = { dropletId: target.agentDropletId, action, status: 200 };
+    const parsed = sidecarResultSchemas[action].safeParse(result);
     if (!parsed.success) {
-      throw new SidecarProtocolError(
-        `sidecar ${action} result is malformed: ${parsed.error.issues[0]?.message}`,
-        {
-          dropletId: String(target.dropletId),
-          action,
-          status: 200,
-        },
-      );
+      throw new SidecarProtocolError(`sidecar ${action} result: ${describeIssue(parsed.error)}`, ctx);
+    }
+    if (INNER_SUCCESS_ACTIONS.has(action) && (parsed.data as { success?: boolean }).success === false) {
+      throw new SidecarActionFailedError(ctx, executionTimeMs);
     }
     return { result: parsed.data as SidecarResults[A], executionTimeMs };
   }
@@ -287,11 +304,10 @@ export class SidecarClient {
     }
     const env = parsed.data;
     if (!env.success) {
-      throw new SidecarCommandFailedError(
-        env.error ?? 'unknown error',
-        { ...ctx, status },
-        env.execution_time_ms,
-      );
+      const error = env.error ?? 'unknown error';
+      if (error.startsWith('Unknown command:'))
+        throw new SidecarUnknownActionError(error, { ...ctx, status });
+      throw new SidecarCommandFailedError(error, { ...ctx, status }, env.execution_time_ms);
     }
     return { result: env.result, executionTimeMs: env.execution_time_ms };
   }
@@ -301,8 +317,13 @@ export class SidecarClient {
     if (status >= 200 && status < 300) return;
     if (status === 401)
       throw new SidecarUnauthorizedError(`sidecar refused: ${errorText(body, 'unauthorized')}`, c);
-    if (status === 403)
-      throw new SidecarForbiddenError(`sidecar refused: ${errorText(body, 'forbidden')}`, c);
+    if (status === 403) {
+      const error = errorText(body, 'forbidden');
+      throw new SidecarForbiddenError(`sidecar refused: ${error}`, {
+        ...c,
+        expectedDropletId: expectedDropletIdOf(error),
+      });
+    }
     if (status >= 500)
       throw new SidecarServerError(`sidecar error ${status}: ${errorText(body, 'server error')}`, c);
     throw new SidecarProtocolError(`unexpected sidecar status ${status}: ${errorText(body, '')}`, c);

@@ -5,8 +5,9 @@
  * `aud='sidecar'`, `iat`, `exp` (iat + ttl, ttl at most 300 s), `jti` (fresh UUID per token),
  * `action` (must equal the body's action) and `droplet_id` (a string).
  *
- * `verifySidecarJwt` performs the checks a deployed sidecar performs before it runs a command; the
- * simulated fleet uses it, so the control plane is tested against the same rules.
+ * `verifySidecarJwt` performs the checks the deployed v1 agent performs before it runs a command
+ * (specs/sidecar-v1/), with its error texts; the simulated fleet uses it, so the control plane is
+ * tested against the same rules.
  */
 import { createPrivateKey, createPublicKey, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
 import { JtiCache } from './jti-cache';
@@ -90,26 +91,33 @@ export type SidecarJwtFailure =
   | 'unsupported_alg'
   | 'bad_signature'
   | 'bad_claims'
+  | 'not_active'
+  | 'expired'
   | 'bad_issuer'
   | 'bad_audience'
   | 'workspace_mismatch'
   | 'droplet_mismatch'
-  | 'expired'
-  | 'lifetime_too_long'
-  | 'action_mismatch'
+  | 'missing_jti'
   | 'replayed'
-  | 'jti_cache_full';
+  | 'jti_cache_full'
+  | 'action_mismatch';
 
 export type SidecarJwtVerification =
-  { ok: true; claims: SidecarJwtClaims } | { ok: false; reason: SidecarJwtFailure };
+  | { ok: true; claims: SidecarJwtClaims }
+  /** `error` is the text the deployed agent answers with (403 `{success:false, error}`) */
+  | { ok: false; reason: SidecarJwtFailure; error: string };
 
 export interface SidecarJwtExpectation {
-  /** the sidecar's own workspace */
+  /** the agent's WORKSPACE_ID */
   workspaceId: string;
-  /** the sidecar's own droplet */
+  /**
+   * the agent's DROPLET_ID: whatever provisioning wrote (on the fleet the droplet's public IPv4).
+   * The claim must equal it as a JSON string, byte for byte; a number given here is its decimal
+   * string (the environment variable the agent reads is always a string).
+   */
   dropletId: string | number;
-  /** the action named in the request body */
-  action: string;
+  /** the action named in the request body (any JSON value: it is only compared) */
+  action: unknown;
 }
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
@@ -125,18 +133,36 @@ function decodeJson(part: string): unknown {
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 
-function audienceOk(aud: unknown): boolean {
-  if (aud === SIDECAR_JWT_AUDIENCE) return true;
-  return Array.isArray(aud) && aud.includes(SIDECAR_JWT_AUDIENCE);
-}
+/** How `${value}` renders a claim in the agent's error texts (JS template literal). */
+const text = (v: unknown): string => (isObject(v) || Array.isArray(v) ? String(v) : `${v as string}`);
+
+/** jtis of tokens without `exp` (jsonwebtoken accepts them) are remembered this long. */
+const NO_EXP_RETENTION_S = 24 * 3600;
 
 /**
- * Verifies a command token as the sidecar does: RS256 signature with the dashboard's public key
- * (no other alg), issuer, audience, sub = own workspace, droplet_id = own droplet, not expired,
- * lifetime at most 300 s, action = body action, jti never seen before. The jti is recorded only when
- * everything else passed.
+ * Verifies a command token exactly as the deployed v1 agent does (specs/sidecar-v1/PROTOCOL.md and
+ * the recorded error cases), in its order:
+ *
+ *   1. jsonwebtoken's verify with the dashboard's public key, algorithms [RS256] and issuer
+ *      genesis-dashboard: malformed token, other alg, bad signature, `nbf` in the future, `exp` not
+ *      a number, then `exp <= now` -> "Token expired" (recorded), then a wrong issuer. Only `exp` is
+ *      checked: there is NO limit on the lifetime (a 3600 s token is accepted, recorded), and a
+ *      token without `exp` passes, as jsonwebtoken lets it.
+ *   2. `aud` must be the string "sidecar"; an array, even ["sidecar"], is "Invalid audience"
+ *      (recorded: the agent compares it itself, jsonwebtoken's audience option would accept it).
+ *   3. `sub` must equal WORKSPACE_ID.
+ *   4. `droplet_id` must be the JSON string DROPLET_ID: "Droplet mismatch (expected X, got Y)"
+ *      (recorded, also for the number 424242 against "424242").
+ *   5. a seen `jti` -> "Token already processed (replay attack)" (recorded); otherwise the jti is
+ *      recorded NOW, so a token then refused for
+ *   6. `action` != the body's action ("Action mismatch: JWT=X, Body=Y", recorded) is consumed: the
+ *      same token with the right action is then a replay (recorded).
+ *
+ * Texts that are not in the recordings (chosen as a jsonwebtoken-based agent would word them,
+ * `Invalid token: <jsonwebtoken message>`): malformed, algorithm, signature, nbf, exp type, issuer,
+ * workspace mismatch, missing jti, and the simulator's own jti bound (jti_cache_full). Which of
+ * steps 2-4 comes first is not observable in the recordings (each recorded case breaks one rule).
  */
 export function verifySidecarJwt(
   token: string,
@@ -145,16 +171,22 @@ export function verifySidecarJwt(
   seenJti: JtiCache,
   now: number = Date.now(),
 ): SidecarJwtVerification {
-  const fail = (reason: SidecarJwtFailure): SidecarJwtVerification => ({ ok: false, reason });
-  if (typeof token !== 'string' || token.length > 8192) return fail('malformed');
+  const fail = (reason: SidecarJwtFailure, error: string): SidecarJwtVerification => ({
+    ok: false,
+    reason,
+    error,
+  });
+  const malformed = () => fail('malformed', 'Invalid token: jwt malformed');
+  if (typeof token !== 'string' || token.length > 8192) return malformed();
   const parts = token.split('.');
-  if (parts.length !== 3) return fail('malformed');
+  if (parts.length !== 3) return malformed();
   const [h, p, s] = parts as [string, string, string];
 
   const header = decodeJson(h);
-  if (!isObject(header)) return fail('malformed');
-  if (header.alg !== 'RS256') return fail('unsupported_alg');
-  if (!s || !B64URL.test(s)) return fail('bad_signature');
+  if (!isObject(header)) return malformed();
+  if (!s) return fail('bad_signature', 'Invalid token: jwt signature is required');
+  if (header.alg !== 'RS256') return fail('unsupported_alg', 'Invalid token: invalid algorithm');
+  if (!B64URL.test(s)) return fail('bad_signature', 'Invalid token: invalid signature');
 
   let valid: boolean;
   try {
@@ -162,44 +194,53 @@ export function verifySidecarJwt(
   } catch {
     valid = false;
   }
-  if (!valid) return fail('bad_signature');
+  if (!valid) return fail('bad_signature', 'Invalid token: invalid signature');
 
   const c = decodeJson(p);
-  if (!isObject(c)) return fail('malformed');
-  if (
-    !isInt(c.iat) ||
-    !isInt(c.exp) ||
-    typeof c.jti !== 'string' ||
-    c.jti.length === 0 ||
-    typeof c.sub !== 'string' ||
-    typeof c.action !== 'string' ||
-    typeof c.droplet_id !== 'string'
-  ) {
-    return fail('bad_claims');
-  }
-  if (c.iss !== SIDECAR_JWT_ISSUER) return fail('bad_issuer');
-  if (!audienceOk(c.aud)) return fail('bad_audience');
-  if (c.sub !== expected.workspaceId) return fail('workspace_mismatch');
-  if (c.droplet_id !== String(expected.dropletId)) return fail('droplet_mismatch');
+  if (!isObject(c)) return fail('malformed', 'Invalid token: invalid token');
   const nowSec = Math.floor(now / 1000);
-  if (c.exp <= nowSec) return fail('expired');
-  if (c.exp - c.iat > MAX_SIDECAR_JWT_TTL_S) return fail('lifetime_too_long');
-  if (c.action !== expected.action) return fail('action_mismatch');
-
-  const admission = seenJti.admit(c.jti, c.exp, nowSec);
-  if (admission === 'replayed') return fail('replayed');
-  if (admission === 'full') return fail('jti_cache_full');
+  if (c.nbf !== undefined) {
+    if (typeof c.nbf !== 'number') return fail('bad_claims', 'Invalid token: invalid nbf value');
+    if (c.nbf > nowSec) return fail('not_active', 'Invalid token: jwt not active');
+  }
+  if (c.exp !== undefined) {
+    if (typeof c.exp !== 'number') return fail('bad_claims', 'Invalid token: invalid exp value');
+    if (nowSec >= c.exp) return fail('expired', 'Token expired');
+  }
+  if (c.iss !== SIDECAR_JWT_ISSUER) {
+    return fail('bad_issuer', `Invalid token: jwt issuer invalid. expected: ${SIDECAR_JWT_ISSUER}`);
+  }
+  if (c.aud !== SIDECAR_JWT_AUDIENCE) return fail('bad_audience', 'Invalid audience');
+  if (c.sub !== expected.workspaceId) {
+    return fail(
+      'workspace_mismatch',
+      `Workspace mismatch (expected ${expected.workspaceId}, got ${text(c.sub)})`,
+    );
+  }
+  const dropletId = String(expected.dropletId);
+  if (c.droplet_id !== dropletId) {
+    return fail('droplet_mismatch', `Droplet mismatch (expected ${dropletId}, got ${text(c.droplet_id)})`);
+  }
+  if (typeof c.jti !== 'string' || c.jti.length === 0)
+    return fail('missing_jti', 'Invalid token: jti is required');
+  const keepUntil = typeof c.exp === 'number' ? c.exp : nowSec + NO_EXP_RETENTION_S;
+  const admission = seenJti.admit(c.jti, keepUntil, nowSec);
+  if (admission === 'replayed') return fail('replayed', 'Token already processed (replay attack)');
+  if (admission === 'full') return fail('jti_cache_full', 'Too many unexpired tokens (simulator bound)');
+  if (c.action !== expected.action) {
+    return fail('action_mismatch', `Action mismatch: JWT=${text(c.action)}, Body=${text(expected.action)}`);
+  }
   return {
     ok: true,
     claims: {
       iss: SIDECAR_JWT_ISSUER,
       sub: c.sub,
       aud: SIDECAR_JWT_AUDIENCE,
-      iat: c.iat,
-      exp: c.exp,
+      iat: typeof c.iat === 'number' ? c.iat : nowSec,
+      exp: typeof c.exp === 'number' ? c.exp : keepUntil,
       jti: c.jti,
-      action: c.action,
-      droplet_id: c.droplet_id,
+      action: c.action as string,
+      droplet_id: dropletId,
     },
   };
 }

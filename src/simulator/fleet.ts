@@ -2,7 +2,9 @@
  * The fleet simulator: a DigitalOcean API simulator and a fleet of simulated sidecars wired
  * together (a droplet's power state drives its sidecar: power_on boots it, power_off/shutdown cuts
  * it, power_cycle is a fresh boot that clears crash faults), and the control plane's database
- * seeded with matching workspaces, droplets (sidecar_url) and heartbeat tokens.
+ * seeded with matching workspaces, droplets (sidecar_url, n8n_version = the n8n image tag) and
+ * heartbeat tokens (native mode). The sidecars speak protocol v1 as the deployed agents do
+ * (handshake keep-alives) unless heartbeatMode 'native' is asked for.
  * Used by tests, by `genesis-cp simulate` and by `make dev`.
  */
 import { createPublicKey } from 'node:crypto';
@@ -11,21 +13,33 @@ import { issueHeartbeatToken } from '../heartbeats/tokens';
 import type { Logger } from '../logger';
 import { createDigitalOceanSimulator, type DigitalOceanSimulator } from './digitalocean';
 import { createSidecarFleet, type SidecarFault, type SidecarFleet } from './sidecars';
+import { DEFAULT_AGENT_VERSION, DEFAULT_N8N_IMAGE_TAG } from './sidecars/agent';
 
 export interface FleetSimulatorOptions {
   /** The dashboard's private key (PEM); the sidecars verify command tokens with its public half. */
   jwtPrivateKey: string;
   /** The credential master key the simulated sidecars decrypt blobs with. */
   masterKey?: string;
-  /** Where the sidecars send heartbeats (the control plane's API base URL). */
+  /** Where the sidecars send handshakes / heartbeats (the control plane's API base URL). */
   dashboardUrl?: string;
-  heartbeatMode?: 'native' | 'legacy';
+  /** 'v1' (default) or 'native'; 'legacy' is a deprecated alias of 'v1' */
+  heartbeatMode?: 'v1' | 'native' | 'legacy';
+  /** v1's bearer (SIDECAR_HANDSHAKE_SECRET); needed with a dashboardUrl in v1 mode */
   handshakeSecret?: string;
   heartbeatIntervalMs?: number;
   bootDelayMs?: number;
-  /** PULL_IMAGE and SWAP_CONTAINER durations on the sidecars; default 0 */
+  /** docker pull and new-container health durations on the sidecars; default 0 */
   pullDelayMs?: number;
   swapDelayMs?: number;
+  /** SWAP_CONTAINER's docker health wait (spent by a failing tag); default 60 000 */
+  swapHealthWaitMs?: number;
+  /** RESTART_N8N duration; default 0 */
+  restartDelayMs?: number;
+  /** crash-loop restart backoff of an agent whose first-boot handshake is rejected; default 100 */
+  restartBackoffBaseMs?: number;
+  restartBackoffMaxMs?: number;
+  /** executions per minute per active n8n workflow; default 1 */
+  executionsPerMinute?: number;
   actionDelayMs?: number;
   doToken?: string;
   /** Port of the DigitalOcean simulator; default any free port. */
@@ -38,7 +52,15 @@ export interface FleetSimulatorOptions {
 export interface SimulatedDroplet {
   dropletId: number;
   workspaceId: string;
+  /** the agent's DROPLET_ID (the droplet_id claim it accepts); default the sidecar_url host */
+  agentDropletId?: string;
+  /** the running n8n container's tag (seeded as droplets.n8n_version); default "1.70.0" */
+  n8nImageTag?: string;
+  /** has the agent already registered? default true; false: first boot crash-loops until accepted */
+  registered?: boolean;
+  /** the agent's own version (constant; seeded as droplets.sidecar_version); default "1.0.0" */
   sidecarVersion?: string;
+  /** @deprecated alias of n8nImageTag */
   n8nVersion?: string;
   poweredOn?: boolean;
   fault?: SidecarFault;
@@ -57,12 +79,17 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
     publicKey: createPublicKey(opts.jwtPrivateKey),
     masterKey: opts.masterKey ?? 'simulator-master-key',
     dashboardUrl: opts.dashboardUrl,
-    heartbeatMode: opts.heartbeatMode ?? 'native',
+    heartbeatMode: opts.heartbeatMode === 'native' ? 'native' : 'v1',
     handshakeSecret: opts.handshakeSecret,
     heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 60_000,
     bootDelayMs: opts.bootDelayMs ?? 1_000,
     pullDelayMs: opts.pullDelayMs,
     swapDelayMs: opts.swapDelayMs,
+    swapHealthWaitMs: opts.swapHealthWaitMs,
+    restartDelayMs: opts.restartDelayMs,
+    restartBackoffBaseMs: opts.restartBackoffBaseMs,
+    restartBackoffMaxMs: opts.restartBackoffMaxMs,
+    executionsPerMinute: opts.executionsPerMinute,
     logger: opts.logger,
   });
   const digitalocean = await createDigitalOceanSimulator({
@@ -85,6 +112,8 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
     async addDroplets(pool, droplets) {
       for (const d of droplets) {
         const on = d.poweredOn ?? true;
+        const n8nImageTag = d.n8nImageTag ?? d.n8nVersion ?? DEFAULT_N8N_IMAGE_TAG;
+        const agentVersion = d.sidecarVersion ?? DEFAULT_AGENT_VERSION;
         digitalocean.addDroplet({
           id: d.dropletId,
           name: `genesis-${d.workspaceId}`,
@@ -104,8 +133,8 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
               d.dropletId,
               d.workspaceId,
               sidecars.urlFor(d.dropletId),
-              d.sidecarVersion ?? '1.0.0',
-              d.n8nVersion ?? '1.70.0',
+              agentVersion,
+              n8nImageTag,
               on ? 'ACTIVE_HEALTHY' : 'HIBERNATED',
               on,
             ],
@@ -116,8 +145,10 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
           dropletId: d.dropletId,
           workspaceId: d.workspaceId,
           heartbeatToken: token,
-          sidecarVersion: d.sidecarVersion ?? '1.0.0',
-          n8nVersion: d.n8nVersion ?? '1.70.0',
+          agentDropletId: d.agentDropletId,
+          n8nImageTag,
+          registered: d.registered,
+          sidecarVersion: agentVersion,
           poweredOn: on,
         });
         if (d.fault) sidecars.setFault(d.dropletId, d.fault);

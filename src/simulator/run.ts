@@ -1,6 +1,7 @@
 /**
  * `genesis-cp simulate` and the fleet part of `genesis-cp dev`: a fleet simulator with N agents,
- * some faulty, seeded into the control plane's database, heartbeating to the control plane.
+ * some faulty, seeded into the control plane's database, sending v1 handshake keep-alives to the
+ * control plane as the deployed agents do (native heartbeats only with heartbeatMode 'native').
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
@@ -37,8 +38,11 @@ export interface RunFleetOptions {
   firstDropletId: number;
   dashboardUrl?: string;
   heartbeatIntervalMs: number;
-  heartbeatMode: 'native' | 'legacy';
+  /** default 'v1'; 'legacy' is a deprecated alias of 'v1' */
+  heartbeatMode?: 'v1' | 'native' | 'legacy';
   handshakeSecret?: string;
+  /** n8n image tag of every agent; default "1.70.0" */
+  n8nImageTag?: string;
   jwtPrivateKey: string;
   doPort?: number;
   doToken: string;
@@ -52,7 +56,7 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetSimulator> {
   const fleet = await createFleetSimulator({
     jwtPrivateKey: opts.jwtPrivateKey,
     dashboardUrl: opts.dashboardUrl,
-    heartbeatMode: opts.heartbeatMode,
+    heartbeatMode: opts.heartbeatMode ?? 'v1',
     handshakeSecret: opts.handshakeSecret,
     heartbeatIntervalMs: opts.heartbeatIntervalMs,
     doToken: opts.doToken,
@@ -62,6 +66,7 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetSimulator> {
   const droplets: SimulatedDroplet[] = Array.from({ length: opts.agents }, (_, i) => ({
     dropletId: opts.firstDropletId + i,
     workspaceId: `ws-sim-${opts.firstDropletId + i}`,
+    n8nImageTag: opts.n8nImageTag,
   }));
   let next = droplets.length - 1;
   for (const f of faults) {
@@ -75,6 +80,7 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetSimulator> {
       faults: faults.map((f) => `${f.kind}:${f.count}`),
       digitaloceanUrl: fleet.digitalocean.url,
       sidecarPort: fleet.sidecars.port,
+      heartbeatMode: fleet.sidecars.heartbeatMode,
       heartbeatsTo: opts.dashboardUrl ?? '(none)',
     },
     'fleet simulator running',

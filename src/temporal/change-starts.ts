@@ -1,16 +1,22 @@
 /**
  * Starting change workflows with deterministic ids and USE_EXISTING: a retried request from Vercel
  * or a rollout joins the change already running instead of starting a second one.
- *   sidecar update       sidecar-update-<dropletId>-<toVersion>
+ *   n8n update           n8n-update-<dropletId>-<toTag>
  *   credential injection credential-injection-<dropletId>-<digest of the request> (a re-run with the
  *                        same input gets the same id and re-sends only what failed)
  *   workflow update      workflow-update-<dropletId>-<workflowName>-<version>
  */
 import { createHash } from 'node:crypto';
 import type { Client, Workflow } from '@temporalio/client';
-import type { CredentialInjectionInput, SidecarUpdateInput, WorkflowUpdateInput } from '../domain/changes';
+import type {
+  CredentialInjectionInput,
+  N8nUpdateInput,
+  SetAgentDropletIdInput,
+  WorkflowUpdateInput,
+} from '../domain/changes';
+import { setAgentDropletId } from '../../workflows/changes/set-agent-droplet-id';
 import { credentialInjection } from '../../workflows/changes/credential-injection';
-import { sidecarUpdate } from '../../workflows/changes/sidecar-update';
+import { n8nContainerUpdate } from '../../workflows/changes/n8n-container-update';
 import { workflowUpdate } from '../../workflows/changes/workflow-update';
 import { changeIds } from '../../workflows/messages';
 import { startOrJoin, type StartedWorkflow } from './idempotent-start';
@@ -18,23 +24,23 @@ import { searchAttributes } from './search-attributes';
 
 export type StartedChange<W extends Workflow> = StartedWorkflow<W>;
 
-export async function startSidecarUpdate(
+export async function startN8nUpdate(
   client: Client,
   taskQueue: string,
-  input: SidecarUpdateInput,
-): Promise<StartedChange<typeof sidecarUpdate>> {
-  const workflowId = changeIds.sidecarUpdate(input.dropletId, input.toVersion);
+  input: N8nUpdateInput,
+): Promise<StartedChange<typeof n8nContainerUpdate>> {
+  const workflowId = changeIds.n8nUpdate(input.dropletId, input.toTag);
   return startOrJoin(client, workflowId, () =>
-    client.workflow.start(sidecarUpdate, {
+    client.workflow.start(n8nContainerUpdate, {
       taskQueue,
       workflowId,
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
       typedSearchAttributes: searchAttributes({
-        operation: 'sidecar_update',
+        operation: 'n8n_update',
         workspaceId: input.workspaceId,
         dropletId: input.dropletId,
-        reason: `${input.fromVersion}->${input.toVersion}`,
+        reason: `${input.fromTag ?? 'recorded'}->${input.toTag}`,
         rolloutId: input.rolloutId,
       }),
     }),
@@ -95,4 +101,24 @@ export async function startWorkflowUpdate(
       }),
     }),
   );
+}
+
+/** Records a droplet's agent droplet_id claim; waits for it (one quick write). */
+export async function runSetAgentDropletId(
+  client: Client,
+  taskQueue: string,
+  input: SetAgentDropletIdInput,
+): Promise<{ agentDropletId: string }> {
+  return client.workflow.execute(setAgentDropletId, {
+    taskQueue,
+    workflowId: `agent-droplet-id-${input.dropletId}-${createHash('sha256').update(input.agentDropletId).digest('hex').slice(0, 12)}`,
+    args: [input],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: searchAttributes({
+      operation: 'set_agent_droplet_id',
+      workspaceId: input.workspaceId,
+      dropletId: input.dropletId,
+    }),
+  });
 }

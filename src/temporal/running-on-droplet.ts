@@ -7,7 +7,7 @@ export async function runningChangesOn(client: Client, dropletId: number): Promi
   const ids: string[] = [];
   const query =
     `DropletId = "${dropletId}" AND ExecutionStatus = "Running" AND ` +
-    `Operation IN ("sidecar_update", "workflow_update", "credential_injection")`;
+    `Operation IN ("n8n_update", "workflow_update", "credential_injection")`;
   for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
   return ids;
 }

@@ -85,7 +85,7 @@ export function buildActivityDeps(opts: {
       redis,
       keyPrefix: config.redis.keyPrefix,
       limits: {
-        sidecar_update: config.concurrency.sidecarUpdate,
+        n8n_update: config.concurrency.n8nUpdate,
         workflow_update: config.concurrency.workflowUpdate,
         credential: config.concurrency.credential,
       },

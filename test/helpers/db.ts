@@ -1,13 +1,26 @@
 /** A fresh, migrated Postgres database per test file, dropped afterwards. */
-import { randomBytes } from 'node:crypto';
-import { Pool } from 'pg';
-import { migrate } from '../../src/db/migrate';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pool, type PoolConfig } from 'pg';
+import { migrate, migrationsDir } from '../../src/db/migrate';
+import { searchPathOptions } from '../../src/db/pool';
+import { DEFAULT_DATABASE_SCHEMA } from '../../src/db/schema';
 
 export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** The schema the tests migrate into: the default, as the CLI child processes they start use it. */
+export const TEST_SCHEMA = DEFAULT_DATABASE_SCHEMA;
+
+/** A pool whose connections see the control plane's schema, as src/db/pool.ts's do. */
+export function schemaPool(config: PoolConfig, schema = TEST_SCHEMA): Pool {
+  return new Pool({ ...config, ...searchPathOptions(schema) });
+}
 
 export interface TestDatabase {
   name: string;
   url: string;
+  /** connections with search_path set to TEST_SCHEMA */
   pool: Pool;
   drop(): Promise<void>;
 }
@@ -26,9 +39,9 @@ export async function createTestDatabase(
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = databaseUrl(name);
-  const pool = new Pool({ connectionString: url, max: options.poolMax ?? 5 });
+  const pool = schemaPool({ connectionString: url, max: options.poolMax ?? 5 });
   pool.on('error', () => undefined);
-  if (options.migrate !== false) await migrate(pool);
+  if (options.migrate !== false) await migrate(pool, TEST_SCHEMA);
   return {
     name,
     url,
@@ -61,4 +74,49 @@ export async function seedDroplet(
     [opts.id, ws, opts.sidecarUrl ?? null, opts.state ?? 'ACTIVE_HEALTHY', opts.lastHeartbeatAt ?? null],
   );
   return opts.id;
+}
+
+/**
+ * The migrate of releases before the control plane's schema, kept to build a pre-change database:
+ * every file applied with search_path=public, recorded in public.schema_migrations with the same
+ * checksums. Returns a pool whose connections use public, as that release's did.
+ */
+export async function migrateIntoPublicAsBefore(url: string, dir = migrationsDir()): Promise<Pool> {
+  const pool = new Pool({ connectionString: url, max: 2, options: '-c search_path=public' });
+  pool.on('error', () => undefined);
+  await pool.query(`CREATE TABLE schema_migrations (
+    name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  for (const file of readdirSync(dir)
+    .filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f))
+    .sort()) {
+    const sql = readFileSync(join(dir, file), 'utf8');
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(sql);
+      await client.query('INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)', [
+        file,
+        createHash('sha256').update(sql).digest('hex'),
+      ]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  }
+  return pool;
+}
+
+/** Supabase's API roles, created once per cluster if missing (roles are cluster-wide; never dropped). */
+export async function ensureSupabaseApiRoles(): Promise<void> {
+  const admin = new Pool({ connectionString: ADMIN_URL, max: 1 });
+  try {
+    for (const role of ['anon', 'authenticated']) {
+      // A concurrent creator can win between the check and the CREATE: both errors mean "exists".
+      await admin.query(`DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} NOLOGIN; END IF;
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
+    }
+  } finally {
+    await admin.end();
+  }
 }

@@ -16,6 +16,7 @@ import { DigitalOceanBudget } from '../../src/digitalocean/budget';
 import { DigitalOceanClient } from '../../src/digitalocean/client';
 import { heartbeatStreamNames } from '../../src/heartbeats/stream';
 import { HeartbeatTokenVerifier } from '../../src/heartbeats/tokens';
+import { WorkspaceDirectory } from '../../src/heartbeats/workspace-directory';
 import { createRedis } from '../../src/redis';
 import { SidecarClient } from '../../src/sidecar/client';
 import { DEFAULT_SIMULATOR_TOKEN } from '../../src/simulator/digitalocean';
@@ -36,6 +37,9 @@ import {
   uniqueTaskQueue,
   type TestTemporal,
 } from './temporal';
+
+/** The v1 agents' SIDECAR_HANDSHAKE_SECRET in harness tests. */
+export const HARNESS_HANDSHAKE_SECRET = 'harness-handshake-secret-0123456789';
 
 export interface ReceivedAlert {
   key: string;
@@ -112,6 +116,14 @@ export async function createFleetHarness(
       bodyLimitBytes: 100_000,
       logger: testLogger,
     },
+    sidecar: {
+      redis: apiRedis,
+      stream,
+      handshakeSecret: HARNESS_HANDSHAKE_SECRET,
+      workspaces: new WorkspaceDirectory(db.pool, { negativeTtlMs: 200 }),
+      bodyLimitBytes: 100_000,
+      logger: testLogger,
+    },
   });
   const api = createServer(app);
   cleanup.unshift(() => new Promise((res) => api.close(res)));
@@ -120,6 +132,7 @@ export async function createFleetHarness(
   const fleet = await createFleetSimulator({
     jwtPrivateKey: privateKeyPem,
     dashboardUrl: apiUrl,
+    handshakeSecret: HARNESS_HANDSHAKE_SECRET,
     heartbeatIntervalMs: 1_000,
     bootDelayMs: 300,
     actionDelayMs: 400,

@@ -1,7 +1,8 @@
 /** Runs the built control plane (`node dist/src/cli.js ...`) as a real child process. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 export const CLI = resolve(__dirname, '../../dist/src/cli.js');
 
@@ -17,9 +18,18 @@ export interface ChildRun {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function runCli(args: string[], env: Record<string, string>): ChildRun {
+/**
+ * Children run in an empty directory, as on a clean deployment: a developer's ./.env (make dev
+ * links one) must not leak into a test. A test that wants an env file names it (GENESIS_ENV_FILE
+ * or --dotenv).
+ */
+let cleanCwd: string | undefined;
+
+export function runCli(args: string[], env: Record<string, string>, opts: { cwd?: string } = {}): ChildRun {
   requireBuild();
+  cleanCwd ??= mkdtempSync(join(tmpdir(), 'genesis-cli-cwd-'));
   const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: opts.cwd ?? cleanCwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -50,9 +50,9 @@ describe('activity log lines', () => {
     });
     await env.run(acts.planRollout, {
       rolloutId: 'logs-1',
-      kind: 'sidecar' as const,
-      targetVersion: '2.0.0',
-      component: 'sidecar',
+      kind: 'n8n' as const,
+      targetVersion: '1.71.0',
+      component: 'n8n',
       selector: { all: true as const },
       canarySize: 1,
       waveSize: 1,

@@ -37,16 +37,9 @@ describe('genesis-control-plane/client', () => {
     expect(first).toMatchObject({ workflowId: `power-${dropletId}`, joined: false });
     expect(second).toEqual({ ...first, joined: true });
 
-    const update = {
-      workspaceId: 'ws-client',
-      dropletId,
-      fromVersion: '1.0.0',
-      toVersion: '1.1.0',
-      image: 'genesis/sidecar',
-      autoPromote: true,
-    };
-    const u1 = await genesis.sidecarUpdate(update);
-    const u2 = await genesis.sidecarUpdate(update);
+    const update = { workspaceId: 'ws-client', dropletId, toTag: '1.71.0', autoPromote: true };
+    const u1 = await genesis.n8nUpdate(update);
+    const u2 = await genesis.n8nUpdate(update);
     started.push(u1.workflowId);
     expect(u2.runId).toBe(u1.runId);
     expect(u2.joined).toBe(true);
@@ -67,12 +60,24 @@ describe('genesis-control-plane/client', () => {
     await expect(
       genesis.fleetRollout({
         rolloutId: 'client-bad',
-        kind: 'sidecar',
-        targetVersion: '2.0.0',
-        sidecar: { image: 'ghcr.io/genesis/sidecar' },
+        kind: 'n8n',
+        targetVersion: '1.71.0',
         selector: { percentage: 150 },
       }),
     ).rejects.toThrow(/fleetRollout: invalid input: selector\.percentage/);
+    // the agent itself cannot be updated through protocol v1: refused with the reason
+    await expect(genesis.sidecarUpdate({})).rejects.toThrow(/cannot update itself/);
+    await expect(
+      genesis.fleetRollout({
+        rolloutId: 'client-agent',
+        kind: 'sidecar' as never,
+        targetVersion: '2.0.0',
+        selector: { all: true },
+      }),
+    ).rejects.toThrow(/cannot update itself/);
+    await expect(
+      genesis.setAgentDropletId({ workspaceId: 'ws', dropletId: 5, agentDropletId: 'has space' }),
+    ).rejects.toThrow(/agentDropletId/);
     await expect(genesis.rolloutProgress('')).rejects.toThrow(/rolloutId/);
     await expect(genesis.temporal.workflow.getHandle('power-5').describe()).rejects.toThrow(/not found/i);
     await expect(genesis.temporal.workflow.getHandle('rollout-client-bad').describe()).rejects.toThrow(

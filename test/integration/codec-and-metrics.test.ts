@@ -40,7 +40,7 @@ describe('codec server and /metrics', () => {
         { version: 't', timeoutMs: 500 },
       ),
       metrics: metrics.registry,
-      codec: { codec, token: CODEC_TOKEN, corsOrigin: 'http://localhost:8233' },
+      codec: { codec, token: CODEC_TOKEN, corsOrigins: ['http://localhost:8233'] },
       heartbeats: {
         redis,
         stream,
@@ -76,7 +76,7 @@ describe('codec server and /metrics', () => {
     const res = await post(
       `${base}/codec/decode`,
       { payloads: [wire(enc!)] },
-      { authorization: `Bearer ${CODEC_TOKEN}` },
+      { authorization: `Bearer ${CODEC_TOKEN}`, origin: 'http://localhost:8233' },
     );
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:8233');

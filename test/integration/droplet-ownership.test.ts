@@ -20,13 +20,14 @@ const record = (dropletId: number): DropletRecord => ({
   sidecarUrl: 'http://203.0.113.7:3100',
   lastHeartbeatAt: null,
   n8nStatus: 'healthy',
+  agentDropletId: null,
 });
 
 const operations: [string, Record<string, unknown>][] = [
   ['wakeDroplet', { reason: 'user_login' }],
   ['hibernateDroplet', {}],
   ['hardReboot', { reason: 'admin_request', maxAttempts: 1 }],
-  ['sidecarUpdate', { fromVersion: '1.0.0', toVersion: '1.1.0', image: 'n8nio/n8n', autoPromote: true }],
+  ['n8nContainerUpdate', { toTag: '1.2.0', autoPromote: true }],
   [
     'workflowUpdate',
     {

@@ -2,8 +2,8 @@
  * A fleet rollout run by two real worker processes (`genesis-cp worker`), one SIGKILLed in the
  * middle of a wave: after it restarts, the rollout finishes and no tenant was updated twice (one
  * UPDATING -> promoted per droplet in the lifecycle log, one child workflow per droplet). The
- * fleet-wide sidecar-update limit (4) holds across both processes: the simulated sidecars never see
- * more than 4 PULL_IMAGE commands at once although the rollout asks for 20 at a time.
+ * fleet-wide n8n-update limit (4) holds across both processes: the simulated sidecars never see
+ * more than 4 SWAP_CONTAINER commands at once although the rollout asks for 20 at a time.
  */
 import { rolloutProgress, startFleetRollout } from '../../src/temporal/rollout-starts';
 import { createFleetHarness, harnessWorkerEnv, type FleetHarness } from '../helpers/fleet-harness';
@@ -20,7 +20,7 @@ describe('fleet rollout survives a worker SIGKILL mid-wave', () => {
   const workers: ChildRun[] = [];
 
   beforeAll(async () => {
-    h = await createFleetHarness('rollout-crash', { pullDelayMs: 300 });
+    h = await createFleetHarness('rollout-crash', { swapDelayMs: 300 });
     await h.fleet.addDroplets(
       h.db.pool,
       Array.from({ length: TENANTS }, (_, i) => ({ dropletId: FIRST + i, workspaceId: `ws-rc-${i}` })),
@@ -37,7 +37,7 @@ describe('fleet rollout survives a worker SIGKILL mid-wave', () => {
       SIDECAR_COMMAND_TIMEOUT_MS: '5000',
       SCALE_ALERTS_ENABLED: 'false',
       WORKER_GROUP: group,
-      FLEET_CONCURRENCY_SIDECAR_UPDATE: '4',
+      FLEET_CONCURRENCY_N8N_UPDATE: '4',
     });
   const startWorker = async (group: string) => {
     const w = runCli(['worker'], env(group));
@@ -51,13 +51,13 @@ describe('fleet rollout survives a worker SIGKILL mid-wave', () => {
     await startWorker('b');
     const started = await startFleetRollout(h.temporal.client, h.taskQueue, {
       rolloutId: 'crash-1',
-      kind: 'sidecar',
+      kind: 'n8n',
       targetVersion: '2.0.0',
       // the window covers the heartbeat drain's own recovery if the killed worker was running it
       // (its activity is retried after a 30 s heartbeat timeout) and a probe lost with the worker
       // (20 s StartToClose). Seen failing before the gates treated lost probes as "not yet": a
       // tenant's health probe was on the killed worker and the update rolled back.
-      sidecar: { image: 'ghcr.io/genesis/sidecar', verifyWindowMs: 90_000, verifyPollMs: 250 },
+      n8n: { verifyWindowMs: 90_000, verifyPollMs: 250 },
       selector: { all: true },
       canarySize: 10,
       waveSize: 25,
@@ -82,12 +82,12 @@ describe('fleet rollout survives a worker SIGKILL mid-wave', () => {
       wavesRun: 3,
     });
 
-    for (let i = 0; i < TENANTS; i++) expect(h.fleet.sidecars.agent(FIRST + i)?.sidecarVersion).toBe('2.0.0');
+    for (let i = 0; i < TENANTS; i++) expect(h.fleet.sidecars.agent(FIRST + i)?.n8nImageTag).toBe('2.0.0');
     // exactly one update per droplet: one UPDATING and one promotion in the lifecycle log
     const log = await h.db.pool.query<{ droplet_id: string; updating: string; promoted: string }>(
       `SELECT droplet_id,
               count(*) FILTER (WHERE to_state = 'UPDATING') AS updating,
-              count(*) FILTER (WHERE cause LIKE 'sidecar_update:%:promoted') AS promoted
+              count(*) FILTER (WHERE cause LIKE 'n8n_update:%:promoted') AS promoted
          FROM droplet_lifecycle_log WHERE droplet_id >= $1 GROUP BY droplet_id`,
       [FIRST],
     );
@@ -97,20 +97,20 @@ describe('fleet rollout survives a worker SIGKILL mid-wave', () => {
     // one child workflow per droplet
     const children = new Map<string, number>();
     for await (const w of h.temporal.client.workflow.list({
-      query: `WorkflowType = 'sidecarUpdate' AND RolloutId = 'crash-1'`,
+      query: `WorkflowType = 'n8nContainerUpdate' AND RolloutId = 'crash-1'`,
     }))
       children.set(w.workflowId, (children.get(w.workflowId) ?? 0) + 1);
     expect(children.size).toBe(TENANTS);
     expect([...children.values()].every((n) => n === 1)).toBe(true);
     // the fleet-wide limit held across both processes, and was reached
-    const maxPulls = h.fleet.sidecars.stats().commands.maxInFlight.PULL_IMAGE ?? 0;
-    expect(maxPulls).toBeLessThanOrEqual(4);
-    expect(maxPulls).toBeGreaterThanOrEqual(3);
+    const maxSwaps = h.fleet.sidecars.stats().commands.maxInFlight.SWAP_CONTAINER ?? 0;
+    expect(maxSwaps).toBeLessThanOrEqual(4);
+    expect(maxSwaps).toBeGreaterThanOrEqual(3);
     // no slot left held (the killed worker's leases expired; the rest were released)
     await eventually(
-      () => h.redis.redis.zcount(`${h.redis.prefix}concurrency:sidecar_update`, Date.now(), '+inf'),
+      () => h.redis.redis.zcount(`${h.redis.prefix}concurrency:n8n_update`, Date.now(), '+inf'),
       (n) => n === 0,
-      { timeoutMs: 35_000, what: 'every sidecar_update slot free' },
+      { timeoutMs: 35_000, what: 'every n8n_update slot free' },
     );
 
     await replayAndRecord('fleet-rollout-after-worker-crash', await started.handle.fetchHistory());

@@ -1,8 +1,9 @@
 /**
- * Fleet rollouts end to end on the real dev server with the fleet simulator (heartbeats every 1 s
- * through the real API and drain, real sidecar commands, every child a real sidecarUpdate):
- *   - a good version reaches every selected tenant, canary then waves, recorded in Postgres;
- *   - a version that breaks 20 % of tenants halts at the canary and leaves nobody on it;
+ * Fleet rollouts end to end on the real dev server with the v1 fleet simulator (keep-alive
+ * handshakes every 1 s through the real API and drain, real sidecar commands, every child a real
+ * n8nContainerUpdate through the agent's SWAP_CONTAINER):
+ *   - a good n8n tag reaches every selected tenant, canary then waves, recorded in Postgres;
+ *   - a tag whose container fails 20 % of health waits halts at the canary and leaves nobody on it;
  *   - autoPromote=false pauses after the canary until `resume`; `abort` during the pause between
  *     waves rolls every updated tenant back; pause/resume are refused when they make no sense;
  *   - a workflow-kind rollout pushes an n8n workflow to each tenant;
@@ -25,8 +26,6 @@ import { eventually, replayAndRecord } from '../helpers/temporal';
 
 jest.setTimeout(180_000);
 
-const IMAGE = 'ghcr.io/genesis/sidecar';
-
 describe('fleet rollout', () => {
   let h: FleetHarness;
   let worker: { stop(): Promise<void> };
@@ -41,9 +40,9 @@ describe('fleet rollout', () => {
   beforeAll(async () => {
     h = await createFleetHarness('fleet-rollout');
     await h.fleet.addDroplets(h.db.pool, [...good, ...broken, ...gated, ...wf]);
-    // every 5th tenant of the broken group cannot run 2.0.0-bad: 20 %
+    // every 5th tenant of the broken group cannot run 2.0.0-bad: its container fails the health wait
     for (const [i, d] of broken.entries())
-      if (i % 5 === 0) h.fleet.sidecars.setFault(d.dropletId, { kind: 'brokenVersion', tag: '2.0.0-bad' });
+      if (i % 5 === 0) h.fleet.sidecars.setFault(d.dropletId, { kind: 'brokenTag', tag: '2.0.0-bad' });
     await h.db.pool.query(`UPDATE workspaces SET plan = 'pro' WHERE id LIKE 'ws-good-%'`);
     worker = await h.startWorker();
   });
@@ -53,11 +52,11 @@ describe('fleet rollout', () => {
     await h?.close();
   });
 
-  const sidecarRollout = (over: Partial<FleetRolloutInput>): FleetRolloutInput => ({
+  const n8nRollout = (over: Partial<FleetRolloutInput>): FleetRolloutInput => ({
     rolloutId: 'r',
-    kind: 'sidecar',
+    kind: 'n8n',
     targetVersion: '2.0.0',
-    sidecar: { image: IMAGE, verifyWindowMs: 8_000, verifyPollMs: 250 },
+    n8n: { verifyWindowMs: 8_000, verifyPollMs: 250 },
     selector: { all: true },
     canarySize: 5,
     waveSize: 15,
@@ -91,12 +90,12 @@ describe('fleet rollout', () => {
       ).rows.map((r) => [r.status, Number(r.n)]),
     );
   const versions = (ds: { dropletId: number }[]) =>
-    ds.map((d) => h.fleet.sidecars.agent(d.dropletId)?.sidecarVersion);
+    ds.map((d) => h.fleet.sidecars.agent(d.dropletId)?.n8nImageTag);
   const historyLength = async (workflowId: string, runId?: string) =>
     (await h.temporal.client.workflow.getHandle(workflowId, runId).fetchHistory()).events?.length ?? 0;
 
   it('rolls a good version out to the selected plan: canary, then waves, recorded in Postgres', async () => {
-    const input = sidecarRollout({ rolloutId: 'good-1', selector: { plan: 'pro' } });
+    const input = n8nRollout({ rolloutId: 'good-1', selector: { plan: 'pro' } });
     const started = await startFleetRollout(h.temporal.client, h.taskQueue, input);
     expect(started.workflowId).toBe(rolloutIds.rollout('good-1'));
     const again = await startFleetRollout(h.temporal.client, h.taskQueue, input);
@@ -122,7 +121,7 @@ describe('fleet rollout', () => {
     });
     expect(versions(good).every((v) => v === '2.0.0')).toBe(true);
     // the other groups were not selected
-    expect(versions(broken).every((v) => v === '1.0.0')).toBe(true);
+    expect(versions(broken).every((v) => v === '1.70.0')).toBe(true);
     expect(await rolloutRow('good-1')).toMatchObject({
       status: 'completed',
       total_tenants: 40,
@@ -138,7 +137,7 @@ describe('fleet rollout', () => {
     expect(seen.size).toBeGreaterThanOrEqual(2); // the progress query followed the waves
     // tenant_versions recorded by each child; each tenant updated exactly once
     const tv = await h.db.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM tenant_versions WHERE component = 'sidecar' AND version = '2.0.0'
+      `SELECT count(*) AS n FROM tenant_versions WHERE component = 'n8n' AND version = '2.0.0'
           AND workspace_id LIKE 'ws-good-%'`,
     );
     expect(Number(tv.rows[0]!.n)).toBe(40);
@@ -175,7 +174,7 @@ describe('fleet rollout', () => {
     const started = await startFleetRollout(
       h.temporal.client,
       h.taskQueue,
-      sidecarRollout({
+      n8nRollout({
         rolloutId: 'bad-1',
         targetVersion: '2.0.0-bad',
         selector: { workspaceIds: broken.map((d) => d.workspaceId) },
@@ -183,7 +182,7 @@ describe('fleet rollout', () => {
         waveSize: 20,
         maxConcurrency: 10,
         failureBudgetRatio: 0.05,
-        sidecar: { image: IMAGE, verifyWindowMs: 3_000, verifyPollMs: 250 },
+        n8n: { verifyWindowMs: 3_000, verifyPollMs: 250 },
       }),
     );
     const err = await started.handle.result().then(
@@ -193,7 +192,7 @@ describe('fleet rollout', () => {
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/halted: wave \d/);
 
-    expect(versions(broken).every((v) => v === '1.0.0')).toBe(true);
+    expect(versions(broken).every((v) => v === '1.70.0')).toBe(true);
     const row = await rolloutRow('bad-1');
     expect(row).toMatchObject({ status: 'halted', succeeded: 0 });
     expect(String(row!.halt_reason)).toMatch(/failed, budget/);
@@ -214,7 +213,7 @@ describe('fleet rollout', () => {
   });
 
   it('pauses after the canary without autoPromote; abort during the pause rolls everything back', async () => {
-    const input = sidecarRollout({
+    const input = n8nRollout({
       rolloutId: 'gated-1',
       targetVersion: '2.1.0',
       selector: { workspaceIds: gated.map((d) => d.workspaceId) },
@@ -257,7 +256,7 @@ describe('fleet rollout', () => {
       reason: 'aborted by bob: bad metrics',
       totals: { succeeded: 0, rolledBack: 7, failed: 0 },
     });
-    expect(versions(gated).every((v) => v === '1.0.0')).toBe(true);
+    expect(versions(gated).every((v) => v === '1.70.0')).toBe(true);
     expect(await rolloutRow('gated-1')).toMatchObject({ status: 'aborted', rolled_back: 7 });
     await expect(abortRollout(h.temporal.client, 'gated-1')).rejects.toThrow(/has ended \(COMPLETED\)/);
     await replayAndRecord('fleet-rollout-aborted-rolled-back', await started.handle.fetchHistory());
@@ -267,7 +266,7 @@ describe('fleet rollout', () => {
     const started = await startFleetRollout(
       h.temporal.client,
       h.taskQueue,
-      sidecarRollout({
+      n8nRollout({
         rolloutId: 'gated-2',
         targetVersion: '2.2.0',
         selector: { workspaceIds: gated.map((d) => d.workspaceId) },
@@ -287,7 +286,7 @@ describe('fleet rollout', () => {
       reason: 'aborted: the workflow was cancelled',
       totals: { succeeded: 0, rolledBack: 3 },
     });
-    expect(versions(gated).every((v) => v === '1.0.0')).toBe(true);
+    expect(versions(gated).every((v) => v === '1.70.0')).toBe(true);
     expect((await started.handle.describe()).status.name).toBe('COMPLETED');
   });
 
@@ -298,7 +297,12 @@ describe('fleet rollout', () => {
       targetVersion: 'v7',
       workflow: {
         workflowName: 'lead-sync',
-        workflowJson: { name: 'lead-sync', nodes: [{ type: 'n8n-nodes-base.start' }], connections: {} },
+        workflowJson: {
+          name: 'lead-sync',
+          nodes: [{ type: 'n8n-nodes-base.start' }],
+          connections: {},
+          settings: {},
+        },
       },
       selector: { workspaceIds: wf.map((d) => d.workspaceId) },
       canarySize: 2,
@@ -318,7 +322,7 @@ describe('fleet rollout', () => {
     const started = await startFleetRollout(
       h.temporal.client,
       h.taskQueue,
-      sidecarRollout({ rolloutId: 'bad-input', waveSize: 5_000 }),
+      n8nRollout({ rolloutId: 'bad-input', waveSize: 5_000 }),
     );
     await expect(started.handle.result()).rejects.toThrow(WorkflowFailedError);
     const err = await started.handle.result().catch((e: WorkflowFailedError) => e);
@@ -356,22 +360,11 @@ describe('genesis-cp rollout (the real CLI process)', () => {
   };
 
   it('starts, follows, lists and refuses what makes no sense, with trustworthy exit codes', async () => {
-    const bad = await cli('rollout', 'start', '--kind', 'sidecar', '--version', '2.0.0', '--all');
-    expect(bad.code).toBe(2);
-    expect(bad.out).toMatch(/--image is required/);
-    const two = await cli(
-      'rollout',
-      'start',
-      '--kind',
-      'sidecar',
-      '--version',
-      '2',
-      '--image',
-      'i',
-      '--all',
-      '--plan',
-      'pro',
-    );
+    // the agent itself cannot be updated through protocol v1: refused with the reason
+    const agent = await cli('rollout', 'start', '--kind', 'sidecar', '--version', '2.0.0', '--all');
+    expect(agent.code).toBe(1);
+    expect(agent.out).toMatch(/cannot update itself/);
+    const two = await cli('rollout', 'start', '--kind', 'n8n', '--version', '2', '--all', '--plan', 'pro');
     expect(two.code).toBe(2);
     expect(two.out).toMatch(/exactly one of --all/);
 
@@ -381,11 +374,9 @@ describe('genesis-cp rollout (the real CLI process)', () => {
       '--id',
       'cli-1',
       '--kind',
-      'sidecar',
+      'n8n',
       '--version',
       '3.0.0',
-      '--image',
-      'ghcr.io/genesis/sidecar',
       '--all',
       '--canary',
       '1',
@@ -422,30 +413,28 @@ describe('genesis-cp rollout (the real CLI process)', () => {
       '--id',
       'cli-1',
       '--kind',
-      'sidecar',
+      'n8n',
       '--version',
       '3.0.0',
-      '--image',
-      'i',
       '--all',
     );
     expect(reused.code).toBe(1);
     expect(reused.out).toMatch(/already used/);
 
-    // update-sidecar: one workspace, joins on a repeat
-    const up = await cli(
-      'update-sidecar',
-      'ws-cli-0',
-      '3.1.0',
-      '--image',
-      'ghcr.io/genesis/sidecar',
-      '--json',
-    );
+    // update-n8n: one workspace, from the recorded tag
+    const up = await cli('update-n8n', 'ws-cli-0', '3.1.0', '--json');
     expect(up.code).toBe(0);
     const [row] = JSON.parse(up.out) as { workflowId: string }[];
-    expect(row!.workflowId).toBe('sidecar-update-25000-3.1.0');
+    expect(row!.workflowId).toBe('n8n-update-25000-3.1.0');
     await h.temporal.client.workflow.getHandle(row!.workflowId).result();
-    expect(h.fleet.sidecars.agent(25_000)?.sidecarVersion).toBe('3.1.0');
-    expect((await cli('update-sidecar', 'ws-nobody', '3.1.0', '--image', 'x')).code).toBe(3);
+    expect(h.fleet.sidecars.agent(25_000)?.n8nImageTag).toBe('3.1.0');
+    const same = await cli('update-n8n', 'ws-cli-0', '3.1.0', '--json');
+    expect({ code: same.code, out: same.code === 0 ? '' : same.out }).toEqual({ code: 0, out: '' });
+    expect(JSON.parse(same.out)).toEqual([expect.objectContaining({ note: 'already on 3.1.0' })]);
+    expect((await cli('update-n8n', 'ws-nobody', '3.1.0')).code).toBe(3);
+    // update-sidecar (the agent itself): refused, naming what the agent advertised
+    const refused = await cli('update-sidecar', 'ws-cli-0', '9.9.9');
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/cannot update itself.*\[deploy, gmail\]/);
   });
 });

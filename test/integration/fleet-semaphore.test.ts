@@ -23,7 +23,7 @@ import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redi
 import { eventually } from '../helpers/temporal';
 import { throwawayRedis, type Throwaway } from '../helpers/throwaway';
 
-const limits = { sidecar_update: 5, workflow_update: 100, credential: 1 };
+const limits = { n8n_update: 5, workflow_update: 100, credential: 1 };
 
 describe('fleet semaphore', () => {
   let r: TestRedis;
@@ -50,7 +50,7 @@ describe('fleet semaphore', () => {
     const ran: number[] = [];
     await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        semaphores[i % 2]!.withSlot('sidecar_update', async () => {
+        semaphores[i % 2]!.withSlot('n8n_update', async () => {
           now++;
           max = Math.max(max, now);
           await new Promise((res) => setTimeout(res, 10 + (i % 7) * 5));
@@ -61,7 +61,7 @@ describe('fleet semaphore', () => {
     );
     expect(max).toBe(5);
     expect(ran.sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i));
-    expect(await semaphores[0]!.inUse('sidecar_update')).toBe(0);
+    expect(await semaphores[0]!.inUse('n8n_update')).toBe(0);
   });
 
   it('gives a dead holder slot back after its lease', async () => {
@@ -181,13 +181,13 @@ describe('fleet semaphore: a lost lease stops the holder', () => {
     let entered!: () => void;
     const inside = new Promise<void>((res) => (entered = res));
     let signalAborted = false;
-    const held = s.withSlot('sidecar_update', async (signal) => {
+    const held = s.withSlot('n8n_update', async (signal) => {
       entered();
       await new Promise<void>((res) => signal.addEventListener('abort', () => res()));
       signalAborted = true;
     });
     await inside;
-    await redis.del(s.key('sidecar_update')); // another process reclaimed the expired slot
+    await redis.del(s.key('n8n_update')); // another process reclaimed the expired slot
     const err = await held.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FleetLeaseLostError);
     expect(err).toMatchObject({ retryable: true, reason: 'reclaimed' });
@@ -227,7 +227,7 @@ describe('fleet semaphore: a lost lease stops the holder', () => {
       const activities = createChangeActivities(deps);
       const env = new MockActivityEnvironment();
       const running = env
-        .run(activities.sidecarPullImage, { dropletId: 8801, image: 'n8nio/n8n', tag: '1.2.0' })
+        .run(activities.sidecarSwapN8nContainer, { dropletId: 8801, tag: '1.2.0' })
         .catch((e: unknown) => e);
       const until = Date.now() + 30_000;
       while (requests.length === 0 && Date.now() < until) await new Promise((res) => setTimeout(res, 20));

@@ -17,7 +17,7 @@ import { HeartbeatTokenVerifier, issueHeartbeatToken } from '../../src/heartbeat
 import { createRedis } from '../../src/redis';
 import { heartbeatDrain } from '../../workflows/heartbeat-drain';
 import { workflowIds } from '../../workflows/messages';
-import { createTestDatabase, databaseUrl, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, databaseUrl, schemaPool, TEST_SCHEMA, type TestDatabase } from '../helpers/db';
 import { nativeHeartbeat, post } from '../helpers/heartbeats';
 import { runCli, type ChildRun } from '../helpers/processes';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
@@ -204,14 +204,14 @@ describe('heartbeat pipeline under failure', () => {
       const admin = new Pool({ connectionString: pg.url, max: 1 });
       await admin.query('CREATE DATABASE fleet');
       await admin.end();
-      const pool = new Pool({
+      const pool = schemaPool({
         connectionString: databaseUrl('fleet', pg.url),
         max: 5,
         connectionTimeoutMillis: 1_000,
       });
       pool.on('error', () => undefined);
       cleanup.unshift(() => pool.end());
-      await migrate(pool);
+      await migrate(pool, TEST_SCHEMA);
       const prefix = `${r.prefix}pg:`;
       const api = startApi(pool, prefix);
       cleanup.unshift(() => api.close());

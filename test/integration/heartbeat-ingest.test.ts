@@ -1,5 +1,5 @@
 /**
- * The ingest edge: every malformed or unauthorised request gets its 4xx with a JSON reason, the
+ * The native ingest edge (POST /v1/heartbeats; the v1 handshake route is sidecar-handshake.test.ts): every malformed or unauthorised request gets its 4xx with a JSON reason, the
  * process keeps serving, and accepted heartbeats land in the Redis stream.
  */
 import type { Server } from 'node:http';
@@ -17,7 +17,6 @@ import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redi
 import { throwawayRedis } from '../helpers/throwaway';
 
 const logger = createLogger({ level: 'silent' });
-const HANDSHAKE_SECRET = 'handshake-secret-for-tests';
 
 /** The API app with the ingest routes under test (health checks stubbed: not what is tested here). */
 function ingestApp(redis: Redis, stream: HeartbeatStreamNames, pool: Pool) {
@@ -32,7 +31,6 @@ function ingestApp(redis: Redis, stream: HeartbeatStreamNames, pool: Pool) {
       redis,
       stream,
       verifier: new HeartbeatTokenVerifier(pool),
-      handshakeSecret: HANDSHAKE_SECRET,
       maxPerRequest: 5,
       bodyLimitBytes: 4_096,
       logger,
@@ -83,20 +81,6 @@ describe('heartbeat ingest routes', () => {
     );
     expect(many).toMatchObject({ status: 202, body: { accepted: 2 } });
     expect((await streamBacklog(r.redis, stream())).length).toBe(2); // one entry per request
-  });
-
-  it('accepts the legacy handshake with the shared secret', async () => {
-    const res = await post(
-      `${base}/api/sidecar/handshake`,
-      {
-        workspace_id: 'ws-1',
-        sidecar_url: 'http://10.0.0.5:3100',
-        version: '1.3.0',
-        capabilities: ['HEALTH_CHECK'],
-      },
-      { authorization: `Bearer ${HANDSHAKE_SECRET}` },
-    );
-    expect(res).toMatchObject({ status: 202, body: { accepted: 1 } });
   });
 
   const hb = nativeHeartbeat(1, 'ws-1');
@@ -184,22 +168,6 @@ describe('heartbeat ingest routes', () => {
       body: { ...hb, n8n_version: 'x'.repeat(5_000) },
       status: 413,
       error: 'body_too_large',
-    },
-    {
-      name: 'handshake with a bad secret',
-      path: '/api/sidecar/handshake',
-      body: { workspace_id: 'ws-1', sidecar_url: 'http://x:3100', version: '1' },
-      headers: { authorization: 'Bearer wrong-secret-wrong-secret' },
-      status: 401,
-      error: 'bad_token',
-    },
-    {
-      name: 'handshake with a bad URL',
-      path: '/api/sidecar/handshake',
-      body: { workspace_id: 'ws-1', sidecar_url: 'not a url', version: '1' },
-      headers: { authorization: `Bearer ${HANDSHAKE_SECRET}` },
-      status: 422,
-      error: 'invalid_handshake',
     },
   ];
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getDroplet, transitionDroplet } from '../../src/db/droplets';
 import { migrate, migrationsDir } from '../../src/db/migrate';
-import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, seedDroplet, TEST_SCHEMA, type TestDatabase } from '../helpers/db';
 
 describe('migrations', () => {
   let db: TestDatabase;
@@ -12,11 +12,13 @@ describe('migrations', () => {
   });
   afterAll(() => db.drop());
 
-  it('creates every table on a fresh database, and a re-run applies nothing', async () => {
-    const first = await migrate(db.pool);
+  it('creates every table in the schema on a fresh database, and a re-run applies nothing', async () => {
+    const first = await migrate(db.pool, TEST_SCHEMA);
     expect(first.applied.length).toBeGreaterThan(0);
+    expect(first.movedFromPublic).toEqual([]);
     const { rows } = await db.pool.query<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = $1`,
+      [TEST_SCHEMA],
     );
     const tables = rows.map((r) => r.table_name);
     for (const t of [
@@ -35,13 +37,13 @@ describe('migrations', () => {
     ]) {
       expect(tables).toContain(t);
     }
-    const second = await migrate(db.pool);
+    const second = await migrate(db.pool, TEST_SCHEMA);
     expect(second.applied).toEqual([]);
     expect(second.alreadyApplied).toEqual(first.applied);
   });
 
   it('runs concurrent migrators one at a time (advisory lock)', async () => {
-    const results = await Promise.all([migrate(db.pool), migrate(db.pool)]);
+    const results = await Promise.all([migrate(db.pool, TEST_SCHEMA), migrate(db.pool, TEST_SCHEMA)]);
     expect(results.every((r) => r.applied.length === 0)).toBe(true);
   });
 
@@ -50,14 +52,16 @@ describe('migrations', () => {
     const fresh = await createTestDatabase({ migrate: false });
     try {
       writeFileSync(join(dir, '001_a.sql'), 'CREATE TABLE a (x int);');
-      await migrate(fresh.pool, dir);
+      await migrate(fresh.pool, TEST_SCHEMA, dir);
       writeFileSync(join(dir, '001_a.sql'), 'CREATE TABLE a (x bigint);');
-      await expect(migrate(fresh.pool, dir)).rejects.toThrow(/001_a.sql was changed/);
+      await expect(migrate(fresh.pool, TEST_SCHEMA, dir)).rejects.toThrow(/001_a.sql was changed/);
       writeFileSync(join(dir, '001_a.sql'), 'CREATE TABLE a (x int);');
       writeFileSync(join(dir, '002_b.sql'), 'CREATE TABLE b (x int); SELECT nonsense_function();');
-      await expect(migrate(fresh.pool, dir)).rejects.toThrow(/002_b.sql failed/);
-      const b = await fresh.pool.query(`SELECT to_regclass('public.b') AS t`);
+      await expect(migrate(fresh.pool, TEST_SCHEMA, dir)).rejects.toThrow(/002_b.sql failed/);
+      const b = await fresh.pool.query(`SELECT to_regclass($1) AS t`, [`${TEST_SCHEMA}.b`]);
       expect(b.rows[0].t).toBeNull(); // the failed file left nothing behind
+      const a = await fresh.pool.query(`SELECT to_regclass($1) AS t`, [`${TEST_SCHEMA}.a`]);
+      expect(a.rows[0].t).toBe('a'); // the file before it stays applied (one transaction per file)
     } finally {
       await fresh.drop();
     }

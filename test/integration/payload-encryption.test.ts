@@ -99,6 +99,7 @@ describe('payload encryption of change workflows', () => {
           },
         ],
         connections: {},
+        settings: {}, // n8n's public API refuses a workflow without settings (400)
       },
       version: '7',
       credentialMap: { openAiApi: credResult.succeeded[0]!.credentialId! },

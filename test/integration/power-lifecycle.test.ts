@@ -163,6 +163,43 @@ describe('power lifecycle and the watchdog', () => {
     expect(await lifecyclePath(h.db, id)).toEqual(['HIBERNATING', 'HIBERNATED', 'WAKING', 'ACTIVE_HEALTHY']);
   });
 
+  it("verifies a wake by the agent's HEALTH_CHECK: n8n that never becomes healthy fails it and escalates", async () => {
+    const id = 9_105;
+    // the agent runs and sends its keep-alives (version "down"), but n8n on this tag never serves
+    h.fleet.sidecars.setFault(id, { kind: 'unhealthyTag', tag: '1.70.0' });
+    h.fleet.digitalocean.setDropletStatus(id, 'off');
+    h.fleet.sidecars.setPower(id, false);
+    await h.db.pool.query(`UPDATE droplets SET state = 'HIBERNATED' WHERE id = $1`, [id]);
+    const before = Date.now();
+    const wake = await startWake(h.temporal.client, h.taskQueue, {
+      workspaceId: 'ws-p5',
+      dropletId: id,
+      reason: 'watchdog_recovery',
+      timings: quick,
+      reboot: { maxAttempts: 1, backoffInitialMs: 200 },
+    });
+    await eventually(
+      () => state(id),
+      (s) => s === 'ZOMBIE',
+      { timeoutMs: 60_000, what: 'zombie after the escalated reboot' },
+    );
+    expect(await lifecyclePath(h.db, id)).toEqual(['WAKING', 'REBOOTING', 'ZOMBIE']);
+    // keep-alives did arrive after the power action: it is HEALTH_CHECK that refused
+    const row = await h.db.pool.query<{ last_heartbeat_at: Date; n8n_status: string }>(
+      'SELECT last_heartbeat_at, n8n_status FROM droplets WHERE id = $1',
+      [id],
+    );
+    expect(row.rows[0]!.last_heartbeat_at.getTime()).toBeGreaterThan(before);
+    expect(row.rows[0]!.n8n_status).toBe('down');
+    const reboot = h.temporal.client.workflow.getHandle(workflowIds.powerEscalation(id));
+    await expect(reboot.result()).rejects.toMatchObject({
+      cause: { type: 'DropletZombie', message: expect.stringMatching(/HEALTH_CHECK.*n8n down/) },
+    });
+    await wake.handle.result().catch(() => undefined);
+    expect(h.fleet.digitalocean.actionCount(id, 'power_on')).toBe(1);
+    expect(h.fleet.digitalocean.actionCount(id, 'power_cycle')).toBe(1);
+  });
+
   it('fails a user wake with a typed reason, and refuses bad input naming the field', async () => {
     const id = 9_104;
     // A hibernated droplet whose sidecar will not come up after power_on.

@@ -125,6 +125,7 @@ describe('a failing operation settles its droplet', () => {
     sidecarUrl: 'http://203.0.113.9:3100',
     lastHeartbeatAt: null,
     n8nStatus: 'healthy',
+    agentDropletId: null,
   });
   /** An activity that runs until it is cancelled (heartbeating, so the cancellation reaches it). */
   const untilCancelled = async () => {
@@ -148,8 +149,9 @@ describe('a failing operation settles its droplet', () => {
       blocked.push(`wait:${i.actionId}`);
       return untilCancelled();
     },
-    sidecarPullImage: async () => {
-      blocked.push('pull');
+    recordedN8nTag: () => '1.0.0',
+    sidecarSwapN8nContainer: async () => {
+      blocked.push('swap');
       return untilCancelled();
     },
     settleDroplet: (req) => {
@@ -168,11 +170,7 @@ describe('a failing operation settles its droplet', () => {
     ['wakeDroplet', 'wake', { reason: 'user_login' }],
     ['hibernateDroplet', 'hibernate', {}],
     ['hardReboot', 'hard_reboot', { reason: 'admin_request', maxAttempts: 1 }],
-    [
-      'sidecarUpdate',
-      'sidecar_update',
-      { fromVersion: '1.0.0', toVersion: '1.1.0', image: 'n8nio/n8n', autoPromote: true },
-    ],
+    ['n8nContainerUpdate', 'n8n_update', { toTag: '1.2.0', autoPromote: true }],
   ])('%s cancelled mid-operation -> settleDroplet FAILED with the reason', async (type, operation, extra) => {
     settled.length = 0;
     blocked.length = 0;

@@ -97,10 +97,10 @@ describe('scale alerts', () => {
     expect(missing.probe).toMatchObject({ status: 'not_applicable', value: null });
     expect(missing.severity).toBeNull();
 
-    await db.pool.query('CREATE TABLE leads (id bigint, tenant int) PARTITION BY LIST (tenant)');
+    await db.pool.query('CREATE TABLE public.leads (id bigint, tenant int) PARTITION BY LIST (tenant)');
     const addPartitions = async (from: number, to: number) => {
       for (let i = from; i < to; i++)
-        await db.pool.query(`CREATE TABLE leads_p${i} PARTITION OF leads FOR VALUES IN (${i})`);
+        await db.pool.query(`CREATE TABLE public.leads_p${i} PARTITION OF public.leads FOR VALUES IN (${i})`);
     };
     await addPartitions(0, 11);
     const warn1 = await cycle('scaleProbeLeadsPartitions', input);
@@ -119,7 +119,7 @@ describe('scale alerts', () => {
     });
     expect(await alertRows('leads_partitions')).toEqual([{ severity: 'critical', status: 'open' }]);
 
-    for (let i = 4; i < 15; i++) await db.pool.query(`DROP TABLE leads_p${i}`);
+    for (let i = 4; i < 15; i++) await db.pool.query(`DROP TABLE public.leads_p${i}`);
     expect(await cycle('scaleProbeLeadsPartitions', input)).toMatchObject({ severity: null, resolved: true });
     expect(await alertRows('leads_partitions')).toEqual([{ severity: 'critical', status: 'resolved' }]);
     expect(notes('leads_partitions')).toEqual([
@@ -134,13 +134,13 @@ describe('scale alerts', () => {
     expect((await cycle('scaleProbeEmailEventsRows', input)).probe.status).toBe('not_applicable');
 
     await db.pool.query(
-      `CREATE TABLE email_events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);
-       CREATE TABLE email_events_2030_01 PARTITION OF email_events FOR VALUES FROM ('2030-01-01') TO ('2030-02-01');
-       CREATE TABLE email_events_2030_02 PARTITION OF email_events FOR VALUES FROM ('2030-02-01') TO ('2030-03-01')`,
+      `CREATE TABLE public.email_events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);
+       CREATE TABLE public.email_events_2030_01 PARTITION OF public.email_events FOR VALUES FROM ('2030-01-01') TO ('2030-02-01');
+       CREATE TABLE public.email_events_2030_02 PARTITION OF public.email_events FOR VALUES FROM ('2030-02-01') TO ('2030-03-01')`,
     );
     const insert = (n: number) =>
       db.pool.query(
-        `INSERT INTO email_events SELECT g, DATE '2030-01-01' + (g % 50) FROM generate_series(1, $1) g`,
+        `INSERT INTO public.email_events SELECT g, DATE '2030-01-01' + (g % 50) FROM generate_series(1, $1) g`,
         [n],
       );
     await insert(3_000);
@@ -149,7 +149,7 @@ describe('scale alerts', () => {
     expect(before.probe.value).toBeLessThan(2_000);
     expect(before.severity).toBeNull();
 
-    await db.pool.query('ANALYZE email_events');
+    await db.pool.query('ANALYZE public.email_events');
     const warn = await cycle('scaleProbeEmailEventsRows', input);
     expect(warn.probe.value).toBeGreaterThanOrEqual(2_000);
     expect(warn.probe.detail).toMatch(/planner estimate .*reltuples over 2 partitions.*not count\(\*\)/);
@@ -160,12 +160,12 @@ describe('scale alerts', () => {
     });
 
     await insert(3_000);
-    await db.pool.query('ANALYZE email_events');
+    await db.pool.query('ANALYZE public.email_events');
     expect(await cycle('scaleProbeEmailEventsRows', input)).toMatchObject({ severity: 'critical' });
     expect(await alertRows('email_events_rows')).toEqual([{ severity: 'critical', status: 'open' }]);
 
-    await db.pool.query('TRUNCATE email_events');
-    await db.pool.query('ANALYZE email_events');
+    await db.pool.query('TRUNCATE public.email_events');
+    await db.pool.query('ANALYZE public.email_events');
     const cleared = await cycle('scaleProbeEmailEventsRows', input);
     expect(cleared.probe.value).toBe(0);
     expect(cleared).toMatchObject({ severity: null, resolved: true });
@@ -346,7 +346,7 @@ describe('scale alerts', () => {
         { what: 'the failed run in visibility' },
       );
       for (let i = 15; i < 25; i++)
-        await db.pool.query(`CREATE TABLE leads_p${i} PARTITION OF leads FOR VALUES IN (${i})`);
+        await db.pool.query(`CREATE TABLE public.leads_p${i} PARTITION OF public.leads FOR VALUES IN (${i})`);
       const input: ScaleAlertInput = { thresholds: { leads_partitions: { warning: 10, critical: 14 } } };
       const before = sent.length;
       const run = (n: number) =>

@@ -26,7 +26,8 @@ describe('watchdog storm brake', () => {
   const silent = ids.slice(0, 300);
 
   beforeAll(async () => {
-    h = await createFleetHarness('storm', { heartbeatIntervalMs: 2_000 });
+    // the subject is the watchdog over native heartbeats (their drain), not the v1 keep-alive route
+    h = await createFleetHarness('storm', { heartbeatIntervalMs: 2_000, heartbeatMode: 'native' });
     await h.fleet.addDroplets(
       h.db.pool,
       ids.map((id) => ({ dropletId: id, workspaceId: `ws-s${id}` })),

@@ -43,6 +43,35 @@ describe('loadConfig', () => {
     expect(c.temporal.tls).toBeUndefined();
   });
 
+  it("keeps the control plane's tables in their own schema: genesis_cp unless DATABASE_SCHEMA says", () => {
+    expect(loadConfig('migrate', base).database.schema).toBe('genesis_cp');
+    expect(loadConfig('migrate', { ...base, DATABASE_SCHEMA: 'fleet_cp' }).database.schema).toBe('fleet_cp');
+    for (const bad of ['public', 'Genesis', 'a-b', 'x;drop', 'pg_temp', 'auth', 'storage', 'a'.repeat(64)]) {
+      const p = problems('migrate', { ...base, DATABASE_SCHEMA: bad });
+      expect(p).toEqual([{ variable: 'DATABASE_SCHEMA', reason: expect.any(String) }]);
+    }
+  });
+
+  it("refuses Supavisor's transaction mode (port 6543), accepts session mode and direct URLs", () => {
+    const pooler = 'postgres://postgres.abcd:pw@aws-0-eu-central-1.pooler.supabase.com';
+    for (const role of ['worker', 'migrate', 'api'] as const) {
+      const p = problems(role, { ...base, DATABASE_URL: `${pooler}:6543/postgres` });
+      expect(p).toEqual([
+        { variable: 'DATABASE_URL', reason: expect.stringMatching(/transaction mode.*session mode/) },
+      ]);
+      expect(p[0]!.reason).not.toContain('pw');
+    }
+    expect(loadConfig('worker', { ...base, DATABASE_URL: `${pooler}:5432/postgres` }).database.url).toContain(
+      ':5432',
+    );
+    expect(
+      loadConfig('worker', {
+        ...base,
+        DATABASE_URL: 'postgres://postgres:pw@db.abcd.supabase.co:5432/postgres',
+      }).database.schema,
+    ).toBe('genesis_cp');
+  });
+
   it('names every bad variable at once, with a reason', () => {
     const p = problems('all', {
       ...base,
@@ -106,6 +135,63 @@ describe('loadConfig', () => {
       variable: 'PAYLOAD_CODEC_KEYS',
     });
     expect(problems('cli', { ...base, PAYLOAD_CODEC_KEYS: `a:${k1},a:${k2}` })[0]!.reason).toMatch(/unique/);
+  });
+
+  it('allows the token-less loopback UI only on a loopback-bound API outside production', () => {
+    const dev = { ...base, CODEC_TRUST_LOOPBACK_UI: 'true', API_HOST: '127.0.0.1' };
+    const c = loadConfig('api', {
+      ...dev,
+      CODEC_CORS_ORIGIN: 'http://localhost:8233, http://127.0.0.1:8233',
+    });
+    expect(c.codec).toMatchObject({
+      trustLoopbackUi: true,
+      corsOrigins: ['http://localhost:8233', 'http://127.0.0.1:8233'],
+    });
+    expect(c.api.host).toBe('127.0.0.1');
+    expect(problems('api', { ...dev, API_HOST: undefined })[0]).toMatchObject({
+      variable: 'CODEC_TRUST_LOOPBACK_UI',
+      reason: expect.stringMatching(/API_HOST/),
+    });
+    expect(problems('api', { ...dev, API_HOST: '0.0.0.0' })[0]!.variable).toBe('CODEC_TRUST_LOOPBACK_UI');
+    expect(problems('api', { ...dev, CODEC_CORS_ORIGIN: 'https://temporal.example.com' })[0]!.variable).toBe(
+      'CODEC_CORS_ORIGIN',
+    );
+    expect(
+      problems('api', {
+        ...dev,
+        NODE_ENV: 'production',
+        PAYLOAD_CODEC_KEYS: `k:${Buffer.alloc(32).toString('base64')}`,
+      })[0],
+    ).toMatchObject({
+      variable: 'CODEC_TRUST_LOOPBACK_UI',
+      reason: expect.stringMatching(/never production/),
+    });
+  });
+
+  it('wants UI origins without a path and a complete OIDC setup', () => {
+    expect(problems('api', { ...base, CODEC_CORS_ORIGIN: 'http://localhost:8233/' })[0]!.variable).toBe(
+      'CODEC_CORS_ORIGIN',
+    );
+    const oidc = problems('api', { ...base, CODEC_OIDC_ISSUER: 'https://idp.example.com' }).map(
+      (p) => p.variable,
+    );
+    expect(oidc).toEqual(['CODEC_OIDC_AUDIENCE', 'CODEC_OIDC_ALLOWED_GROUPS']);
+    expect(problems('api', { ...base, CODEC_OIDC_ALLOWED_GROUPS: 'sre' })[0]!.reason).toMatch(
+      /CODEC_OIDC_ISSUER/,
+    );
+    const c = loadConfig('api', {
+      ...base,
+      CODEC_OIDC_ISSUER: 'https://idp.example.com',
+      CODEC_OIDC_AUDIENCE: 'temporal-ui',
+      CODEC_OIDC_ALLOWED_GROUPS: 'sre,oncall',
+    });
+    expect(c.codec.oidc).toEqual({
+      issuer: 'https://idp.example.com',
+      audience: ['temporal-ui'],
+      groupsClaim: 'groups',
+      allowedGroups: ['sre', 'oncall'],
+      jwksUrl: undefined,
+    });
   });
 
   it('requires payload encryption in production', () => {

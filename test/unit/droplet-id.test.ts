@@ -1,5 +1,5 @@
 /** One rule for droplet ids wherever they come in: a positive whole number JavaScript and bigint both hold exactly. */
-import { invalidSidecarUpdate } from '../../src/domain/changes';
+import { invalidN8nUpdate } from '../../src/domain/changes';
 import { MAX_DROPLET_ID, parseDropletId } from '../../src/domain/droplet-id';
 import { invalidPowerInput } from '../../src/domain/power';
 import { nativeHeartbeatSchema } from '../../src/heartbeats/heartbeat';
@@ -30,16 +30,9 @@ describe('droplet ids', () => {
     expect(invalidPowerInput({ workspaceId: 'ws', dropletId: id })).toMatch(
       /^dropletId must be a positive integer up to/,
     );
-    expect(
-      invalidSidecarUpdate({
-        workspaceId: 'ws',
-        dropletId: id,
-        fromVersion: '1',
-        toVersion: '2',
-        image: 'i',
-        autoPromote: true,
-      }),
-    ).toMatch(/^dropletId/);
+    expect(invalidN8nUpdate({ workspaceId: 'ws', dropletId: id, toTag: '1.2.0', autoPromote: true })).toMatch(
+      /^dropletId/,
+    );
   });
 
   it('refuses a 20-digit id in native heartbeats and tokens', () => {

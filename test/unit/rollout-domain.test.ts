@@ -10,9 +10,9 @@ import {
 
 const valid: FleetRolloutInput = {
   rolloutId: 'r-2026-11-27.1',
-  kind: 'sidecar',
-  targetVersion: '2.0.0',
-  sidecar: { image: 'ghcr.io/genesis/sidecar' },
+  kind: 'n8n',
+  targetVersion: '1.71.0',
+  n8n: { verifyWindowMs: 120_000 },
   selector: { all: true },
 };
 
@@ -52,14 +52,18 @@ describe('wave plan', () => {
 });
 
 describe('invalidFleetRollout', () => {
-  it('accepts a complete sidecar rollout and a workflow rollout', () => {
+  it('accepts a complete n8n rollout and a workflow rollout', () => {
     expect(invalidFleetRollout(valid)).toBeUndefined();
     expect(
       invalidFleetRollout({
         ...valid,
         kind: 'workflow',
-        sidecar: undefined,
-        workflow: { workflowName: 'lead-sync', workflowJson: { nodes: [] }, credentialMap: { a: 'b' } },
+        n8n: undefined,
+        workflow: {
+          workflowName: 'lead-sync',
+          workflowJson: { name: 'Lead sync', nodes: [], connections: {}, settings: {} },
+          credentialMap: { a: 'b' },
+        },
         selector: { percentage: 12.5 },
       }),
     ).toBeUndefined();
@@ -69,9 +73,13 @@ describe('invalidFleetRollout', () => {
     ['id with a space', { rolloutId: 'a b' }, /rolloutId/],
     ['unknown kind', { kind: 'firmware' }, /kind/],
     ['no version', { targetVersion: '' }, /targetVersion/],
-    ['sidecar without image', { sidecar: { image: '' } }, /sidecar\.image/],
-    ['negative verify window', { sidecar: { image: 'x', verifyWindowMs: -1 } }, /sidecar\.verifyWindowMs/],
-    ['workflow kind without workflow', { kind: 'workflow', sidecar: undefined }, /workflow must be/],
+    [
+      'an agent (sidecar) rollout: v1 agents cannot update themselves',
+      { kind: 'sidecar' },
+      /cannot update itself/,
+    ],
+    ['negative verify window', { n8n: { verifyWindowMs: -1 } }, /n8n\.verifyWindowMs/],
+    ['workflow kind without workflow', { kind: 'workflow', n8n: undefined }, /workflow must be/],
     ['two selectors', { selector: { all: true, plan: 'pro' } }, /selector must be one of/],
     ['empty workspace list', { selector: { workspaceIds: [] } }, /selector\.workspaceIds/],
     ['percentage 0', { selector: { percentage: 0 } }, /selector\.percentage/],

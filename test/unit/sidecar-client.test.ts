@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import pino from 'pino';
 import { SidecarClient } from '../../src/sidecar/client';
 import {
+  SidecarActionFailedError,
   SidecarCancelledError,
   SidecarCommandFailedError,
   SidecarError,
@@ -16,7 +17,12 @@ import { JtiCache, verifySidecarJwt } from '../../src/sidecar/jwt';
 
 const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const privatePem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const target = { sidecarUrl: 'http://sidecar.test:3100/', workspaceId: 'ws_1', dropletId: 77 };
+// the agent's claim is its provisioned DROPLET_ID (here its public IPv4), never the numeric id
+const target = {
+  sidecarUrl: 'http://sidecar.test:3100/',
+  workspaceId: 'ws_1',
+  agentDropletId: '203.0.113.7',
+};
 
 interface Call {
   url: string;
@@ -79,7 +85,7 @@ describe('SidecarClient', () => {
         verifySidecarJwt(
           t,
           keys.publicKey,
-          { workspaceId: 'ws_1', dropletId: '77', action: 'PULL_IMAGE' },
+          { workspaceId: 'ws_1', dropletId: '203.0.113.7', action: 'PULL_IMAGE' },
           cache,
         ),
       ).toMatchObject({ ok: true });
@@ -99,17 +105,36 @@ describe('SidecarClient', () => {
     expect(err.retryable).toBe(retryable);
     expect(err.status).toBe(status);
     expect(err.action).toBe('HEALTH_CHECK');
-    expect(err.dropletId).toBe('77');
+    expect(err.dropletId).toBe('203.0.113.7');
   });
 
   it('treats 200 with success:false as a failed command carrying the sidecar error', async () => {
     const { fn } = fakeFetch(() =>
-      json(200, { success: false, error: 'image tag 9.9.9 has not been pulled', execution_time_ms: 2 }),
+      json(200, {
+        success: false,
+        error: 'Failed to create workflow: connect ECONNREFUSED 127.0.0.1:5678',
+        execution_time_ms: 2,
+      }),
     );
-    const err = await failure(client(fn).swapContainer(target, { new_image_tag: '9.9.9' }));
+    const err = await failure(client(fn).deployWorkflow(target, { workflow_json: {} }));
     expect(err).toBeInstanceOf(SidecarCommandFailedError);
-    expect((err as SidecarCommandFailedError).sidecarError).toBe('image tag 9.9.9 has not been pulled');
+    expect((err as SidecarCommandFailedError).sidecarError).toBe(
+      'Failed to create workflow: connect ECONNREFUSED 127.0.0.1:5678',
+    );
     expect(err.retryable).toBe(false);
+  });
+
+  it('reads the inner result.success of container actions: a failed swap is a typed failure', async () => {
+    const { fn } = fakeFetch(() =>
+      json(200, { success: true, result: { success: false }, execution_time_ms: 33 }),
+    );
+    const err = await failure(client(fn).swapContainer(target, { new_image_tag: '1.71.0' }));
+    expect(err).toBeInstanceOf(SidecarActionFailedError);
+    expect(err.action).toBe('SWAP_CONTAINER');
+    expect(err.retryable).toBe(false); // the agent already kept the old container: no blind retry
+    const pull = await failure(client(fn).pullImage(target, { image_name: 'n8nio/n8n', tag: '1.71.0' }));
+    expect(pull).toBeInstanceOf(SidecarActionFailedError);
+    expect(pull.retryable).toBe(true);
   });
 
   it('refuses answers that are not the protocol envelope or miss required result fields', async () => {
@@ -175,11 +200,18 @@ describe('SidecarClient', () => {
 
   it('reads GET /health', async () => {
     const { fn, calls } = fakeFetch(() =>
-      json(200, { status: 'ok', uptime: 12, workspace_id: 'ws_1', droplet_id: '77', version: '1.4.0' }),
+      json(200, {
+        status: 'ok',
+        uptime: 12,
+        workspace_id: 'ws_1',
+        droplet_id: '203.0.113.7',
+        smtp_enabled: false,
+        n8n_bootstrapped: true,
+      }),
     );
     await expect(client(fn).health('http://sidecar.test:3100')).resolves.toMatchObject({
       status: 'ok',
-      version: '1.4.0',
+      droplet_id: '203.0.113.7',
     });
     expect(calls[0]!.url).toBe('http://sidecar.test:3100/health');
     expect((calls[0]!.init.headers as Record<string, string> | undefined)?.['x-genesis-jwt']).toBeUndefined();

@@ -93,7 +93,7 @@ describe('signSidecarJwt', () => {
   });
 });
 
-describe('verifySidecarJwt', () => {
+describe("verifySidecarJwt (the deployed v1 agent's rules and texts)", () => {
   it('accepts a valid token and returns its claims', () => {
     const res = verify(signGood());
     expect(res).toMatchObject({
@@ -102,11 +102,25 @@ describe('verifySidecarJwt', () => {
     });
   });
 
-  it('accepts a numeric expected droplet id equal to the string claim', () => {
+  it('compares the droplet_id claim with DROPLET_ID as a string (a number given is its decimal text)', () => {
     expect(verify(signGood(), { dropletId: 4242 }).ok).toBe(true);
+    const ip = signGood({ dropletId: '203.0.113.7' });
+    expect(verify(ip, { dropletId: '203.0.113.7' }).ok).toBe(true);
+    expect(verify(ip)).toEqual({
+      ok: false,
+      reason: 'droplet_mismatch',
+      error: 'Droplet mismatch (expected 4242, got 203.0.113.7)',
+    });
   });
 
-  const refusals: [string, () => string, Partial<SidecarJwtExpectation>, string, number?][] = [
+  it('has no lifetime limit: a 3600 s token passes (recorded), only exp <= now is refused', () => {
+    expect(verify(craft(goodClaims({ exp: NOW_S + 3600 }))).ok).toBe(true);
+    expect(verify(craft(goodClaims({ iat: NOW_S - 86_400, exp: NOW_S + 1 }))).ok).toBe(true);
+    // jsonwebtoken lets a token without exp through, and so does the agent
+    expect(verify(craft(goodClaims({ exp: undefined }))).ok).toBe(true);
+  });
+
+  const refusals: [string, () => string, Partial<SidecarJwtExpectation>, string, string, number?][] = [
     [
       'a token signed with another key',
       () =>
@@ -118,68 +132,168 @@ describe('verifySidecarJwt', () => {
         }),
       {},
       'bad_signature',
+      'Invalid token: invalid signature',
     ],
-    ['an expired token', () => signGood({ ttlSeconds: 60 }), {}, 'expired', NOW + 60_000],
-    ['a token expiring exactly now', () => signGood({ ttlSeconds: 30 }), {}, 'expired', NOW + 30_000],
-    ['a wrong audience', () => craft(goodClaims({ aud: 'dashboard' })), {}, 'bad_audience'],
-    ['a missing audience', () => craft(goodClaims({ aud: undefined })), {}, 'bad_audience'],
-    ['a wrong issuer', () => craft(goodClaims({ iss: 'someone-else' })), {}, 'bad_issuer'],
-    ['another workspace (sub)', () => signGood({ workspaceId: 'ws_beta' }), {}, 'workspace_mismatch'],
-    ['another droplet', () => signGood({ dropletId: 4243 }), {}, 'droplet_mismatch'],
+    ['an expired token', () => signGood({ ttlSeconds: 60 }), {}, 'expired', 'Token expired', NOW + 60_000],
+    [
+      'a token expiring exactly now',
+      () => signGood({ ttlSeconds: 30 }),
+      {},
+      'expired',
+      'Token expired',
+      NOW + 30_000,
+    ],
+    [
+      'a wrong audience',
+      () => craft(goodClaims({ aud: 'dashboard' })),
+      {},
+      'bad_audience',
+      'Invalid audience',
+    ],
+    [
+      'an audience array, even ["sidecar"] (recorded)',
+      () => craft(goodClaims({ aud: ['sidecar'] })),
+      {},
+      'bad_audience',
+      'Invalid audience',
+    ],
+    [
+      'a missing audience',
+      () => craft(goodClaims({ aud: undefined })),
+      {},
+      'bad_audience',
+      'Invalid audience',
+    ],
+    [
+      'a wrong issuer',
+      () => craft(goodClaims({ iss: 'someone-else' })),
+      {},
+      'bad_issuer',
+      'Invalid token: jwt issuer invalid. expected: genesis-dashboard',
+    ],
+    [
+      'another workspace (sub)',
+      () => signGood({ workspaceId: 'ws_beta' }),
+      {},
+      'workspace_mismatch',
+      'Workspace mismatch (expected ws_alpha, got ws_beta)',
+    ],
+    [
+      'another droplet',
+      () => signGood({ dropletId: 4243 }),
+      {},
+      'droplet_mismatch',
+      'Droplet mismatch (expected 4242, got 4243)',
+    ],
+    [
+      'a numeric droplet_id claim (recorded: "expected 424242, got 424242")',
+      () => craft(goodClaims({ droplet_id: 4242 })),
+      {},
+      'droplet_mismatch',
+      'Droplet mismatch (expected 4242, got 4242)',
+    ],
     [
       'an action that is not the body action',
       () => signGood({ action: 'HEALTH_CHECK' }),
       { action: 'SWAP_CONTAINER' },
       'action_mismatch',
+      'Action mismatch: JWT=HEALTH_CHECK, Body=SWAP_CONTAINER',
     ],
-    ['exp - iat above 300 s', () => craft(goodClaims({ exp: NOW_S + 301 })), {}, 'lifetime_too_long'],
-    ['a numeric droplet_id claim', () => craft(goodClaims({ droplet_id: 4242 })), {}, 'bad_claims'],
-    ['no jti', () => craft(goodClaims({ jti: undefined })), {}, 'bad_claims'],
-    ['a non-integer exp', () => craft(goodClaims({ exp: 'later' })), {}, 'bad_claims'],
+    [
+      'no jti',
+      () => craft(goodClaims({ jti: undefined })),
+      {},
+      'missing_jti',
+      'Invalid token: jti is required',
+    ],
+    [
+      'a non-numeric exp',
+      () => craft(goodClaims({ exp: 'later' })),
+      {},
+      'bad_claims',
+      'Invalid token: invalid exp value',
+    ],
+    [
+      'a token not valid yet (nbf)',
+      () => craft(goodClaims({ nbf: NOW_S + 60 })),
+      {},
+      'not_active',
+      'Invalid token: jwt not active',
+    ],
   ];
 
-  // object rows: a 5-parameter callback with 4-element rows would make jest pass `done`
-  it.each(refusals.map(([name, make, exp, reason, now]) => ({ name, make, exp, reason, now: now ?? NOW })))(
-    'refuses $name',
-    ({ make, exp, reason, now }) => {
-      expect(verify(make(), exp, new JtiCache(), now)).toEqual({ ok: false, reason });
-    },
-  );
+  // object rows: a 6-parameter callback with 5-element rows would make jest pass `done`
+  it.each(
+    refusals.map(([name, make, exp, reason, error, now]) => ({
+      name,
+      make,
+      exp,
+      reason,
+      error,
+      now: now ?? NOW,
+    })),
+  )('refuses $name', ({ make, exp, reason, error, now }) => {
+    expect(verify(make(), exp, new JtiCache(), now)).toEqual({ ok: false, reason, error });
+  });
 
-  it('refuses a replayed jti, and only remembers jtis of accepted tokens', () => {
+  it('checks expiry before everything but the signature, as jsonwebtoken does', () => {
+    const t = craft(goodClaims({ aud: ['sidecar'], exp: NOW_S - 1 }));
+    expect(verify(t)).toMatchObject({ ok: false, reason: 'expired' });
+  });
+
+  it('consumes the jti before comparing actions: the same token with the right action is a replay', () => {
     const cache = new JtiCache();
     const token = signGood();
-    expect(verify(token, { action: 'RESTART_N8N' }, cache)).toEqual({ ok: false, reason: 'action_mismatch' });
-    expect(cache.size).toBe(0);
-    expect(verify(token, {}, cache).ok).toBe(true);
-    expect(verify(token, {}, cache)).toEqual({ ok: false, reason: 'replayed' });
-    expect(verify(token, {}, cache, NOW + 10_000)).toEqual({ ok: false, reason: 'replayed' });
+    expect(verify(token, { action: 'GET_LOGS' }, cache)).toMatchObject({
+      ok: false,
+      error: 'Action mismatch: JWT=HEALTH_CHECK, Body=GET_LOGS',
+    });
+    expect(cache.size).toBe(1);
+    expect(verify(token, {}, cache)).toEqual({
+      ok: false,
+      reason: 'replayed',
+      error: 'Token already processed (replay attack)',
+    });
     // another token with a different jti still passes
     expect(verify(signGood(), {}, cache).ok).toBe(true);
+  });
+
+  it('does not consume the jti of a token refused before the replay check', () => {
+    const cache = new JtiCache();
+    const token = signGood();
+    expect(verify(token, { dropletId: 'elsewhere' }, cache).ok).toBe(false);
+    expect(cache.size).toBe(0);
+    expect(verify(token, {}, cache).ok).toBe(true);
+    expect(verify(token, {}, cache)).toMatchObject({ ok: false, reason: 'replayed' });
+    expect(verify(token, {}, cache, NOW + 10_000)).toMatchObject({ ok: false, reason: 'replayed' });
   });
 
   it('refuses alg none (unsigned) and alg HS256 (key confusion with the public key as secret)', () => {
     const claims = goodClaims();
     const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`;
-    expect(verify(none)).toEqual({ ok: false, reason: 'unsupported_alg' });
+    expect(verify(none)).toMatchObject({ ok: false, reason: 'bad_signature' });
     const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
     const hs = `${input}.${createHmac('sha256', publicPem).update(input).digest('base64url')}`;
-    expect(verify(hs)).toEqual({ ok: false, reason: 'unsupported_alg' });
+    expect(verify(hs)).toEqual({
+      ok: false,
+      reason: 'unsupported_alg',
+      error: 'Invalid token: invalid algorithm',
+    });
     const rs256NoSig = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.`;
-    expect(verify(rs256NoSig)).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verify(rs256NoSig)).toMatchObject({ ok: false, reason: 'bad_signature' });
   });
 
   it('refuses a token whose claims were altered after signing', () => {
     const [h, , s] = signGood({ workspaceId: 'ws_beta' }).split('.');
     const forged = `${h}.${b64(goodClaims())}.${s}`;
-    expect(verify(forged)).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(verify(forged)).toMatchObject({ ok: false, reason: 'bad_signature' });
   });
 
   it('refuses malformed tokens', () => {
     for (const t of ['', 'abc', 'a.b', 'a.b.c.d', '!!.??.**', `${b64('str')}.${b64({})}.sig`]) {
       expect(verify(t).ok).toBe(false);
     }
-    expect(verify('a.b')).toEqual({ ok: false, reason: 'malformed' });
+    expect(verify('a.b')).toEqual({ ok: false, reason: 'malformed', error: 'Invalid token: jwt malformed' });
   });
 });
 

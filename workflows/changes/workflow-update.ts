@@ -1,19 +1,22 @@
 /**
- * Pushes one n8n workflow to one tenant: DEPLOY_WORKFLOW (or UPDATE_WORKFLOW when tenant_versions
- * already knows the n8n workflow id), ACTIVATE_WORKFLOW, then GET_WORKFLOW must read back the new
- * version (carried in workflow_json.meta.genesisVersion) and active. Only then tenant_versions
- * records component 'workflow:<name>' with artifact {workflow_id, workflow_json}; the previous
- * artifact is kept so a rollback can redeploy it.
+ * Pushes one n8n workflow to one tenant through protocol v1: DEPLOY_WORKFLOW (the agent applies
+ * the credential map and answers the n8n id in `id`; at most once per run, see the activity) or,
+ * when tenant_versions already knows the n8n workflow id, UPDATE_WORKFLOW with the credential ids
+ * substituted here (the agent does not); then ACTIVATE_WORKFLOW, then GET_WORKFLOW must read back
+ * active and equal to what was sent (name, nodes, connections, settings). The agent drops `meta`,
+ * so the version is never read from n8n: only after the read-back does tenant_versions record
+ * component 'workflow:<name>' at the version, with artifact {workflow_id, workflow_json}; the
+ * previous artifact is kept so a rollback can redeploy it.
  */
 import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   ChangeFailure,
   invalidWorkflowUpdate,
-  WORKFLOW_VERSION_META_KEY,
   type ChangeStatus,
   type WorkflowUpdateInput,
   type WorkflowUpdateResult,
 } from '../../src/domain/changes';
+import { forwardedWorkflow, substituteCredentials } from '../../src/domain/n8n-workflow';
 import { changeStatusQuery } from '../messages';
 import { db, sidecar } from './activities';
 import { failureMessage } from './input';
@@ -28,8 +31,9 @@ export async function workflowUpdate(input: WorkflowUpdateInput): Promise<Workfl
   setHandler(changeStatusQuery, () => status);
 
   await loadOwnedDroplet(input);
-  const meta = (input.workflowJson.meta ?? {}) as Record<string, unknown>;
-  const workflowJson = { ...input.workflowJson, meta: { ...meta, [WORKFLOW_VERSION_META_KEY]: version } };
+  const workflowJson = input.workflowJson;
+  // what n8n must hold afterwards: the forwarded fields, credential ids substituted
+  const expected = forwardedWorkflow(substituteCredentials(workflowJson, input.credentialMap));
 
   const current = await db.getTenantVersion({ workspaceId, component });
   const knownId = current?.artifact?.workflow_id;
@@ -40,12 +44,19 @@ export async function workflowUpdate(input: WorkflowUpdateInput): Promise<Workfl
       status.phase = 'updating';
       action = 'update';
       n8nWorkflowId = knownId;
-      await sidecar.sidecarUpdateWorkflow({ dropletId, n8nWorkflowId, workflowJson });
+      await sidecar.sidecarUpdateWorkflow({
+        dropletId,
+        n8nWorkflowId,
+        workflowJson: substituteCredentials(workflowJson, input.credentialMap),
+      });
     } else {
       status.phase = 'deploying';
       action = 'deploy';
       n8nWorkflowId = await sidecar.sidecarDeployWorkflow({
         dropletId,
+        workspaceId,
+        workflowId,
+        workflowName,
         workflowJson,
         credentialMap: input.credentialMap,
       });
@@ -54,14 +65,13 @@ export async function workflowUpdate(input: WorkflowUpdateInput): Promise<Workfl
     status.phase = 'activating';
     await sidecar.sidecarActivateWorkflow({ dropletId, n8nWorkflowId });
     status.phase = 'verifying';
-    const read = await sidecar.sidecarWorkflowVersion({
-      dropletId,
-      n8nWorkflowId,
-      metaKey: WORKFLOW_VERSION_META_KEY,
-    });
-    if (read.version !== version || !read.active) {
+    const read = await sidecar.sidecarReadBackWorkflow({ dropletId, n8nWorkflowId, expected });
+    if (read.differences.length > 0 || !read.active) {
       throw new Error(
-        `workflow ${n8nWorkflowId} reads back version ${read.version ?? 'none'}${read.active ? '' : ' (inactive)'}, expected ${version} active`,
+        `workflow ${n8nWorkflowId} reads back ${read.active ? 'active' : 'inactive'}` +
+          (read.differences.length
+            ? ` with ${read.differences.join(', ')} differing from what was sent`
+            : ''),
       );
     }
   } catch (err) {

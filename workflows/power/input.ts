@@ -1,5 +1,5 @@
 /** Start-time validation and timing defaults shared by the power workflows. */
-import { DEFAULT_POWER_TIMINGS, invalidPowerInput, type PowerTimings } from '../../src/domain/power';
+import { invalidPowerInput, resolvePowerTimings, type PowerTimings } from '../../src/domain/power';
 import { requireValidDropletInput } from '../droplet-owner';
 
 /** Step 1 of the droplet-operation prologue for the power workflows (see ../droplet-owner.ts). */
@@ -8,8 +8,5 @@ export function requireValidInput(input: unknown, reasons?: readonly string[]): 
 }
 
 export function timingsWith(overrides?: Partial<PowerTimings>): PowerTimings {
-  return {
-    ...DEFAULT_POWER_TIMINGS,
-    ...Object.fromEntries(Object.entries(overrides ?? {}).filter(([, v]) => v !== undefined)),
-  };
+  return resolvePowerTimings(overrides);
 }

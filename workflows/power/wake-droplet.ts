@@ -23,6 +23,7 @@ import {
   type PowerStatus,
   type WakeDropletInput,
 } from '../../src/domain/power';
+import { isFresh } from '../../src/domain/liveness';
 import { heartbeatObservedSignal, powerStatusQuery, workflowIds } from '../messages';
 import { actionWaiter, db, provider } from './activities';
 import { hardReboot } from './hard-reboot';
@@ -56,9 +57,11 @@ async function wake(input: WakeDropletInput): Promise<PowerResult> {
 
   const started = Date.now();
   const droplet = await loadOwnedDroplet(input);
-  const fresh =
-    droplet.lastHeartbeatAt && started - Date.parse(droplet.lastHeartbeatAt) < timings.verifyWindowMs;
-  if (droplet.state === 'ACTIVE_HEALTHY' && fresh) {
+  // The same timeout as the watchdog's: a droplet it finds stale is never "already healthy" here.
+  if (
+    droplet.state === 'ACTIVE_HEALTHY' &&
+    isFresh(droplet.lastHeartbeatAt, started, timings.heartbeatTimeoutMs)
+  ) {
     status.phase = 'done';
     status.outcome = 'already_healthy';
     return { dropletId, outcome: 'already_healthy', attempts: 0 };

@@ -1,9 +1,9 @@
 /**
- * Fleet rollout: a sidecar version or an n8n workflow version pushed to many tenants.
+ * Fleet rollout: an n8n image tag or an n8n workflow version pushed to many tenants.
  *
  *   plan (once, in Postgres: every target and its wave; canary = wave 0)
  *   for each wave, one per run:
- *     wait while paused -> update each tenant through its own child workflow (sidecarUpdate or
+ *     wait while paused -> update each tenant through its own child workflow (n8nContainerUpdate or
  *     workflowUpdate), at most maxConcurrency at once -> judge the wave against its failure budget
  *     -> passed: pause between waves (after the canary, wait for `resume` unless autoPromote),
  *        continue as new with the next wave
@@ -46,7 +46,7 @@ import {
   type WaveProgress,
 } from '../../src/domain/rollout';
 import { searchAttributes } from '../../src/temporal/search-attributes';
-import { sidecarUpdate } from '../changes/sidecar-update';
+import { n8nContainerUpdate } from '../changes/n8n-container-update';
 import { workflowUpdate } from '../changes/workflow-update';
 import { requireValid } from '../changes/input';
 import {
@@ -237,7 +237,7 @@ export async function fleetRollout(
       rolloutId,
       kind,
       targetVersion,
-      component: kind === 'sidecar' ? 'sidecar' : `workflow:${input.workflow!.workflowName}`,
+      component: kind === 'n8n' ? 'n8n' : `workflow:${input.workflow!.workflowName}`,
       selector: input.selector,
       canarySize: o.canarySize,
       waveSize: o.waveSize,
@@ -245,7 +245,6 @@ export async function fleetRollout(
       spec: {
         kind,
         targetVersion,
-        image: input.sidecar?.image,
         workflowName: input.workflow?.workflowName,
         selector: input.selector,
         ...o,
@@ -319,20 +318,13 @@ export async function fleetRollout(
 
   async function updateTenant(t: RolloutTarget, wave: number): Promise<TargetResult> {
     const base = { workspaceId: t.workspaceId, dropletId: t.dropletId };
-    if (kind === 'sidecar' && !t.fromVersion)
-      return { ...base, status: 'skipped', reason: 'sidecar version unknown' };
+    if (kind === 'n8n' && !t.fromVersion)
+      return { ...base, status: 'skipped', reason: 'n8n tag not recorded' };
     const childId = childIdOf(t);
     inFlight.add(childId);
     try {
-      if (kind === 'sidecar') {
-        await sidecarChild(
-          t,
-          childId,
-          t.fromVersion!,
-          targetVersion,
-          `${t.fromVersion}->${targetVersion}`,
-          wave,
-        );
+      if (kind === 'n8n') {
+        await n8nChild(t, childId, t.fromVersion!, targetVersion, `${t.fromVersion}->${targetVersion}`, wave);
       } else {
         await workflowChild(t, childId, input.workflow!.workflowJson, targetVersion);
       }
@@ -344,27 +336,26 @@ export async function fleetRollout(
     }
   }
 
-  /** One tenant's sidecarUpdate child, from -> to: the rollout's update or its rollback. */
-  function sidecarChild(
+  /** One tenant's n8nContainerUpdate child, from -> to: the rollout's update or its rollback. */
+  function n8nChild(
     t: RolloutTarget,
     workflowId: string,
-    fromVersion: string,
-    toVersion: string,
+    fromTag: string,
+    toTag: string,
     reason: string,
     wave?: number,
   ) {
-    return executeChild(sidecarUpdate, {
+    return executeChild(n8nContainerUpdate, {
       workflowId,
       args: [
         {
           workspaceId: t.workspaceId,
           dropletId: t.dropletId,
-          fromVersion,
-          toVersion,
-          image: input.sidecar!.image,
+          fromTag,
+          toTag,
           autoPromote: true,
-          verifyWindowMs: input.sidecar!.verifyWindowMs,
-          verifyPollMs: input.sidecar!.verifyPollMs,
+          verifyWindowMs: input.n8n?.verifyWindowMs,
+          verifyPollMs: input.n8n?.verifyPollMs,
           rolloutId,
           wave,
         },
@@ -374,7 +365,7 @@ export async function fleetRollout(
         workspaceId: t.workspaceId,
         dropletId: t.dropletId,
         rolloutId,
-        operation: 'sidecar_update',
+        operation: 'n8n_update',
         reason,
       }),
     });
@@ -413,14 +404,14 @@ export async function fleetRollout(
   }
 
   function childIdOf(t: RolloutTarget): string {
-    return kind === 'sidecar'
-      ? changeIds.sidecarUpdate(t.dropletId, targetVersion)
+    return kind === 'n8n'
+      ? changeIds.n8nUpdate(t.dropletId, targetVersion)
       : changeIds.workflowUpdate(t.dropletId, input.workflow!.workflowName, targetVersion);
   }
 
-  /** Sidecar updates in flight roll themselves back on `abort`; workflow updates just finish. */
+  /** n8n updates in flight roll themselves back on `abort`; workflow updates just finish. */
   function abortInFlight(reason: string): void {
-    if (kind !== 'sidecar') return;
+    if (kind !== 'n8n') return;
     for (const id of inFlight) {
       getExternalWorkflowHandle(id)
         .signal(abortSignal, { reason: `rollout ${rolloutId} ${reason}` })
@@ -473,10 +464,10 @@ export async function fleetRollout(
     const base = { workspaceId: t.workspaceId, dropletId: t.dropletId };
     const workflowId = rolloutIds.rollback(rolloutId, t.dropletId);
     try {
-      if (kind === 'sidecar') {
+      if (kind === 'n8n') {
         if (!t.fromVersion)
-          return { ...base, status: 'succeeded', reason: 'not rolled back: previous version unknown' };
-        await sidecarChild(
+          return { ...base, status: 'succeeded', reason: 'not rolled back: previous tag unknown' };
+        await n8nChild(
           t,
           workflowId,
           targetVersion,

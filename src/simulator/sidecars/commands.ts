@@ -1,83 +1,143 @@
 /**
- * What a simulated sidecar does for each action of DESIGN.md section 3 (payload/result choices as
- * in src/sidecar/protocol.ts). Every handler answers `{ok: true, result}` or `{ok: false, error}`;
- * the server turns that into 200 `{success, result?, error?, execution_time_ms}`.
+ * What the deployed v1 agent does for each action (specs/sidecar-v1/PROTOCOL.md, the table, and
+ * recorded-exchanges.json), quirks included. A handler returns the `result` (outer success:true) or
+ * throws a CommandError whose message becomes 200 `{success:false, error}`.
+ *
+ * Recorded (must not change): result shapes; n8n unreachable -> "Failed to <verb>: connect
+ * ECONNREFUSED <host:port>"; "Unknown command: X"; container actions catch their own docker
+ * failure and answer `{success:false}` inside an outer success:true, without text; DEPLOY_WORKFLOW
+ * forwards only name/nodes/connections/settings (+ active:false), with credential_map ids replaced
+ * in the JSON; UPDATE_WORKFLOW forwards workflow_json as given (meta included, no credential_map);
+ * COLLECT_METRICS `since: "all-time"` when not asked for.
+ * Not recorded (chosen as the agent's axios calls would fail): n8n answering an error status ->
+ * "Failed to <verb>: Request failed with status code <n>" (404 for an unknown id, 400 for a
+ * workflow without name/nodes/connections/settings, 503 from an unhealthy n8n); a credential blob
+ * that does not open -> "Failed to create/update credential: <node:crypto message>".
  */
-import { z } from 'zod';
 import { CredentialBlobError, decryptCredential } from '../../sidecar/credential-blob';
-import { SIDECAR_ACTIONS, type SidecarAction } from '../../sidecar/protocol';
-import type { SimAgent } from './agent';
+import type { SimAgent, SimWorkflow } from './agent';
 
 export interface CommandEnv {
   masterKey: string;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
+  /** docker pull duration (an image not yet on the droplet) */
   pullDelayMs: number;
+  /** time for a new n8n container to pass its docker health check */
   swapDelayMs: number;
+  /** the agent's docker health wait for a new container (v1: 60 s) */
+  swapHealthWaitMs: number;
+  /** docker restart n8n duration (n8n down meanwhile) */
   restartDelayMs: number;
 }
 
+/** The text of a handler failure (200 success:false). */
+export class CommandError extends Error {}
+
+export const V1_ACTIONS = [
+  'HEALTH_CHECK',
+  'DEPLOY_WORKFLOW',
+  'GET_WORKFLOW',
+  'UPDATE_WORKFLOW',
+  'ACTIVATE_WORKFLOW',
+  'DEACTIVATE_WORKFLOW',
+  'DELETE_WORKFLOW',
+  'INJECT_CREDENTIAL',
+  'ROTATE_CREDENTIAL',
+  'RESTART_N8N',
+  'PULL_IMAGE',
+  'SWAP_CONTAINER',
+  'GET_LOGS',
+  'COLLECT_METRICS',
+] as const;
+export type V1Action = (typeof V1_ACTIONS)[number];
+
 export type CommandOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: string };
 
-const ok = (result: Record<string, unknown>): CommandOutcome => ({ ok: true, result });
-const fail = (error: string): CommandOutcome => ({ ok: false, error });
+type Payload = Record<string, unknown>;
+type Handler = (agent: SimAgent, p: Payload, env: CommandEnv) => Promise<Record<string, unknown>>;
 
-const workflowJson = z.record(z.string(), z.unknown());
-const workflowId = z.object({ workflow_id: z.string().min(1) });
-const blob = z.string().min(1);
+/** An allowed image for PULL_IMAGE: n8n's, or the fleet's sidecar image from any registry owner. */
+const ALLOWED_IMAGE = /^(?:n8nio\/n8n|(?:[a-z0-9.-]+\/)+genesis-sidecar)$/;
+const N8N_IMAGE = 'n8nio/n8n';
 
-const payloads = {
-  HEALTH_CHECK: z.object({}),
-  DEPLOY_WORKFLOW: z.object({
-    workflow_json: workflowJson,
-    credential_map: z.record(z.string(), z.string()).optional(),
-  }),
-  GET_WORKFLOW: workflowId,
-  UPDATE_WORKFLOW: z.object({ workflow_id: z.string().min(1), workflow_json: workflowJson }),
-  ACTIVATE_WORKFLOW: workflowId,
-  DEACTIVATE_WORKFLOW: workflowId,
-  DELETE_WORKFLOW: workflowId,
-  INJECT_CREDENTIAL: z.object({
-    credential_type: z.string().min(1),
-    credential_name: z.string().min(1),
-    encrypted_data: blob,
-  }),
-  ROTATE_CREDENTIAL: z.object({ credential_id: z.string().min(1), encrypted_data: blob }),
-  RESTART_N8N: z.object({}),
-  PULL_IMAGE: z.object({ image_name: z.string().min(1), tag: z.string().min(1) }),
-  SWAP_CONTAINER: z.object({ new_image_tag: z.string().min(1) }),
-  GET_LOGS: z.object({
-    lines: z.number().int().min(1).max(10_000).optional(),
-    since: z.iso.datetime().optional(),
-  }),
-  COLLECT_METRICS: z.object({ since: z.iso.datetime().optional() }),
-} satisfies Record<SidecarAction, z.ZodType>;
+/** The fleet's snake_case credential types the agent maps to n8n's (openai_api is recorded). */
+const CREDENTIAL_TYPES: Record<string, string> = {
+  openai_api: 'openAiApi',
+  anthropic_api: 'anthropicApi',
+  google_oauth2: 'googleOAuth2Api',
+  gmail_oauth2: 'gmailOAuth2',
+  smtp: 'smtp',
+  http_header_auth: 'httpHeaderAuth',
+  slack_api: 'slackApi',
+};
+const n8nCredentialType = (t: string) =>
+  CREDENTIAL_TYPES[t] ?? (t.includes('_') ? t.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) : t);
 
-type Payload<A extends SidecarAction> = z.output<(typeof payloads)[A]>;
-type Handler<A extends SidecarAction> = (
-  agent: SimAgent,
-  p: Payload<A>,
-  env: CommandEnv,
-) => Promise<CommandOutcome>;
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function n8nGuard(agent: SimAgent): CommandOutcome | undefined {
-  return agent.n8nStatus === 'down' ? fail('n8n is not running') : undefined;
+/** n8n's public API, as the agent's axios sees it: throws "Failed to <verb>: <reason>". */
+function n8n(agent: SimAgent, verb: string): void {
+  const down = agent.n8nApiError();
+  if (down) throw new CommandError(`Failed to ${verb}: ${down}`);
 }
 
-function openBlob(agent: SimAgent, env: CommandEnv, encrypted: string): Record<string, unknown> | string {
+function n8nStatusError(verb: string, status: number): CommandError {
+  return new CommandError(`Failed to ${verb}: Request failed with status code ${status}`);
+}
+
+function workflowOf(agent: SimAgent, id: unknown, verb: string): SimWorkflow {
+  const wf = typeof id === 'string' ? agent.workflows.get(id) : undefined;
+  if (!wf) throw n8nStatusError(verb, 404);
+  return wf;
+}
+
+/** Replaces every template credential id by the tenant's, anywhere in the JSON (as the agent does). */
+function applyCredentialMap(json: unknown, map: unknown): unknown {
+  if (!isRecord(map)) return json;
+  let text = JSON.stringify(json);
+  for (const [from, to] of Object.entries(map)) {
+    if (typeof to !== 'string' || from === '') continue;
+    text = text.split(JSON.stringify(from).slice(1, -1)).join(JSON.stringify(to).slice(1, -1));
+  }
+  return JSON.parse(text) as unknown;
+}
+
+function webhookUrl(agent: SimAgent, nodes: unknown[]): string | undefined {
+  for (const node of nodes) {
+    if (!isRecord(node) || node.type !== 'n8n-nodes-base.webhook') continue;
+    const path =
+      typeof node.webhookId === 'string'
+        ? node.webhookId
+        : isRecord(node.parameters) && typeof node.parameters.path === 'string'
+          ? node.parameters.path
+          : undefined;
+    if (path) return `${agent.n8nUrl.replace(/\/+$/, '')}/webhook/${path}`;
+  }
+  return undefined;
+}
+
+function openBlob(
+  agent: SimAgent,
+  env: CommandEnv,
+  encrypted: unknown,
+  verb: string,
+): Record<string, unknown> {
   try {
-    return decryptCredential(env.masterKey, agent.workspaceId, encrypted);
+    return decryptCredential(env.masterKey, agent.workspaceId, String(encrypted ?? ''));
   } catch (err) {
-    if (err instanceof CredentialBlobError) return `credential blob rejected: ${err.reason}`;
+    if (err instanceof CredentialBlobError) {
+      const why: Record<typeof err.reason, string> = {
+        malformed: 'Invalid initialization vector',
+        auth_failed: 'Unsupported state or unable to authenticate data',
+        bad_plaintext: 'Unexpected token in JSON',
+      };
+      throw new CommandError(`Failed to ${verb}: ${why[err.reason]}`);
+    }
     throw err;
   }
 }
-
-function workflowName(json: Record<string, unknown>, fallback: string): string {
-  return typeof json.name === 'string' && json.name ? json.name : fallback;
-}
-
-const INTERRUPTED = fail('interrupted: the agent went down while the command ran');
 
 /** Waits `ms`; false when the agent's processes died meanwhile (its work is then lost). */
 async function survive(agent: SimAgent, env: CommandEnv, ms: number): Promise<boolean> {
@@ -86,190 +146,231 @@ async function survive(agent: SimAgent, env: CommandEnv, ms: number): Promise<bo
   return agent.epoch === epoch;
 }
 
-const handlers: { [A in SidecarAction]: Handler<A> } = {
+/** Thrown when the agent died mid-command: the server drops the connection instead of answering. */
+export class AgentGone extends Error {}
+
+const handlers: Record<V1Action, Handler> = {
   async HEALTH_CHECK(agent) {
-    const s = agent.sample();
-    const status = agent.n8nStatus;
-    return ok({
-      n8n_status: status,
-      n8n_version: agent.n8nVersion,
-      container_status: agent.n8nRunning ? 'running' : 'restarting',
-      container_health: !agent.n8nRunning ? 'starting' : status === 'down' ? 'unhealthy' : 'healthy',
-      cpu_percent: s.cpu,
-      memory_usage_mb: s.memMb,
-      memory_limit_mb: agent.memoryLimitMb,
-    });
+    const result: Record<string, unknown> = { n8n_status: agent.n8nStatus, container_status: 'unknown' };
+    if (!agent.dockerUp) return result; // docker inspect/stats failed: the container fields are absent
+    if (agent.hasFault('n8nStopped')) {
+      result.container_status = 'exited';
+      return result;
+    }
+    result.container_status = agent.n8nRunning ? 'running' : 'restarting';
+    result.container_health = agent.n8nRunning ? 'healthy' : 'starting';
+    if (agent.n8nRunning) {
+      const s = agent.stats();
+      result.cpu_percent = s.cpuPercent;
+      result.memory_usage_mb = s.memMb;
+      result.memory_limit_mb = agent.memoryLimitMb;
+    }
+    return result;
   },
 
   async DEPLOY_WORKFLOW(agent, p, env) {
-    const down = n8nGuard(agent);
-    if (down) return down;
-    const missing = Object.values(p.credential_map ?? {}).filter((id) => !agent.credentials.has(id));
-    if (missing.length > 0) return fail(`unknown credential id(s) in credential_map: ${missing.join(', ')}`);
+    const verb = 'create workflow';
+    n8n(agent, verb);
+    const json = applyCredentialMap(p.workflow_json, p.credential_map);
+    if (!isRecord(json)) throw n8nStatusError(verb, 400);
+    const { name, nodes, connections, settings } = json;
+    if (typeof name !== 'string' || !Array.isArray(nodes) || !isRecord(connections) || !isRecord(settings)) {
+      throw n8nStatusError(verb, 400);
+    }
+    const at = new Date(env.now()).toISOString();
     const id = agent.newId('wf');
     agent.workflows.set(id, {
       id,
-      name: workflowName(p.workflow_json, id),
+      name,
       active: false,
-      json: structuredClone(p.workflow_json),
-      credentialMap: p.credential_map,
+      nodes,
+      connections,
+      settings,
+      createdAt: at,
+      updatedAt: at,
     });
-    agent.log(env.now(), `workflow ${id} deployed`);
-    return ok({ workflow_id: id });
+    agent.log(env.now(), `Workflow "${name}" (${id}) created`);
+    const url = webhookUrl(agent, nodes);
+    return url ? { id, webhookUrl: url } : { id };
   },
 
   async GET_WORKFLOW(agent, p) {
-    const down = n8nGuard(agent);
-    if (down) return down;
-    const wf = agent.workflows.get(p.workflow_id);
-    if (!wf) return fail(`workflow ${p.workflow_id} not found`);
-    return ok({
-      workflow_id: wf.id,
-      name: wf.name,
-      active: wf.active,
-      workflow_json: structuredClone(wf.json),
-    });
+    const verb = 'get workflow';
+    n8n(agent, verb);
+    return { success: true, workflow: structuredClone(workflowOf(agent, p.workflow_id, verb)) };
   },
 
   async UPDATE_WORKFLOW(agent, p, env) {
-    const down = n8nGuard(agent);
-    if (down) return down;
-    const wf = agent.workflows.get(p.workflow_id);
-    if (!wf) return fail(`workflow ${p.workflow_id} not found`);
-    wf.json = structuredClone(p.workflow_json);
-    wf.name = workflowName(p.workflow_json, wf.name);
-    agent.log(env.now(), `workflow ${wf.id} updated`);
-    return ok({ workflow_id: wf.id });
+    const verb = 'update workflow';
+    n8n(agent, verb);
+    const wf = workflowOf(agent, p.workflow_id, verb);
+    if (!isRecord(p.workflow_json)) throw n8nStatusError(verb, 400);
+    const fields = structuredClone(p.workflow_json);
+    delete fields.id; // the URL names the workflow
+    Object.assign(wf, fields, { updatedAt: new Date(env.now()).toISOString() });
+    agent.executionsChanged(env.now());
+    agent.log(env.now(), `Workflow ${wf.id} updated`);
+    return { success: true };
   },
 
-  async ACTIVATE_WORKFLOW(agent, p) {
-    const down = n8nGuard(agent);
-    if (down) return down;
-    const wf = agent.workflows.get(p.workflow_id);
-    if (!wf) return fail(`workflow ${p.workflow_id} not found`);
+  async ACTIVATE_WORKFLOW(agent, p, env) {
+    const verb = 'activate workflow';
+    n8n(agent, verb);
+    const wf = workflowOf(agent, p.workflow_id, verb);
     wf.active = true;
-    return ok({ workflow_id: wf.id, active: true });
+    wf.updatedAt = new Date(env.now()).toISOString();
+    agent.executionsChanged(env.now());
+    agent.log(env.now(), `Workflow ${wf.id} activated`);
+    return { success: true };
   },
 
-  async DEACTIVATE_WORKFLOW(agent, p) {
-    const down = n8nGuard(agent);
-    if (down) return down;
-    const wf = agent.workflows.get(p.workflow_id);
-    if (!wf) return fail(`workflow ${p.workflow_id} not found`);
+  async DEACTIVATE_WORKFLOW(agent, p, env) {
+    const verb = 'deactivate workflow';
+    n8n(agent, verb);
+    const wf = workflowOf(agent, p.workflow_id, verb);
     wf.active = false;
-    return ok({ workflow_id: wf.id, active: false });
+    wf.updatedAt = new Date(env.now()).toISOString();
+    agent.executionsChanged(env.now());
+    return { success: true };
   },
 
   async DELETE_WORKFLOW(agent, p, env) {
-    const down = n8nGuard(agent);
-    if (down) return down;
-    if (!agent.workflows.delete(p.workflow_id)) return fail(`workflow ${p.workflow_id} not found`);
-    agent.log(env.now(), `workflow ${p.workflow_id} deleted`);
-    return ok({ workflow_id: p.workflow_id, deleted: true });
+    const verb = 'delete workflow';
+    n8n(agent, verb);
+    const wf = workflowOf(agent, p.workflow_id, verb);
+    agent.workflows.delete(wf.id);
+    agent.executionsChanged(env.now());
+    agent.log(env.now(), `Workflow ${wf.id} deleted`);
+    return { success: true };
   },
 
   async INJECT_CREDENTIAL(agent, p, env) {
-    const down = n8nGuard(agent);
-    if (down) return down;
-    const data = openBlob(agent, env, p.encrypted_data);
-    if (typeof data === 'string') return fail(data);
+    const verb = 'create credential';
+    const data = openBlob(agent, env, p.encrypted_data, verb);
+    n8n(agent, verb);
+    const credentialType = String(p.credential_type ?? '');
+    if (!credentialType || typeof p.credential_name !== 'string') throw n8nStatusError(verb, 400);
+    const at = new Date(env.now()).toISOString();
     const id = agent.newId('cred');
-    agent.credentials.set(id, { id, type: p.credential_type, name: p.credential_name, data, rotations: 0 });
-    agent.log(env.now(), `credential ${id} (${p.credential_type}) injected`);
-    return ok({ credential_id: id });
+    agent.credentials.set(id, {
+      id,
+      name: p.credential_name,
+      type: n8nCredentialType(credentialType),
+      credentialType,
+      data,
+      rotations: 0,
+      createdAt: at,
+      updatedAt: at,
+    });
+    return { credential_id: id };
   },
 
   async ROTATE_CREDENTIAL(agent, p, env) {
-    const down = n8nGuard(agent);
-    if (down) return down;
-    const cred = agent.credentials.get(p.credential_id);
-    if (!cred) return fail(`credential ${p.credential_id} not found`);
-    const data = openBlob(agent, env, p.encrypted_data);
-    if (typeof data === 'string') return fail(data);
+    const verb = 'update credential';
+    const data = openBlob(agent, env, p.encrypted_data, verb);
+    n8n(agent, verb);
+    const cred = typeof p.credential_id === 'string' ? agent.credentials.get(p.credential_id) : undefined;
+    if (!cred) throw n8nStatusError(verb, 404);
     cred.data = data;
     cred.rotations++;
-    agent.log(env.now(), `credential ${cred.id} rotated`);
-    return ok({ credential_id: cred.id });
+    cred.updatedAt = new Date(env.now()).toISOString();
+    return { success: true };
   },
 
   async RESTART_N8N(agent, _p, env) {
+    if (!agent.dockerUp) return { success: false };
     const degraded = agent.faults.get('degraded');
     agent.n8nRunning = false;
-    if (!(await survive(agent, env, env.restartDelayMs))) return INTERRUPTED;
+    agent.executionsChanged(env.now());
+    if (!(await survive(agent, env, env.restartDelayMs))) throw new AgentGone();
     agent.n8nRunning = true;
     agent.n8nRestarts++;
+    agent.faults.delete('runningExecutions');
+    agent.faults.delete('n8nStopped');
     if (degraded?.kind === 'degraded' && degraded.clearsOnRestart) agent.faults.delete('degraded');
-    agent.log(env.now(), 'n8n restarted');
-    if (agent.n8nStatus === 'down') return fail('n8n did not become healthy after restart');
-    return ok({ n8n_status: agent.n8nStatus });
+    agent.executionsChanged(env.now());
+    agent.log(env.now(), 'n8n ready on 0.0.0.0, port 5678 (restarted)');
+    return { success: true, newPid: agent.newPid() };
   },
 
   async PULL_IMAGE(agent, p, env) {
-    if (!(await survive(agent, env, env.pullDelayMs))) return INTERRUPTED;
-    agent.pulledTags.add(p.tag);
-    agent.log(env.now(), `pulled ${p.image_name}:${p.tag}`);
-    return ok({ image_name: p.image_name, tag: p.tag });
+    const image = typeof p.image_name === 'string' ? p.image_name : '';
+    const tag = typeof p.tag === 'string' && p.tag ? p.tag : 'latest';
+    if (!agent.dockerUp || !ALLOWED_IMAGE.test(image)) return { success: false };
+    const ref = `${image}:${tag}`;
+    if (!agent.pulledImages.has(ref)) {
+      if (!(await survive(agent, env, env.pullDelayMs))) throw new AgentGone();
+      agent.pulledImages.add(ref);
+    }
+    return { success: true };
   },
 
   async SWAP_CONTAINER(agent, p, env) {
-    const previous = agent.sidecarVersion;
-    if (p.new_image_tag === previous) {
-      return ok({ previous_image_tag: previous, new_image_tag: previous, changed: false });
+    // docker inspect n8n --format {{.Id}}, then docker pull n8nio/n8n:<tag>, then create n8n-new
+    // from the old container's config, start it, wait for docker health, retire the old one.
+    const tag = typeof p.new_image_tag === 'string' ? p.new_image_tag : '';
+    if (!agent.dockerUp || !tag) return { success: false };
+    const oldContainerId = agent.containerId;
+    const ref = `${N8N_IMAGE}:${tag}`;
+    if (!agent.pulledImages.has(ref)) {
+      if (!(await survive(agent, env, env.pullDelayMs))) throw new AgentGone();
+      agent.pulledImages.add(ref);
     }
-    if (!agent.pulledTags.has(p.new_image_tag))
-      return fail(`image tag ${p.new_image_tag} has not been pulled`);
-    agent.n8nRunning = false;
-    if (!(await survive(agent, env, env.swapDelayMs))) return INTERRUPTED;
-    agent.sidecarVersion = p.new_image_tag;
-    agent.n8nRunning = true;
-    agent.log(env.now(), `container swapped ${previous} -> ${p.new_image_tag}`);
-    return ok({ previous_image_tag: previous, new_image_tag: p.new_image_tag, changed: true });
+    if (agent.failsHealthWait(tag)) {
+      // the new container never reports healthy: after the wait it is removed, the old one serves on
+      if (!(await survive(agent, env, env.swapHealthWaitMs))) throw new AgentGone();
+      agent.log(env.now(), `n8n-new (${ref}) did not become healthy; removed, ${agent.n8nImageTag} kept`);
+      return { success: false };
+    }
+    if (!(await survive(agent, env, Math.min(env.swapDelayMs, env.swapHealthWaitMs)))) throw new AgentGone();
+    agent.n8nImageTag = tag;
+    agent.containerId = agent.newContainerId();
+    agent.swaps++;
+    agent.executionsChanged(env.now());
+    agent.log(env.now(), `n8n container swapped to ${ref}`);
+    return { success: true, oldContainerId };
   },
 
   async GET_LOGS(agent, p) {
-    const since = p.since ? Date.parse(p.since) : undefined;
-    let lines = [...agent.logLines()];
-    if (since !== undefined) lines = lines.filter((l) => Date.parse(l.slice(0, 24)) >= since);
-    return ok({ lines: lines.slice(-(p.lines ?? 100)) });
+    if (!agent.dockerUp) return { logs: [] };
+    const lines = typeof p.lines === 'number' && p.lines > 0 ? Math.floor(p.lines) : 100;
+    const since = typeof p.since === 'string' ? Date.parse(p.since) : NaN;
+    let logs = [...agent.logLines()];
+    if (!Number.isNaN(since)) logs = logs.filter((l) => Date.parse(l.slice(0, 24)) >= since);
+    return { logs: logs.slice(-lines) };
   },
 
-  async COLLECT_METRICS(agent, _p, env) {
-    const s = agent.sample();
-    return ok({
-      cpu_percent: s.cpu,
-      memory_percent: s.mem,
-      disk_percent: s.disk,
-      memory_usage_mb: s.memMb,
-      memory_limit_mb: agent.memoryLimitMb,
-      uptime_seconds: agent.uptimeSeconds(env.now()),
-      n8n_status: agent.n8nStatus,
-      workflows_total: agent.workflows.size,
-      workflows_active: [...agent.workflows.values()].filter((w) => w.active).length,
-    });
+  async COLLECT_METRICS(agent, p, env) {
+    n8n(agent, 'get metrics');
+    const sinceMs = typeof p.since === 'string' ? Date.parse(p.since) : NaN;
+    const stats = agent.executions.stats(env.now(), Number.isNaN(sinceMs) ? undefined : sinceMs);
+    return { ...stats, since: typeof p.since === 'string' && !Number.isNaN(sinceMs) ? p.since : 'all-time' };
   },
 };
 
-export function isKnownAction(action: string): action is SidecarAction {
-  return (SIDECAR_ACTIONS as readonly string[]).includes(action);
+export function isKnownAction(action: unknown): action is V1Action {
+  return typeof action === 'string' && (V1_ACTIONS as readonly string[]).includes(action);
 }
 
-/** Runs one authorised command on the agent. Unknown actions and bad payloads fail (200 success:false). */
+/**
+ * Runs one authorised command on the agent, as its command router does: an unknown action is
+ * "Unknown command: X"; a handler that throws answers success:false with the message.
+ * Throws AgentGone when the agent died while the command ran (nobody answers).
+ */
 export async function executeCommand(
   agent: SimAgent,
-  action: string,
+  action: unknown,
   payload: unknown,
   env: CommandEnv,
 ): Promise<CommandOutcome> {
-  if (!isKnownAction(action)) return fail(`unknown action: ${action}`);
+  if (!isKnownAction(action)) return { ok: false, error: `Unknown command: ${String(action)}` };
   const forced = agent.failingAction(action);
-  if (forced) return fail(forced);
-  const parsed = payloads[action].safeParse(payload ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return fail(
-      `invalid payload for ${action}: ${issue?.path.join('.') || '(payload)'} ${issue?.message ?? ''}`.trim(),
-    );
+  if (forced) return { ok: false, error: forced };
+  try {
+    const result = await handlers[action](agent, isRecord(payload) ? payload : {}, env);
+    return { ok: true, result };
+  } catch (err) {
+    if (err instanceof CommandError) return { ok: false, error: err.message };
+    throw err;
   }
-  const handler = handlers[action] as Handler<SidecarAction>;
-  return handler(agent, parsed.data as Payload<SidecarAction>, env);
 }

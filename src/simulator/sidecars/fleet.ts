@@ -16,6 +16,17 @@
  *                        not clear recoverOnlyAfterPowerCycle.
  *   bootFailure          a boot that completes under this fault never comes up (condition
  *                        'boot_failed') until the next power on / power cycle without the fault.
+ *
+ * Agent start (v1 mode, specs/sidecar-v1/PROTOCOL.md "Heartbeats"): whenever the agent process
+ * starts (a boot, or docker restarting it) it either
+ *   - is registered (has a persisted token): sends a keep-alive at once (heartbeatOnBoot) and every
+ *     interval, version = n8n status; answers are not read; or
+ *   - is not (registered: false): sends the first-boot handshake (version "unknown") and reads the
+ *     answer. JSON with success:true registers it (persisted: later boots are registered). Anything
+ *     else (202 {"accepted":1}, 401, an error, no dashboard) is "Handshake rejected: <error>" and
+ *     exit 1 before persisting: the agent is down (condition 'crash_loop'), docker restarts it after
+ *     a backoff (restartBackoffBaseMs doubling up to restartBackoffMaxMs) and it tries again.
+ * Native mode has no registration: every agent heartbeats with its droplet token.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,7 +35,13 @@ import type { Logger } from '../../logger';
 import { loadPublicKey } from '../../sidecar/jwt';
 import { type NewSidecarAgent, SimAgent, type SidecarAgentView } from './agent';
 import { CLEARED_BY_BOOT, CLEARED_BY_POWER_CYCLE, type SidecarFault, type SidecarFaultKind } from './faults';
-import { type HeartbeatMode, HeartbeatSender, type HeartbeatStats } from './heartbeats';
+import type { SimWorkflow } from './agent';
+import {
+  type FirstBootOutcome,
+  type HeartbeatMode,
+  HeartbeatSender,
+  type HeartbeatStats,
+} from './heartbeats';
 import { Scheduler } from './scheduler';
 import { type CommandCounters, createRequestHandler, newCommandCounters } from './server';
 
@@ -33,30 +50,41 @@ export interface SidecarFleetOptions {
   publicKey: string | KeyObject;
   /** the fleet's credential master key: opens INJECT/ROTATE_CREDENTIAL blobs */
   masterKey: string;
-  /** where heartbeats go; none are sent without it */
+  /** DASHBOARD_URL: where handshakes (v1) or heartbeats (native) go; none are sent without it */
   dashboardUrl?: string;
+  /** 'v1' (default: the deployed agent's handshakes) or 'native' (explicit opt-in); 'legacy' = v1 */
   heartbeatMode?: HeartbeatMode;
-  /** default 60 000 */
+  /** keep-alive / heartbeat interval; default 60 000 (v1's) */
   heartbeatIntervalMs?: number;
-  /** legacy mode's bearer */
+  /** SIDECAR_HANDSHAKE_SECRET: v1's bearer (required with a dashboardUrl in v1 mode) */
   handshakeSecret?: string;
+  /** N8N_URL of the agents (webhookUrl, connection errors); per agent too; default http://127.0.0.1:5678 */
+  n8nUrl?: string;
   /** power on -> sidecar up; default 1 000 */
   bootDelayMs?: number;
   /** PULL_IMAGE duration; default 0 */
   pullDelayMs?: number;
-  /** SWAP_CONTAINER duration (n8n down meanwhile); default 0 */
+  /** time a good new n8n container takes to pass docker health in SWAP_CONTAINER; default 0 */
   swapDelayMs?: number;
+  /** SWAP_CONTAINER's docker health wait, spent in full by a failing tag; default 60 000 (v1's) */
+  swapHealthWaitMs?: number;
   /** RESTART_N8N duration (n8n down meanwhile); default 0 */
   restartDelayMs?: number;
-  /** send one heartbeat as soon as a boot completes; default true */
+  /** a registered agent sends a keep-alive as soon as it starts; default true */
   heartbeatOnBoot?: boolean;
+  /** docker's restart delay after the first exit of a crash-looping agent, doubling; default 100 */
+  restartBackoffBaseMs?: number;
+  /** the longest restart delay; default 60 000 */
+  restartBackoffMaxMs?: number;
+  /** executions per minute of each active n8n workflow (COLLECT_METRICS); default 1 */
+  executionsPerMinute?: number;
   /** keep-alive sockets towards the dashboard; default 64 */
   heartbeatMaxSockets?: number;
   /** per heartbeat request; default 10 000 */
   heartbeatTimeoutMs?: number;
   /** sends beyond this many in flight are dropped (counted as 'overload'); default 10 000 */
   maxInFlightHeartbeats?: number;
-  /** legacy handshake capabilities; default every action name */
+  /** v1 handshake capabilities of every agent; default ["deploy", "gmail"|"smtp"] per agent */
   capabilities?: string[];
   /** per-agent seen-jti capacity; default 10 000 */
   jtiCapacity?: number;
@@ -71,6 +99,8 @@ export interface SidecarFleetStats {
   agents: number;
   byCondition: Record<string, number>;
   heartbeats: HeartbeatStats;
+  /** first-boot handshakes (v1) */
+  handshakes: { accepted: number; rejected: number };
   commands: CommandCounters;
   scheduler: { pending: number; ran: number };
 }
@@ -87,6 +117,13 @@ export interface SidecarFleet {
   /** clears one kind (failAction: every failAction) or, without kind, every fault */
   clearFault(dropletId: number, kind?: SidecarFaultKind): void;
   commandCount(dropletId: number, action?: string): number;
+  /**
+   * Edits a workflow in n8n "by hand on the droplet" (drift): `mutate` changes the stored workflow
+   * (as GET_WORKFLOW returns it) in place; updatedAt is bumped.
+   */
+  editWorkflow(dropletId: number, workflowId: string, mutate: (workflow: SimWorkflow) => void): void;
+  /** the heartbeat mode in effect ('legacy' reads as 'v1') */
+  readonly heartbeatMode: 'v1' | 'native';
   setHeartbeatInterval(ms: number): void;
   stats(): SidecarFleetStats;
   close(): Promise<void>;
@@ -104,18 +141,21 @@ class Fleet implements SidecarFleet {
   private interval: number;
   private generation = 0;
   private closed = false;
+  private handshakes = { accepted: 0, rejected: 0 };
+  readonly heartbeatMode: 'v1' | 'native';
 
   constructor(private readonly opts: SidecarFleetOptions) {
     this.interval = opts.heartbeatIntervalMs ?? 60_000;
     if (!(this.interval > 0)) throw new RangeError('heartbeatIntervalMs must be positive');
     this.random = opts.random ?? Math.random;
+    this.heartbeatMode = opts.heartbeatMode === 'native' ? 'native' : 'v1';
     this.scheduler = new Scheduler(this.now, 2, (err) =>
       opts.logger?.error({ err: (err as Error).message }, 'sidecar simulator task failed'),
     );
     if (opts.dashboardUrl) {
       this.sender = new HeartbeatSender({
         dashboardUrl: opts.dashboardUrl,
-        mode: opts.heartbeatMode ?? 'native',
+        mode: this.heartbeatMode,
         handshakeSecret: opts.handshakeSecret,
         maxSockets: opts.heartbeatMaxSockets ?? 64,
         timeoutMs: opts.heartbeatTimeoutMs ?? 10_000,
@@ -137,6 +177,7 @@ class Fleet implements SidecarFleet {
           sleep: (ms) => this.scheduler.sleep(ms),
           pullDelayMs: opts.pullDelayMs ?? 0,
           swapDelayMs: opts.swapDelayMs ?? 0,
+          swapHealthWaitMs: opts.swapHealthWaitMs ?? 60_000,
           restartDelayMs: opts.restartDelayMs ?? 0,
         },
       }),
@@ -166,14 +207,28 @@ class Fleet implements SidecarFleet {
     }
     if (this.agents.has(spec.dropletId)) throw new Error(`agent ${spec.dropletId} already exists`);
     if (!spec.workspaceId) throw new TypeError('workspaceId is required');
-    if (this.sender && (this.opts.heartbeatMode ?? 'native') === 'native' && !spec.heartbeatToken) {
+    if (this.sender && this.heartbeatMode === 'native' && !spec.heartbeatToken) {
       // its heartbeats are counted as failed ('no_token') rather than sent unauthenticated
       this.opts.logger?.warn({ dropletId: spec.dropletId }, 'simulated sidecar has no heartbeat token');
     }
-    const agent = new SimAgent(spec, this.urlFor(spec.dropletId), this.now());
-    if (agent.power === 'on') agent.boots = 1;
+    if (spec.agentDropletId !== undefined && typeof spec.agentDropletId !== 'string') {
+      throw new TypeError('agentDropletId is a string (the DROPLET_ID environment variable)');
+    }
+    const sidecarUrl = this.urlFor(spec.dropletId);
+    const agent = new SimAgent(spec, sidecarUrl, this.now(), {
+      agentDropletId: spec.agentDropletId ?? new URL(sidecarUrl).hostname,
+      executionsPerMinute: this.opts.executionsPerMinute ?? 1,
+      n8nUrl: this.opts.n8nUrl ?? 'http://127.0.0.1:5678',
+    });
+    if (this.heartbeatMode === 'native') agent.registered = true;
     this.agents.set(spec.dropletId, agent);
     this.scheduleHeartbeats(agent, this.now() + this.random() * this.interval);
+    if (agent.power === 'on') {
+      agent.boots = 1;
+      agent.executionsChanged(this.now());
+      // a registered agent already running keeps its heartbeat phase; a new one starts now
+      if (!agent.registered) this.startProcess(agent);
+    }
     return agent.sidecarUrl;
   }
 
@@ -202,7 +257,13 @@ class Fleet implements SidecarFleet {
 
   setFault(dropletId: number, fault: SidecarFault): void {
     const a = this.must(dropletId);
-    a.faults.set(fault.kind === 'failAction' ? `failAction:${fault.action}` : fault.kind, { ...fault });
+    if (
+      (fault.kind === 'failingExecutions' || fault.kind === 'flakyTag') &&
+      !(fault.share >= 0 && fault.share <= 1)
+    ) {
+      throw new RangeError(`${fault.kind} share must be in 0..1, got ${fault.share}`);
+    }
+    a.setFault(fault, this.now());
     if (fault.kind === 'crash' || fault.kind === 'recoverOnlyAfterPowerCycle') {
       a.epoch++;
       a.dropConnections();
@@ -210,8 +271,17 @@ class Fleet implements SidecarFleet {
   }
 
   clearFault(dropletId: number, kind?: SidecarFaultKind): void {
+    this.must(dropletId).clearFaults(this.now(), kind);
+  }
+
+  editWorkflow(dropletId: number, workflowId: string, mutate: (workflow: SimWorkflow) => void): void {
     const a = this.must(dropletId);
-    for (const [key, f] of a.faults) if (kind === undefined || f.kind === kind) a.faults.delete(key);
+    const wf = a.workflows.get(workflowId);
+    if (!wf) throw new Error(`droplet ${dropletId} has no n8n workflow ${workflowId}`);
+    mutate(wf);
+    wf.id = workflowId;
+    wf.updatedAt = new Date(this.now()).toISOString();
+    a.executionsChanged(this.now());
   }
 
   commandCount(dropletId: number, action?: string): number {
@@ -241,6 +311,7 @@ class Fleet implements SidecarFleet {
       agents: this.agents.size,
       byCondition,
       heartbeats: this.sender?.stats() ?? { sent: 0, failed: 0, failures: {}, inFlight: 0 },
+      handshakes: { ...this.handshakes },
       commands: structuredClone(this.counters),
       scheduler: { pending: this.scheduler.size, ran: this.scheduler.ran },
     };
@@ -266,11 +337,15 @@ class Fleet implements SidecarFleet {
   private powerLoss(a: SimAgent): void {
     a.bootTask?.cancel();
     a.bootTask = undefined;
+    a.restartTask?.cancel();
+    a.restartTask = undefined;
     a.power = 'off';
     a.bootFailed = false;
+    a.crashLooping = false;
     a.n8nRunning = false;
     a.epoch++;
     a.dropConnections();
+    a.executionsChanged(this.now());
   }
 
   private boot(a: SimAgent, clears: readonly SidecarFaultKind[]): void {
@@ -283,14 +358,57 @@ class Fleet implements SidecarFleet {
       a.boots++;
       a.bootedAt = this.now();
       a.n8nRunning = true;
+      a.crashLoopExits = 0;
       if (a.hasFault('bootFailure')) {
         a.bootFailed = true;
-        a.log(this.now(), 'boot failed');
         return;
       }
-      a.log(this.now(), `booted, sidecar ${a.sidecarVersion}`);
-      if (this.sender && (this.opts.heartbeatOnBoot ?? true)) this.sender.send(a);
+      a.executionsChanged(this.now());
+      a.log(this.now(), `n8n ready on 0.0.0.0, port 5678 (${a.n8nImageTag})`);
+      this.startProcess(a);
     });
+  }
+
+  /** The agent process starts (boot, or docker restarting it after an exit). */
+  private startProcess(a: SimAgent): void {
+    a.processStartedAt = this.now();
+    if (a.registered) {
+      if (this.sender && (this.opts.heartbeatOnBoot ?? true)) this.sender.send(a);
+      return;
+    }
+    const epoch = a.epoch;
+    const outcome = (o: FirstBootOutcome) => {
+      if (this.closed || a.epoch !== epoch || a.registered) return; // the process died meanwhile
+      if (o.accepted) {
+        a.registered = true;
+        a.handshakesAccepted++;
+        a.crashLoopExits = 0;
+        this.handshakes.accepted++;
+        return;
+      }
+      a.handshakeRejected++;
+      a.lastHandshakeError = o.error;
+      this.handshakes.rejected++;
+      this.opts.logger?.debug({ dropletId: a.dropletId, error: o.error }, `Handshake rejected: ${o.error}`);
+      // process.exit(1): in-flight requests die; docker (restart: unless-stopped) starts it again
+      a.crashLooping = true;
+      a.epoch++;
+      a.dropConnections();
+      const base = this.opts.restartBackoffBaseMs ?? 100;
+      const delay = Math.min(
+        this.opts.restartBackoffMaxMs ?? 60_000,
+        base * 2 ** Math.min(a.crashLoopExits, 20),
+      );
+      a.crashLoopExits++;
+      a.restartTask = this.scheduler.after(delay, () => {
+        a.restartTask = undefined;
+        if (this.closed || a.power !== 'on') return;
+        a.crashLooping = false;
+        if (a.alive) this.startProcess(a);
+      });
+    };
+    if (this.sender?.mode === 'v1') this.sender.firstBoot(a, outcome);
+    else outcome({ accepted: false, error: 'DASHBOARD_URL is not set' });
   }
 
   private scheduleHeartbeats(a: SimAgent, firstDue: number): void {
@@ -300,7 +418,7 @@ class Fleet implements SidecarFleet {
     const interval = this.interval;
     const beat = (due: number) => () => {
       if (this.closed || generation !== this.generation) return;
-      if (a.alive) sender.send(a);
+      if (a.alive && a.registered) sender.send(a);
       let next = due + interval;
       const now = this.now();
       if (next <= now) next = now + interval - ((now - due) % interval);

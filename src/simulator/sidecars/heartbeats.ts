@@ -1,21 +1,36 @@
 /**
- * Sends the simulated agents' heartbeats to the dashboard, in one of the two formats of DESIGN.md
- * section 3:
- *   native  POST <dashboardUrl>/v1/heartbeats, Authorization: Bearer <droplet heartbeat token>,
- *           {workspace_id, droplet_id (number), timestamp (ISO 8601), cpu_percent, memory_percent,
- *            disk_percent, n8n_status, sidecar_version, n8n_version, uptime_seconds}
- *   legacy  POST <dashboardUrl>/api/sidecar/handshake, Authorization: Bearer <handshake secret>,
- *           {workspace_id, sidecar_url, version, capabilities[]}
+ * Sends the simulated agents' heartbeats to the dashboard, in one of two formats:
+ *   v1      (default; what every deployed agent does, specs/sidecar-v1/PROTOCOL.md) POST
+ *           <dashboardUrl>/api/sidecar/handshake, Authorization: Bearer <handshake secret>,
+ *           Content-Type: application/json, {workspace_id, sidecar_url, version, capabilities}:
+ *           no droplet id, no metrics, no timestamp. `version` is "unknown" on the first-boot
+ *           handshake and the n8n status ("healthy" | "degraded" | "down") on keep-alives.
+ *           capabilities ["deploy", "gmail"] (["deploy", "smtp"] when the agent has SMTP).
+ *           The first-boot answer is read (firstBoot): the agent requires JSON with success:true.
+ *   native  (explicit opt-in; no deployed agent speaks it) POST <dashboardUrl>/v1/heartbeats,
+ *           Authorization: Bearer <droplet heartbeat token>, {workspace_id, droplet_id (number),
+ *           timestamp (ISO 8601), cpu_percent, memory_percent, disk_percent, n8n_status,
+ *           sidecar_version (the agent's own), n8n_version (the n8n image tag), uptime_seconds}
+ *   legacy  deprecated alias of v1.
  *
  * One keep-alive agent with a bounded number of sockets carries every send. A send that fails
  * (error, timeout, non-2xx, too many already in flight) is counted, never thrown.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { SIDECAR_ACTIONS } from '../../sidecar/protocol';
 import type { SimAgent } from './agent';
 
-export type HeartbeatMode = 'native' | 'legacy';
+export type HeartbeatMode = 'v1' | 'native' | /** @deprecated alias of v1 */ 'legacy';
+
+/** v1's capabilities: deploy, and the agent's mail integration */
+export function v1Capabilities(smtp: boolean): string[] {
+  return ['deploy', smtp ? 'smtp' : 'gmail'];
+}
+
+/** How a first-boot handshake ended: registered, or the error the agent logs before exiting 1. */
+export type FirstBootOutcome = { accepted: true } | { accepted: false; error: string };
+
+const ANSWER_LIMIT = 64 * 1024;
 
 export interface HeartbeatSenderOptions {
   dashboardUrl: string;
@@ -24,6 +39,7 @@ export interface HeartbeatSenderOptions {
   maxSockets: number;
   timeoutMs: number;
   maxInFlight: number;
+  /** v1 capabilities for every agent; default v1Capabilities(agent.smtpEnabled) */
   capabilities?: readonly string[];
   now: () => number;
 }
@@ -43,18 +59,19 @@ export class HeartbeatSender {
   private readonly agent: http.Agent;
   private readonly inFlight = new Set<http.ClientRequest>();
   private readonly failures: Record<string, number> = {};
-  private readonly capabilities: readonly string[];
+  private readonly v1: boolean;
   private sent = 0;
   private failed = 0;
   private closed = false;
 
   constructor(private readonly opts: HeartbeatSenderOptions) {
-    if (opts.mode === 'legacy' && !opts.handshakeSecret) {
-      throw new TypeError('legacy heartbeats need a handshakeSecret');
+    this.v1 = opts.mode !== 'native';
+    if (this.v1 && !opts.handshakeSecret) {
+      throw new TypeError('v1 handshakes need a handshakeSecret (SIDECAR_HANDSHAKE_SECRET)');
     }
     this.url = new URL(opts.dashboardUrl);
     const base = this.url.pathname.replace(/\/+$/, '');
-    this.path = base + (opts.mode === 'native' ? '/v1/heartbeats' : '/api/sidecar/handshake');
+    this.path = base + (this.v1 ? '/api/sidecar/handshake' : '/v1/heartbeats');
     this.transport = this.url.protocol === 'https:' ? https : http;
     this.agent = new this.transport.Agent({
       keepAlive: true,
@@ -62,17 +79,22 @@ export class HeartbeatSender {
       maxFreeSockets: opts.maxSockets,
       scheduling: 'lifo',
     });
-    this.capabilities = opts.capabilities ?? SIDECAR_ACTIONS;
   }
 
-  body(agent: SimAgent): Record<string, unknown> {
+  get mode(): 'v1' | 'native' {
+    return this.v1 ? 'v1' : 'native';
+  }
+
+  body(agent: SimAgent, firstBoot = false): Record<string, unknown> {
     const now = this.opts.now();
-    if (this.opts.mode === 'legacy') {
+    if (this.v1) {
       return {
         workspace_id: agent.workspaceId,
         sidecar_url: agent.sidecarUrl,
-        version: agent.sidecarVersion,
-        capabilities: [...this.capabilities],
+        version: firstBoot ? 'unknown' : agent.n8nStatus,
+        capabilities: this.opts.capabilities
+          ? [...this.opts.capabilities]
+          : v1Capabilities(agent.smtpEnabled),
       };
     }
     const s = agent.sample();
@@ -84,21 +106,39 @@ export class HeartbeatSender {
       memory_percent: s.mem,
       disk_percent: s.disk,
       n8n_status: agent.n8nStatus,
-      sidecar_version: agent.sidecarVersion,
-      n8n_version: agent.n8nVersion,
+      sidecar_version: agent.agentVersion,
+      n8n_version: agent.n8nImageTag,
       uptime_seconds: agent.uptimeSeconds(now),
     };
   }
 
+  /** A keep-alive (v1) or native heartbeat; its answer is not read. */
   send(agent: SimAgent): void {
+    this.post(agent, false);
+  }
+
+  /**
+   * v1's first-boot handshake ("version": "unknown"): `done` gets accepted only for a JSON answer
+   * with success === true (any status: the agent reads the body); otherwise the error the agent
+   * logs as "Handshake rejected: <error>" (the answer's `error`, or "unknown").
+   */
+  firstBoot(agent: SimAgent, done: (outcome: FirstBootOutcome) => void): void {
+    this.post(agent, true, done);
+  }
+
+  private post(agent: SimAgent, firstBoot: boolean, done?: (outcome: FirstBootOutcome) => void): void {
+    const rejected = (error: string) => done?.({ accepted: false, error });
     if (this.closed) return;
-    if (this.inFlight.size >= this.opts.maxInFlight) return this.fail(agent, 'overload');
-    const bearer = this.opts.mode === 'native' ? agent.heartbeatToken : this.opts.handshakeSecret;
+    if (this.inFlight.size >= this.opts.maxInFlight) {
+      this.fail(agent, 'overload');
+      return rejected('overload');
+    }
+    const bearer = this.v1 ? this.opts.handshakeSecret : agent.heartbeatToken;
     if (!bearer) return this.fail(agent, 'no_token');
-    const payload = Buffer.from(JSON.stringify(this.body(agent)));
+    const payload = Buffer.from(JSON.stringify(this.body(agent, firstBoot)));
     let settled = false;
     let gotResponse = false;
-    const settle = (cause?: string) => {
+    const settle = (cause?: string, answer?: string) => {
       if (settled) return;
       settled = true;
       this.inFlight.delete(req);
@@ -109,6 +149,21 @@ export class HeartbeatSender {
       } else {
         this.fail(agent, cause);
       }
+      if (!done) return;
+      if (answer === undefined)
+        return rejected(cause === 'timeout' ? 'timeout of request exceeded' : 'unknown');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(answer);
+      } catch {
+        return rejected('unknown');
+      }
+      const p = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as {
+        success?: unknown;
+        error?: unknown;
+      };
+      if (p.success === true) return done({ accepted: true });
+      rejected(typeof p.error === 'string' && p.error ? p.error : 'unknown');
     };
     const req = this.transport.request(
       {
@@ -126,11 +181,21 @@ export class HeartbeatSender {
       },
       (res) => {
         gotResponse = true;
-        res.resume();
         const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        if (done) {
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size <= ANSWER_LIMIT) chunks.push(c);
+          });
+        } else {
+          res.resume();
+        }
         res.on('close', () => {
-          if (!res.complete) settle('error');
-          else settle(status >= 200 && status < 300 ? undefined : String(status));
+          if (!res.complete) return settle('error');
+          const answer = done ? Buffer.concat(chunks).toString('utf8') : undefined;
+          settle(status >= 200 && status < 300 ? undefined : String(status), answer ?? '');
         });
       },
     );

@@ -1,12 +1,16 @@
 /**
  * The HTTP side of the simulated fleet: one node:http server, every agent under
- * `/agents/<dropletId>`, with the real sidecar's rules (DESIGN.md section 3):
+ * `/agents/<dropletId>`, answering as the deployed v1 agent does (specs/sidecar-v1/):
  *
- *   GET  /agents/<id>/health   200 {status, uptime, workspace_id, droplet_id, version, n8n_status, ...}
- *   POST /agents/<id>/command  401 without X-Genesis-JWT; 500 when the request itself is broken
- *                              (unreadable JSON, no action); 403 for a bad, mismatched or replayed
- *                              token; otherwise 200 {success, result?, error?, execution_time_ms}
- *                              (an unknown or failing action is 200 with success:false).
+ *   GET  /agents/<id>/health   200 {status:"ok", uptime, workspace_id, droplet_id, smtp_enabled,
+ *                              n8n_bootstrapped} (no version; droplet_id is the agent's DROPLET_ID)
+ *   POST /agents/<id>/command  401 {"success":false,"error":"Missing X-Genesis-JWT header",
+ *                              "execution_time_ms":0} without the header; 500 when the request
+ *                              itself is broken (unreadable JSON); 403 {success:false, error,
+ *                              execution_time_ms} for a bad, expired, replayed or mismatched token
+ *                              (texts and order in verifySidecarJwt); otherwise 200 {success,
+ *                              result?, error?, execution_time_ms} (an unknown action or a handler
+ *                              that throws is 200 with success:false and error).
  *
  * An agent that is off, booting, crashed or failed to boot does not answer: the socket is destroyed
  * (what a client sees as connection refused/reset). A hung agent keeps the request open forever.
@@ -15,7 +19,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyObject } from 'node:crypto';
 import { verifySidecarJwt } from '../../sidecar/jwt';
 import type { SimAgent } from './agent';
-import { type CommandEnv, executeCommand } from './commands';
+import { AgentGone, type CommandEnv, executeCommand } from './commands';
 
 export interface CommandCounters {
   total: number;
@@ -101,94 +105,100 @@ export function createRequestHandler(
   const { counters } = ctx;
 
   async function command(agent: SimAgent, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
     const token = req.headers['x-genesis-jwt'];
     if (typeof token !== 'string' || token.length === 0) {
       counters.unauthorized++;
       req.resume();
-      return send(res, 401, { success: false, error: 'missing X-Genesis-JWT header' });
+      return send(res, 401, { success: false, error: 'Missing X-Genesis-JWT header', execution_time_ms: 0 });
     }
     const raw = await readBody(req, ctx.maxBodyBytes);
     if (raw === 'too_large') {
       counters.serverErrors++;
-      return send(res, 500, { success: false, error: 'request body too large' });
+      return send(res, 500, {
+        success: false,
+        error: 'request entity too large',
+        execution_time_ms: elapsed(),
+      });
     }
     let body: unknown;
     try {
-      body = JSON.parse(raw);
-    } catch {
+      body = raw.length === 0 ? {} : JSON.parse(raw);
+    } catch (err) {
       counters.serverErrors++;
-      return send(res, 500, { success: false, error: 'request body is not valid JSON' });
+      return send(res, 500, { success: false, error: (err as Error).message, execution_time_ms: elapsed() });
     }
-    const action = (body as { action?: unknown } | null)?.action;
-    if (typeof body !== 'object' || body === null || typeof action !== 'string') {
-      counters.serverErrors++;
-      return send(res, 500, { success: false, error: 'request body must be {action, payload}' });
-    }
-    const now = ctx.env.now();
+    const { action, payload } = (typeof body === 'object' && body !== null ? body : {}) as {
+      action?: unknown;
+      payload?: unknown;
+    };
     const check = verifySidecarJwt(
       token,
       ctx.publicKey,
-      { workspaceId: agent.workspaceId, dropletId: agent.dropletId, action },
+      { workspaceId: agent.workspaceId, dropletId: agent.agentDropletId, action },
       agent.jtiCache(ctx.jtiCapacity),
-      now,
+      ctx.env.now(),
     );
     if (!check.ok) {
       counters.forbidden++;
       counters.forbiddenByReason[check.reason] = (counters.forbiddenByReason[check.reason] ?? 0) + 1;
-      return send(res, 403, { success: false, error: `invalid token: ${check.reason}` });
+      return send(res, 403, { success: false, error: check.error, execution_time_ms: elapsed() });
     }
 
+    const name = typeof action === 'string' ? action : String(action);
     counters.total++;
-    counters.byAction[action] = (counters.byAction[action] ?? 0) + 1;
-    agent.count(action);
+    counters.byAction[name] = (counters.byAction[name] ?? 0) + 1;
+    agent.count(name);
     if (agent.hasFault('serverError')) {
       counters.serverErrors++;
-      return send(res, 500, { success: false, error: 'internal error (simulated)' });
+      return send(res, 500, {
+        success: false,
+        error: 'Internal server error (simulated)',
+        execution_time_ms: elapsed(),
+      });
     }
 
     agent.openResponses.add(res);
     res.on('close', () => agent.openResponses.delete(res));
-    const started = performance.now();
-    const now1 = (counters.inFlight[action] ?? 0) + 1;
-    counters.inFlight[action] = now1;
-    counters.maxInFlight[action] = Math.max(counters.maxInFlight[action] ?? 0, now1);
-    let outcome: Awaited<ReturnType<typeof executeCommand>>;
+    const now1 = (counters.inFlight[name] ?? 0) + 1;
+    counters.inFlight[name] = now1;
+    counters.maxInFlight[name] = Math.max(counters.maxInFlight[name] ?? 0, now1);
+    let outcome: Awaited<ReturnType<typeof executeCommand>> | undefined;
     try {
-      outcome = await executeCommand(agent, action, (body as { payload?: unknown }).payload, ctx.env);
+      outcome = await executeCommand(agent, action, payload, ctx.env);
+    } catch (err) {
+      if (!(err instanceof AgentGone)) throw err;
     } finally {
-      counters.inFlight[action]!--;
+      counters.inFlight[name]!--;
     }
     if (agent.condition === 'hung') {
       counters.hung++;
       return; // the answer never leaves a hung agent
     }
-    if (!agent.alive) {
+    if (!outcome || !agent.alive) {
       res.socket?.destroy();
       return;
     }
-    const execution_time_ms = Math.round((performance.now() - started) * 100) / 100;
     if (!outcome.ok) counters.failed++;
     send(
       res,
       200,
       outcome.ok
-        ? { success: true, result: outcome.result, execution_time_ms }
-        : { success: false, error: outcome.error, execution_time_ms },
+        ? { success: true, result: outcome.result, execution_time_ms: elapsed() }
+        : { success: false, error: outcome.error, execution_time_ms: elapsed() },
     );
   }
 
   function health(agent: SimAgent, res: ServerResponse): void {
     counters.health++;
-    const now = ctx.env.now();
-    const n8n = agent.n8nStatus;
     send(res, 200, {
-      status: n8n === 'healthy' ? 'ok' : 'degraded',
-      uptime: agent.uptimeSeconds(now),
+      status: 'ok',
+      uptime: agent.processUptimeSeconds(ctx.env.now()),
       workspace_id: agent.workspaceId,
-      droplet_id: String(agent.dropletId),
-      version: agent.sidecarVersion,
-      n8n_status: n8n,
-      n8n_version: agent.n8nVersion,
+      droplet_id: agent.agentDropletId,
+      smtp_enabled: agent.smtpEnabled,
+      n8n_bootstrapped: agent.n8nBootstrapped,
     });
   }
 
@@ -216,9 +226,9 @@ export function createRequestHandler(
       return health(agent, res);
     }
     if (kind === 'command' && req.method === 'POST') {
-      command(agent, req, res).catch(() => {
+      command(agent, req, res).catch((err: unknown) => {
         counters.serverErrors++;
-        send(res, 500, { success: false, error: 'internal error' });
+        send(res, 500, { success: false, error: (err as Error).message ?? 'Internal server error' });
       });
       return;
     }

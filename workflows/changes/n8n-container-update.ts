@@ -1,12 +1,17 @@
 /**
- * Blue-green sidecar update of one droplet (fromVersion -> toVersion):
- *   UPDATING -> PULL_IMAGE -> SWAP_CONTAINER -> health gate within verifyWindowMs (HEALTH_CHECK
- *   says n8n healthy AND a heartbeat newer than the swap reports sidecar_version == toVersion)
+ * Blue-green update of one droplet's n8n container, as the deployed agent can do it (protocol v1):
+ *   read the recorded tag (the control plane's own record: the agent reports no version)
+ *   -> UPDATING -> SWAP_CONTAINER toTag (the agent pulls n8nio/n8n:<toTag>, starts it beside the
+ *   old container, waits for docker health, retires the old one; `result.success: false` means the
+ *   new container never came up and the old one still serves: the update fails, nothing to undo)
+ *   -> health gate within verifyWindowMs (HEALTH_CHECK n8n healthy, container running where
+ *   reported, AND a keep-alive received after the swap)
  *   -> autoPromote, or wait for the `promote` update / `abort` signal until promotionDeadlineMs
- *   -> record tenant_versions -> ACTIVE_HEALTHY.
- * Any failure after the swap rolls back: SWAP_CONTAINER fromVersion, verify the old version the
- * same way, ACTIVE_HEALTHY, and fail with UpdateRolledBack naming the reason. A rollback that does
- * not verify leaves the droplet FAILED (RollbackFailed) for a human.
+ *   -> record the tag (tenant_versions 'n8n' with the previous tag, droplets.n8n_version)
+ *   -> ACTIVE_HEALTHY.
+ * Any failure after a good swap rolls back: SWAP_CONTAINER to the previous tag, verified the same
+ * way, ACTIVE_HEALTHY, and fail with UpdateRolledBack naming the reason. A rollback that does not
+ * verify leaves the droplet FAILED (RollbackFailed) for a human.
  */
 import { ApplicationFailure, condition, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
@@ -14,32 +19,32 @@ import {
   DEFAULT_PROMOTION_DEADLINE_MS,
   DEFAULT_UPDATE_VERIFY_POLL_MS,
   DEFAULT_UPDATE_VERIFY_WINDOW_MS,
-  invalidSidecarUpdate,
-  type SidecarUpdateInput,
-  type SidecarUpdateResult,
-  type SidecarUpdateStatus,
+  invalidN8nUpdate,
+  type N8nUpdateInput,
+  type N8nUpdateResult,
+  type N8nUpdateStatus,
 } from '../../src/domain/changes';
-import { abortSignal, promoteUpdate, sidecarUpdateStatusQuery } from '../messages';
+import { abortSignal, n8nUpdateStatusQuery, promoteUpdate } from '../messages';
 import { db, probe, sidecar } from './activities';
 import { failureMessage } from './input';
 import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
 import { restOnFailure } from '../settle';
 
-export async function sidecarUpdate(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
-  return restOnFailure(input, 'sidecar_update', () => update(input));
+export async function n8nContainerUpdate(input: N8nUpdateInput): Promise<N8nUpdateResult> {
+  return restOnFailure(input, 'n8n_update', () => update(input));
 }
 
-async function update(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
-  requireValidDropletInput(input, invalidSidecarUpdate);
-  const { workspaceId, dropletId, fromVersion, toVersion, image } = input;
+async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
+  requireValidDropletInput(input, invalidN8nUpdate);
+  const { workspaceId, dropletId, toTag } = input;
   const verifyWindowMs = input.verifyWindowMs ?? DEFAULT_UPDATE_VERIFY_WINDOW_MS;
   const verifyPollMs = Math.min(input.verifyPollMs ?? DEFAULT_UPDATE_VERIFY_POLL_MS, verifyWindowMs);
   const promotionDeadlineMs = input.promotionDeadlineMs ?? DEFAULT_PROMOTION_DEADLINE_MS;
   const { workflowId } = workflowInfo();
-  const status: SidecarUpdateStatus = { phase: 'starting', fromVersion, toVersion };
+  const status: N8nUpdateStatus = { phase: 'starting', fromTag: input.fromTag, toTag };
   let promotedBy: string | undefined;
   let aborted: string | undefined;
-  setHandler(sidecarUpdateStatusQuery, () => status);
+  setHandler(n8nUpdateStatusQuery, () => status);
   setHandler(abortSignal, (a) => {
     aborted ??= a?.reason ? `aborted: ${a.reason}` : 'aborted by operator';
   });
@@ -59,38 +64,62 @@ async function update(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
   );
 
   await loadOwnedDroplet(input);
-  const cause = (what: string) => `sidecar_update:${fromVersion}->${toVersion}:${what}`;
+  const recorded = await db.recordedN8nTag(dropletId);
+  if (!recorded) {
+    throw ApplicationFailure.nonRetryable(
+      `droplet ${dropletId} has no recorded n8n tag: without it there is nothing to roll back to`,
+      ChangeFailure.updateFailed,
+    );
+  }
+  if (input.fromTag !== undefined && input.fromTag !== recorded) {
+    throw ApplicationFailure.nonRetryable(
+      `droplet ${dropletId} runs n8n ${recorded} by the control plane's record, not ${input.fromTag}`,
+      ChangeFailure.updateFailed,
+    );
+  }
+  const fromTag = recorded;
+  status.fromTag = fromTag;
+  if (fromTag === toTag) {
+    status.phase = 'done';
+    return { dropletId, tag: toTag, previousTag: fromTag, promotedBy: 'auto' };
+  }
+  const cause = (what: string) => `n8n_update:${fromTag}->${toTag}:${what}`;
   await db.transitionDroplet({
     dropletId,
     to: 'UPDATING',
     cause: cause('start'),
     workflowId,
-    detail: { fromVersion, toVersion, rolloutId: input.rolloutId, wave: input.wave },
+    detail: { fromTag, toTag, rolloutId: input.rolloutId, wave: input.wave },
   });
 
-  // Before the swap nothing changed on the droplet: a failure or an abort just ends the update.
+  // The swap either happened or left the old container serving: a failed swap changed nothing.
+  status.phase = 'swapping';
+  let swappedAt: number;
   try {
-    status.phase = 'pulling';
-    await sidecar.sidecarPullImage({ dropletId, image, tag: toVersion });
     if (aborted) throw new Error(aborted);
+    await sidecar.sidecarSwapN8nContainer({ dropletId, tag: toTag });
+    swappedAt = Date.now();
   } catch (err) {
     status.phase = 'failed';
-    status.lastError = failureMessage(err);
-    await db.transitionDroplet({ dropletId, to: 'ACTIVE_HEALTHY', cause: cause('not_started'), workflowId });
+    status.lastError = `SWAP_CONTAINER to ${toTag} failed, n8n ${fromTag} still serving: ${failureMessage(err)}`;
+    await db.transitionDroplet({
+      dropletId,
+      to: 'ACTIVE_HEALTHY',
+      cause: cause('not_swapped'),
+      workflowId,
+      detail: { reason: status.lastError },
+    });
     throw ApplicationFailure.nonRetryable(
-      `sidecar update of droplet ${dropletId} to ${toVersion} did not start: ${status.lastError}`,
+      `n8n update of droplet ${dropletId} to ${toTag} failed: ${status.lastError}`,
       ChangeFailure.updateFailed,
     );
   }
 
   let failure: string | undefined;
   try {
-    status.phase = 'swapping';
-    await sidecar.sidecarSwapContainer({ dropletId, tag: toVersion });
-    const swappedAt = Date.now();
     const gate = await healthGate(
       dropletId,
-      toVersion,
+      toTag,
       swappedAt,
       verifyWindowMs,
       verifyPollMs,
@@ -100,7 +129,7 @@ async function update(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
     if (!gate.ok) failure = gate.reason;
     else if (!input.autoPromote) {
       status.phase = 'awaiting_promotion';
-      log.info('sidecar update waits for promotion', { dropletId, toVersion });
+      log.info('n8n update waits for promotion', { dropletId, toTag });
       const decided = await condition(
         () => promotedBy !== undefined || aborted !== undefined,
         promotionDeadlineMs,
@@ -118,29 +147,19 @@ async function update(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
   }
 
   status.phase = 'recording';
-  await db.recordTenantVersion({
-    workspaceId,
-    component: 'sidecar',
-    version: toVersion,
-    previousVersion: fromVersion,
-    workflowId,
-  });
+  await db.recordN8nTag({ workspaceId, dropletId, tag: toTag, previousTag: fromTag, workflowId });
   await db.transitionDroplet({ dropletId, to: 'ACTIVE_HEALTHY', cause: cause('promoted'), workflowId });
   status.phase = 'done';
-  return {
-    dropletId,
-    version: toVersion,
-    previousVersion: fromVersion,
-    promotedBy: promotedBy ? 'manual' : 'auto',
-  };
+  return { dropletId, tag: toTag, previousTag: fromTag, promotedBy: promotedBy ? 'manual' : 'auto' };
 
+  /** Swap back to the recorded tag, verified the same way; its own failure needs a human. */
   async function rollback(reason: string): Promise<never> {
     status.phase = 'rolling_back';
-    log.warn('sidecar update failed; rolling back', { dropletId, fromVersion, toVersion, reason });
+    log.warn('n8n update failed; swapping back', { dropletId, fromTag, toTag, reason });
     let rollbackError: string | undefined;
     try {
-      await sidecar.sidecarSwapContainer({ dropletId, tag: fromVersion });
-      const gate = await healthGate(dropletId, fromVersion, Date.now(), verifyWindowMs, verifyPollMs, status);
+      await sidecar.sidecarSwapN8nContainer({ dropletId, tag: fromTag });
+      const gate = await healthGate(dropletId, fromTag, Date.now(), verifyWindowMs, verifyPollMs, status);
       if (!gate.ok) rollbackError = gate.reason;
     } catch (err) {
       rollbackError = failureMessage(err);
@@ -156,7 +175,7 @@ async function update(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
         detail: { reason, rollbackError },
       });
       throw ApplicationFailure.nonRetryable(
-        `sidecar update of droplet ${dropletId} to ${toVersion} failed (${reason}) and the rollback to ${fromVersion} failed: ${rollbackError}`,
+        `n8n update of droplet ${dropletId} to ${toTag} failed (${reason}) and the swap back to ${fromTag} failed: ${rollbackError}`,
         ChangeFailure.rollbackFailed,
       );
     }
@@ -169,65 +188,62 @@ async function update(input: SidecarUpdateInput): Promise<SidecarUpdateResult> {
     });
     status.phase = 'rolled_back';
     throw ApplicationFailure.nonRetryable(
-      `sidecar update of droplet ${dropletId} to ${toVersion} rolled back to ${fromVersion}: ${reason}`,
+      `n8n update of droplet ${dropletId} to ${toTag} rolled back to ${fromTag}: ${reason}`,
       ChangeFailure.rolledBack,
-      { reason, fromVersion, toVersion },
+      { reason, fromTag, toTag },
     );
   }
 }
 
 /**
- * HEALTH_CHECK says n8n healthy AND the drain recorded a heartbeat newer than `sinceMs` reporting
- * `version`, both within `windowMs`. `stop` ends the wait early (abort).
+ * HEALTH_CHECK healthy (n8n healthy, container running where docker reports it) AND the drain
+ * recorded a keep-alive received after `sinceMs`, both within `windowMs`. `stop` ends the wait early.
  */
 async function healthGate(
   dropletId: number,
-  version: string,
+  tag: string,
   sinceMs: number,
   windowMs: number,
   pollMs: number,
-  status: SidecarUpdateStatus,
+  status: N8nUpdateStatus,
   stop: () => string | undefined = () => undefined,
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   status.phase = status.phase === 'rolling_back' ? 'rolling_back' : 'verifying';
   const deadline = Date.now() + windowMs;
   let healthy = false;
   let healthError = 'not probed yet';
-  let heartbeat = false;
+  let keepAlive = false;
   for (;;) {
     const stopped = stop();
     if (stopped) return { ok: false, reason: stopped };
     // A probe that itself fails (e.g. its worker died: a StartToClose timeout) is no verdict on
-    // the version: it counts as "not yet" and the window decides.
+    // the container: it counts as "not yet" and the window decides.
     if (!healthy) {
       try {
         const h = await probe.sidecarHealthCheck(dropletId);
-        healthy = h.ok && h.n8nStatus === 'healthy';
+        healthy = h.ok;
         healthError = h.error ?? `n8n_status ${h.n8nStatus ?? 'unknown'}`;
       } catch (err) {
         healthError = `health probe failed: ${failureMessage(err)}`;
       }
     }
-    if (!heartbeat) {
+    if (!keepAlive) {
       try {
         const hb = await probe.dropletHeartbeat(dropletId);
-        heartbeat =
-          hb.sidecarVersion === version &&
-          hb.lastHeartbeatAt !== null &&
-          Date.parse(hb.lastHeartbeatAt) > sinceMs;
+        keepAlive = hb.lastHeartbeatAt !== null && Date.parse(hb.lastHeartbeatAt) > sinceMs;
       } catch {
         /* asked again at the next poll */
       }
     }
-    if (healthy && heartbeat) return { ok: true };
+    if (healthy && keepAlive) return { ok: true };
     const left = deadline - Date.now();
     if (left <= 0) break;
     // An abort ends the wait at once; otherwise probe again after pollMs.
     await condition(() => stop() !== undefined, Math.min(pollMs, left));
   }
   const reason = !healthy
-    ? `version ${version} did not pass HEALTH_CHECK within ${windowMs} ms (${healthError})`
-    : `no heartbeat reporting version ${version} within ${windowMs} ms`;
+    ? `n8n ${tag} did not pass HEALTH_CHECK within ${windowMs} ms (${healthError})`
+    : `no keep-alive from the agent within ${windowMs} ms of the swap to ${tag}`;
   status.lastError = reason;
   return { ok: false, reason };
 }
