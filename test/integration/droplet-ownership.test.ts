@@ -32,7 +32,7 @@ const operations: [string, Record<string, unknown>][] = [
     'workflowUpdate',
     {
       workflowName: 'lead-sync',
-      workflowJson: { name: 'lead-sync', nodes: [], connections: {} },
+      workflowJson: { name: 'lead-sync', nodes: [], connections: {}, settings: {} },
       version: '7',
     },
   ],

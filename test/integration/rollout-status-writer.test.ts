@@ -55,9 +55,9 @@ describe('fleet rollout status row', () => {
       args: [
         {
           rolloutId,
-          kind: 'sidecar',
+          kind: 'n8n',
           targetVersion: '1.2.0',
-          sidecar: { image: 'n8nio/n8n' },
+          n8n: {},
           selector: { all: true },
           canarySize: 10,
           waveSize: 10,
