@@ -81,11 +81,20 @@ export default tseslint.config(
             { name: '@temporalio/worker', message: 'workflows use @temporalio/workflow only' },
             { name: '@temporalio/activity', message: 'workflows use @temporalio/workflow only' },
           ],
+          // By folder, whatever the depth of the importing file (workflows/*.ts, workflows/*/*.ts):
+          // any relative path into activities/ or src/ outside src/domain/ is refused, unless it
+          // imports types only. src/temporal/search-attributes is pure (typed keys from
+          // @temporalio/common) and shared with the client, so a workflow may set them on a child.
           patterns: [
             {
-              group: ['../activities', '../activities/*', '../src/*', '!../src/domain', '!../src/domain/*'],
+              regex: '^(\\.\\./)+activities(/|$)',
               allowTypeImports: true,
-              message: 'workflows may import activity types and src/domain only',
+              message: 'workflows may import activity types only: call the activity through proxyActivities',
+            },
+            {
+              regex: '^(\\.\\./)+src/(?!domain(/|$)|temporal/search-attributes$)',
+              allowTypeImports: true,
+              message: 'workflows may import src/domain only (and types from elsewhere): no I/O in workflows',
             },
           ],
         },

@@ -54,14 +54,16 @@ export function createChangeActivities(deps: ActivityDeps) {
   /**
    * One sidecar command, holding a fleet-wide slot of its kind while it runs. The activity
    * heartbeats throughout (waiting for a slot included), so a worker that dies mid-command is
-   * noticed within the heartbeat timeout instead of the whole start-to-close timeout.
+   * noticed within the heartbeat timeout instead of the whole start-to-close timeout. `fn` gets
+   * the signal to pass to the sidecar client: aborted when the activity is cancelled or the slot's
+   * lease is lost (then the activity fails with the retryable FleetLeaseLostError).
    */
-  async function call<T>(kind: ConcurrencyKind, fn: () => Promise<T>): Promise<T> {
+  async function call<T>(kind: ConcurrencyKind, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ctx = Context.current();
     ctx.heartbeat();
     const beat = setInterval(() => ctx.heartbeat(), 2_000);
     try {
-      return deps.concurrency ? await deps.concurrency.withSlot(kind, fn, signal()) : await fn();
+      return deps.concurrency ? await deps.concurrency.withSlot(kind, fn, signal()) : await fn(signal());
     } catch (err) {
       throw asActivityFailure(err);
     } finally {
@@ -77,12 +79,8 @@ export function createChangeActivities(deps: ActivityDeps) {
      */
     async sidecarSwapN8nContainer(input: { dropletId: number; tag: string }): Promise<{ image: string }> {
       const t = await targetOf(input.dropletId);
-      await call('n8n_update', () =>
-        sidecar().swapContainer(
-          t,
-          { new_image_tag: input.tag },
-          { signal: signal(), timeoutMs: SWAP_TIMEOUT_MS },
-        ),
+      await call('n8n_update', (s) =>
+        sidecar().swapContainer(t, { new_image_tag: input.tag }, { signal: s, timeoutMs: SWAP_TIMEOUT_MS }),
       );
       return { image: `${N8N_IMAGE}:${input.tag}` };
     },
@@ -242,20 +240,20 @@ export function createChangeActivities(deps: ActivityDeps) {
       if (c.credentialId) {
         const id = c.credentialId;
         // ROTATE_CREDENTIAL answers {success}; the credential keeps its id
-        await call('credential', () =>
+        await call('credential', (s) =>
           sidecar().rotateCredential(
             t,
             { credential_id: id, encrypted_data: c.encryptedData },
-            { signal: signal() },
+            { signal: s },
           ),
         );
         credentialId = id;
       } else {
-        const { result } = await call('credential', () =>
+        const { result } = await call('credential', (s) =>
           sidecar().injectCredential(
             t,
             { credential_type: c.type, credential_name: c.name, encrypted_data: c.encryptedData },
-            { signal: signal() },
+            { signal: s },
           ),
         );
         credentialId = result.credential_id;
@@ -357,14 +355,14 @@ export function createChangeActivities(deps: ActivityDeps) {
             `its answer was never recorded; check the tenant's n8n for that workflow before deploying again`,
           'DeployOutcomeUnknown',
         );
-      const { result } = await call('workflow_update', () =>
+      const { result } = await call('workflow_update', (s) =>
         sidecar().deployWorkflow(
           t,
           {
             workflow_json: input.workflowJson,
             ...(input.credentialMap ? { credential_map: input.credentialMap } : {}),
           },
-          { signal: signal() },
+          { signal: s },
         ),
       );
       await deps.pool.query(
@@ -382,19 +380,19 @@ export function createChangeActivities(deps: ActivityDeps) {
       workflowJson: Record<string, unknown>;
     }): Promise<void> {
       const t = await targetOf(input.dropletId);
-      await call('workflow_update', () =>
+      await call('workflow_update', (s) =>
         sidecar().updateWorkflow(
           t,
           { workflow_id: input.n8nWorkflowId, workflow_json: input.workflowJson },
-          { signal: signal() },
+          { signal: s },
         ),
       );
     },
 
     async sidecarActivateWorkflow(input: { dropletId: number; n8nWorkflowId: string }): Promise<void> {
       const t = await targetOf(input.dropletId);
-      await call('workflow_update', () =>
-        sidecar().activateWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: signal() }),
+      await call('workflow_update', (s) =>
+        sidecar().activateWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: s }),
       );
     },
 
@@ -409,8 +407,8 @@ export function createChangeActivities(deps: ActivityDeps) {
       expected: Record<string, unknown>;
     }): Promise<{ active: boolean; differences: string[] }> {
       const t = await targetOf(input.dropletId);
-      const { result } = await call('workflow_update', () =>
-        sidecar().getWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: signal() }),
+      const { result } = await call('workflow_update', (s) =>
+        sidecar().getWorkflow(t, { workflow_id: input.n8nWorkflowId }, { signal: s }),
       );
       const workflow: N8nWorkflow = result.workflow;
       return { active: workflow.active, differences: workflowDifferences(input.expected, workflow) };

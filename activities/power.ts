@@ -4,14 +4,20 @@
  * and whether another operation is running on the droplet.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { getDroplet, transitionDroplet, type TransitionRequest } from '../src/db/droplets';
-import type { PowerActionType } from '../src/digitalocean/client';
+import {
+  getDroplet,
+  settleTransitional,
+  transitionDroplet,
+  type TransitionRequest,
+} from '../src/db/droplets';
+import { goalHolds, type PowerActionType } from '../src/digitalocean/client';
 import { IllegalTransitionError, type DropletState } from '../src/domain/droplet-state';
 import { PowerFailure } from '../src/domain/power';
 import { remediationOutcome, SHARED } from '../src/observability/shared-metrics';
 import { bindLogContext } from '../src/observability/log-context';
 import { isHealthy } from '../src/sidecar/protocol';
 import { sidecarTargetOf } from '../src/sidecar/target';
+import { runningChangesOn } from '../src/temporal/running-on-droplet';
 import type { ActivityDeps } from './deps';
 import { asActivityFailure, required } from './errors';
 
@@ -76,11 +82,37 @@ export function createPowerActivities(deps: ActivityDeps) {
     },
 
     /**
+     * The failure path of a power or change workflow: a droplet this workflow left in a
+     * transitional state goes to a resting one with the reason (see settleTransitional).
+     */
+    async settleDroplet(req: {
+      dropletId: number;
+      workflowId: string;
+      to: DropletState;
+      cause: string;
+      detail?: Record<string, unknown>;
+    }): Promise<{ from: DropletState; changed: boolean }> {
+      const r = await settleTransitional(deps.pool, req);
+      if (r.changed)
+        deps.logger.warn(
+          { dropletId: req.dropletId, from: r.from, to: req.to, cause: req.cause, ...req.detail },
+          'droplet settled after a failed operation',
+        );
+      return { from: r.from, changed: r.changed };
+    },
+
+    /**
      * Starts a power action at most once per `key` (workflow run + attempt). The key is recorded
      * before DigitalOcean is called; a retry that finds it without an action id (the worker died
      * mid-call) looks for the action the first try started before starting another.
+     * Answers null when the action's goal already holds (DigitalOcean: 422 "Droplet is already
+     * powered off/on"): the action is done without running, there is nothing to wait for.
      */
-    async powerAction(input: { key: string; dropletId: number; type: PowerActionType }): Promise<number> {
+    async powerAction(input: {
+      key: string;
+      dropletId: number;
+      type: PowerActionType;
+    }): Promise<number | null> {
       const { key, dropletId, type } = input;
       const signal = Context.current().cancellationSignal;
       const inserted = await deps.pool.query<{ action_id: string | null; started_at: Date }>(
@@ -108,7 +140,18 @@ export function createPowerActivities(deps: ActivityDeps) {
               'reusing power action started by an earlier attempt',
             );
         }
-        if (!actionId) actionId = (await client.dropletAction(dropletId, type, { signal })).id;
+        if (!actionId) {
+          try {
+            actionId = (await client.dropletAction(dropletId, type, { signal })).id;
+          } catch (err) {
+            if (!goalHolds(type, err)) throw err;
+            deps.logger.info(
+              { dropletId, type, key, answer: (err as Error).message },
+              'power action not needed: its goal already holds',
+            );
+            return null;
+          }
+        }
         if (!actionId)
           throw ApplicationFailure.nonRetryable(
             'DigitalOcean returned an action without id',
@@ -128,18 +171,30 @@ export function createPowerActivities(deps: ActivityDeps) {
       }
     },
 
+    /**
+     * Waits for an action. A pure wait: when this worker begins shutting down it stops at once
+     * and fails retryably, so another worker carries on instead of this one using up its grace.
+     */
     async waitForAction(input: { actionId: number; timeoutMs: number; pollMs: number }): Promise<string> {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), 3_000);
+      const signal = deps.shutdown
+        ? AbortSignal.any([ctx.cancellationSignal, deps.shutdown])
+        : ctx.cancellationSignal;
       try {
         const action = await digitalocean().waitForAction(input.actionId, {
           timeoutMs: input.timeoutMs,
           pollIntervalMs: input.pollMs,
           maxPollIntervalMs: Math.max(input.pollMs, 5_000),
-          signal: ctx.cancellationSignal,
+          signal,
         });
         return action.status ?? 'completed';
       } catch (err) {
+        if (deps.shutdown?.aborted && !ctx.cancellationSignal.aborted)
+          throw ApplicationFailure.retryable(
+            `the worker is shutting down: the wait for action ${input.actionId} continues on another worker`,
+            'WorkerShuttingDown',
+          );
         throw asActivityFailure(err);
       } finally {
         clearInterval(beat);
@@ -186,13 +241,7 @@ export function createPowerActivities(deps: ActivityDeps) {
 
     /** Running operations on the droplet that must not be interrupted by a power change. */
     async runningChangesOn(dropletId: number): Promise<string[]> {
-      const { client } = required(deps.temporal, 'the Temporal client');
-      const ids: string[] = [];
-      const query =
-        `DropletId = "${dropletId}" AND ExecutionStatus = "Running" AND ` +
-        `Operation IN ("n8n_update", "workflow_update", "credential_injection")`;
-      for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
-      return ids;
+      return runningChangesOn(required(deps.temporal, 'the Temporal client').client, dropletId);
     },
 
     /** Opens (or keeps) an alert and notifies once per severity change; logs when no sink is wired. */

@@ -10,7 +10,9 @@ import {
 import type { WakeDropletInput } from '../src/domain/power';
 import { HEARTBEAT_BACKLOG_ALERT_KEY } from '../src/domain/watchdog';
 import { streamBacklog } from '../src/heartbeats/stream';
-import { startWake } from '../src/temporal/power-starts';
+import { stuckDroplets, transitionDroplet } from '../src/db/droplets';
+import { startHardReboot, startHibernate, startWake, type StartedPower } from '../src/temporal/power-starts';
+import { powerOperationRunning, runningChangesOn } from '../src/temporal/running-on-droplet';
 import type { ActivityDeps } from './deps';
 import { required } from './errors';
 
@@ -54,6 +56,65 @@ export function createWatchdogActivities(deps: ActivityDeps) {
         );
       }
       return { started, joined, workflowIds: ids };
+    },
+
+    /**
+     * Droplets stuck in a transitional state past the deadline with nothing running on them (their
+     * workflow was terminated or timed out) are re-driven: HIBERNATING -> hibernate again,
+     * WAKING -> a watchdog_recovery wake, REBOOTING -> a hard reboot, UPDATING -> FAILED with the
+     * reason, then a watchdog_recovery wake (which verifies, or escalates to a reboot).
+     */
+    async redriveStuckDroplets(input: {
+      olderThanS: number;
+      limit: number;
+      wake: Pick<WakeDropletInput, 'timings' | 'reboot'>;
+    }): Promise<{ found: number; redriven: number; busy: number; workflowIds: string[] }> {
+      const { client, taskQueue } = required(deps.temporal, 'the Temporal client');
+      const stuck = await stuckDroplets(deps.pool, { olderThanS: input.olderThanS, limit: input.limit });
+      const ids: string[] = [];
+      let busy = 0;
+      for (const d of stuck) {
+        Context.current().heartbeat(ids.length);
+        const base = { workspaceId: d.workspaceId, dropletId: d.dropletId };
+        if (
+          (await powerOperationRunning(client, d.dropletId)) ||
+          (d.state === 'UPDATING' && (await runningChangesOn(client, d.dropletId)).length > 0)
+        ) {
+          busy++; // still being worked on: not stuck, just slow
+          continue;
+        }
+        let started: StartedPower;
+        if (d.state === 'HIBERNATING') {
+          started = await startHibernate(client, taskQueue, { ...base, timings: input.wake.timings });
+        } else if (d.state === 'REBOOTING') {
+          started = await startHardReboot(client, taskQueue, {
+            ...base,
+            reason: 'watchdog_heartbeat_timeout',
+            timings: input.wake.timings,
+            ...input.wake.reboot,
+          });
+        } else {
+          if (d.state === 'UPDATING')
+            await transitionDroplet(deps.pool, {
+              dropletId: d.dropletId,
+              to: 'FAILED',
+              expectedFrom: ['UPDATING'],
+              cause: 'watchdog:stuck_in_UPDATING',
+              detail: { since: d.since, deadlineS: input.olderThanS },
+            });
+          started = await startWake(client, taskQueue, {
+            ...base,
+            reason: 'watchdog_recovery',
+            ...input.wake,
+          });
+        }
+        ids.push(started.workflowId);
+        deps.logger.warn(
+          { ...base, state: d.state, since: d.since, workflowId: started.workflowId, joined: started.joined },
+          'watchdog: droplet stuck in a transitional state re-driven',
+        );
+      }
+      return { found: stuck.length, redriven: ids.length, busy, workflowIds: ids };
     },
 
     /** One alert per droplet and kind; alerts of breaches that cleared are resolved. */

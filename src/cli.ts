@@ -7,7 +7,7 @@
  *   tokens issue <droplet> create a droplet's heartbeat token (printed once)
  * Every command first reads the deployment's env file (`--dotenv`, GENESIS_ENV_FILE or ./.env;
  * the environment wins), so all processes of one deployment share one source of settings.
- * Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage, 3 not found.
  */
 import { writeFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -19,7 +19,7 @@ import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
 import { registerAgentCommands } from './cli-commands/agent';
 import { registerFleetCommands } from './cli-commands/fleet';
-import { registerOperatorCommands } from './cli-commands/operator';
+import { dropletIdArgument, EXIT_NOT_FOUND, fail, registerOperatorCommands } from './cli-commands/operator';
 import { registerReleaseCommands } from './cli-commands/release';
 import { registerRolloutCommands } from './cli-commands/rollout';
 import { startControlPlane } from './control-plane';
@@ -247,19 +247,17 @@ export function buildProgram(): Command {
 
   const tokens = program.command('tokens').description('per-droplet heartbeat tokens');
   tokens
-    .command('issue <dropletId>')
+    .command('issue')
+    .argument('<dropletId>', 'DigitalOcean droplet id', dropletIdArgument)
     .description('create or replace a droplet heartbeat token; prints it once')
-    .action(async (dropletId: string) => {
-      if (!/^\d+$/.test(dropletId))
-        throw new CommanderError(EXIT_CONFIG, 'genesis-cp.usage', 'dropletId must be a number');
+    .action(async (id: number) => {
       const config = configOrExit('cli');
       const logger = createLogger({ level: 'warn' });
       const pool = createPool(config.database, logger, { max: 1 });
       try {
-        const exists = await pool.query('SELECT 1 FROM droplets WHERE id = $1', [Number(dropletId)]);
-        if (exists.rowCount === 0)
-          throw new CommanderError(1, 'genesis-cp.notfound', `droplet ${dropletId} is not known`);
-        process.stdout.write(`${await issueHeartbeatToken(pool, Number(dropletId))}\n`);
+        const exists = await pool.query('SELECT 1 FROM droplets WHERE id = $1', [id]);
+        if (exists.rowCount === 0) throw fail(EXIT_NOT_FOUND, `droplet ${id} is not known`);
+        process.stdout.write(`${await issueHeartbeatToken(pool, id)}\n`);
       } finally {
         await pool.end();
       }

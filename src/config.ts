@@ -227,6 +227,7 @@ const schema = z.object({
   WATCHDOG_STORM_MIN_STALE: int(1, 1_000_000).default(5),
   WATCHDOG_INTERVAL_S: int(5, 3600).default(60),
   WATCHDOG_MAX_STARTS_PER_TICK: int(1, 1000).default(20),
+  WATCHDOG_TRANSITIONAL_DEADLINE_S: int(60, 7 * 86_400).default(900),
   WATCHDOG_CPU_PERCENT: int(1, 100).default(90),
   WATCHDOG_MEMORY_PERCENT: int(1, 100).default(85),
   WATCHDOG_DISK_PERCENT: int(1, 100).default(90),
@@ -325,6 +326,7 @@ export interface Config {
     stormFraction: number;
     stormMinStale: number;
     maxStartsPerTick: number;
+    transitionalDeadlineS: number;
     thresholds: { cpu: number; memory: number; disk: number };
   };
   scaleAlerts: { enabled: boolean; intervalS: number; input: ScaleAlertInput };
@@ -537,6 +539,7 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
       stormFraction: e.WATCHDOG_STORM_FRACTION,
       stormMinStale: e.WATCHDOG_STORM_MIN_STALE,
       maxStartsPerTick: e.WATCHDOG_MAX_STARTS_PER_TICK,
+      transitionalDeadlineS: e.WATCHDOG_TRANSITIONAL_DEADLINE_S,
       thresholds: {
         cpu: e.WATCHDOG_CPU_PERCENT,
         memory: e.WATCHDOG_MEMORY_PERCENT,

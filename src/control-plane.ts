@@ -159,6 +159,7 @@ export async function startControlPlane(
           stormFraction: w.stormFraction,
           stormMinStale: w.stormMinStale,
           maxStartsPerTick: w.maxStartsPerTick,
+          transitionalDeadlineS: w.transitionalDeadlineS,
           thresholds: w.thresholds,
           heartbeatBacklogAlert: config.heartbeats.backlogAlert,
         },
@@ -260,14 +261,17 @@ export async function startControlPlane(
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      logger.info({ role }, 'control plane stopping');
-      if (server) {
-        const s = server;
-        await new Promise<void>((r) => s.close(() => r()));
-        s.closeAllConnections();
-      }
-      await stopRelay?.();
-      await supervisor?.stop().catch((err: unknown) => logger.error({ err }, 'worker stopped with an error'));
+      logger.info({ role, graceMs: config.worker.shutdownGraceMs }, 'control plane stopping');
+      // The API and the worker stop side by side: busy keep-alive connections (agents heartbeat
+      // continuously) must never hold up the worker, and neither waits longer than its bound.
+      await Promise.all([
+        (async () => {
+          if (server)
+            await closeServer(server, Math.min(config.worker.shutdownGraceMs, HTTP_DRAIN_MS), logger);
+          await stopRelay?.();
+        })(),
+        supervisor?.stop().catch((err: unknown) => logger.error({ err }, 'worker stopped with an error')),
+      ]);
       await nativeConnection?.close();
       await connection.close().catch(() => undefined);
       redis.disconnect();
@@ -280,6 +284,31 @@ export async function startControlPlane(
     throw err;
   });
   return { port, supervisor, stop, done };
+}
+
+/** How long in-flight HTTP requests get to finish at shutdown before their connections are closed. */
+const HTTP_DRAIN_MS = 5_000;
+
+/**
+ * Stops the API within `drainMs`: no new connections; every response from now on says
+ * `Connection: close` (keep-alive clients that send continuously would otherwise keep their
+ * connection busy forever); idle connections close at once, the rest when their response is done
+ * or, at the latest, after `drainMs`.
+ */
+async function closeServer(server: Server, drainMs: number, logger: Logger): Promise<void> {
+  server.prependListener('request', (_req, res) => {
+    if (!res.headersSent) res.setHeader('connection', 'close');
+  });
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const force = setTimeout(() => {
+    logger.warn({ drainMs }, 'api: closing connections still open after the drain time');
+    server.closeAllConnections();
+  }, drainMs);
+  force.unref();
+  await closed;
+  clearTimeout(force);
+  logger.info('api stopped');
 }
 
 async function connectWithRetry<T>(

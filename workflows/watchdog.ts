@@ -25,7 +25,7 @@ const { scanFleet, syncBreachAlerts, recordWatchdogRun, raiseAlert, resolveAlert
     startToCloseTimeout: '30s',
     retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
   });
-const { startRemediations } = proxyActivities<Activities>({
+const { startRemediations, redriveStuckDroplets } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
   heartbeatTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
@@ -49,6 +49,7 @@ export async function watchdog(input: WatchdogInput = {}): Promise<WatchdogSumma
   const braked = stormBrake(scan.staleCount, scan.eligible, cfg);
   let started = 0;
   let joined = 0;
+  let stuckRedriven = 0;
   if (braked) {
     log.warn('storm brake: no remediation this tick', { stale: scan.staleCount, eligible: scan.eligible });
     await raiseAlert({
@@ -74,6 +75,13 @@ export async function watchdog(input: WatchdogInput = {}): Promise<WatchdogSumma
       started = r.started;
       joined = r.joined;
     }
+    // No failure path leaves a droplet transitional; what terminate or a timeout left is re-driven.
+    const stuck = await redriveStuckDroplets({
+      olderThanS: cfg.transitionalDeadlineS,
+      limit: cfg.maxStartsPerTick,
+      wake: input.wake ?? {},
+    });
+    stuckRedriven = stuck.redriven;
   }
   await syncBreachAlerts(scan.breaches);
   const backlog = await checkHeartbeatBacklog(cfg.heartbeatBacklogAlert);
@@ -83,6 +91,7 @@ export async function watchdog(input: WatchdogInput = {}): Promise<WatchdogSumma
     breached: scan.breaches.length,
     remediationsStarted: started,
     remediationsJoined: joined,
+    stuckRedriven,
     braked,
     queryMs: scan.queryMs,
     heartbeatBacklog: backlog.length,

@@ -10,12 +10,13 @@ import {
   ScheduleNotFoundError,
   WorkflowFailedError,
 } from '@temporalio/client';
-import { type Command, CommanderError } from 'commander';
+import { type Command, CommanderError, InvalidArgumentError } from 'commander';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { listOpenAlerts } from '../alerts/store';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
+import { DROPLET_ID_RULE, parseDropletId } from '../domain/droplet-id';
 import { dropletWorkspace as workspaceOfDroplet } from '../db/fleet-view';
 import {
   REBOOT_REASONS,
@@ -86,19 +87,31 @@ export async function withContext<T>(
 
 export const fail = (code: number, message: string) => new CommanderError(code, 'genesis-cp.failed', message);
 
+/**
+ * Parser of a `<droplet>` argument: commander refuses anything else before the command runs
+ * (exit 2, usage), so a malformed or out-of-range id never reaches Postgres or Temporal.
+ */
+export function dropletIdArgument(text: string): number {
+  const id = parseDropletId(text);
+  if (id === undefined) throw new InvalidArgumentError(`${DROPLET_ID_RULE}.`);
+  return id;
+}
+
+/** A droplet id read as text elsewhere: exit 2 (usage) with the rule unless it is one. */
 export function dropletIdArg(dropletId: string): number {
-  if (!/^\d+$/.test(dropletId))
-    throw new CommanderError(EXIT_USAGE, 'genesis-cp.usage', 'droplet must be a numeric DigitalOcean id');
-  return Number(dropletId);
+  const id = parseDropletId(dropletId);
+  if (id === undefined)
+    throw new CommanderError(EXIT_USAGE, 'genesis-cp.usage', `droplet ${dropletId}: ${DROPLET_ID_RULE}`);
+  return id;
 }
 
 export async function dropletWorkspace(
   pool: Pool,
-  dropletId: string,
+  dropletId: number | string,
 ): Promise<{ id: number; workspaceId: string }> {
-  const id = dropletIdArg(dropletId);
+  const id = typeof dropletId === 'number' ? dropletId : dropletIdArg(dropletId);
   const workspaceId = await workspaceOfDroplet(pool, id);
-  if (!workspaceId) throw fail(EXIT_NOT_FOUND, `droplet ${dropletId} is not known`);
+  if (!workspaceId) throw fail(EXIT_NOT_FOUND, `droplet ${id} is not known`);
   return { id, workspaceId };
 }
 
@@ -143,14 +156,15 @@ async function report(
 export function registerOperatorCommands(program: Command, loadConfig: () => Config): void {
   const power = (name: string, description: string) =>
     program
-      .command(`${name} <droplet>`)
+      .command(name)
+      .argument('<droplet>', 'DigitalOcean droplet id', dropletIdArgument)
       .description(description)
       .option('--wait', 'wait for the workflow to finish (exit 1 if it fails)')
       .option('--json', 'JSON output');
 
   power('wake', 'wake a droplet and verify it (joins a running power operation)')
     .option('--reason <reason>', `one of ${WAKE_REASONS.join(', ')}`, 'admin_request')
-    .action((droplet: string, o: { wait?: boolean; json?: boolean; reason: string }) =>
+    .action((droplet: number, o: { wait?: boolean; json?: boolean; reason: string }) =>
       withContext(loadConfig, { pool: true, temporal: true }, async ({ pool, client, config }) => {
         if (!WAKE_REASONS.includes(o.reason as WakeReason))
           throw new CommanderError(
@@ -170,7 +184,7 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
     );
 
   power('hibernate', 'hibernate a droplet (graceful shutdown, power_off as fallback)').action(
-    (droplet: string, o: { wait?: boolean; json?: boolean }) =>
+    (droplet: number, o: { wait?: boolean; json?: boolean }) =>
       withContext(loadConfig, { pool: true, temporal: true }, async ({ pool, client, config }) => {
         const d = await dropletWorkspace(pool!, droplet);
         await report(
@@ -189,7 +203,7 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
   power('reboot', 'hard reboot a droplet with retries (power_cycle + verify)')
     .option('--reason <reason>', `one of ${REBOOT_REASONS.join(', ')}`, 'admin_request')
     .option('--attempts <n>', 'maximum power cycles', '3')
-    .action((droplet: string, o: { wait?: boolean; json?: boolean; reason: string; attempts: string }) =>
+    .action((droplet: number, o: { wait?: boolean; json?: boolean; reason: string; attempts: string }) =>
       withContext(loadConfig, { pool: true, temporal: true }, async ({ pool, client, config }) => {
         if (!REBOOT_REASONS.includes(o.reason as RebootReason))
           throw new CommanderError(

@@ -4,6 +4,12 @@
  * concurrency. A slot is a member of a sorted set scored by its lease expiry (Redis server time):
  * a holder renews its lease while it works and removes it when done; a holder that dies loses its
  * slot when the lease runs out, so a SIGKILLed worker never leaks capacity for longer than one lease.
+ *
+ * The other side of that rule: a holder whose lease is lost must stop, or the limit is a wish.
+ * The lease is lost when a renewal finds the slot gone or expired (someone may already hold it),
+ * or when no renewal has reached Redis for longer than the lease (Redis stalled or unreachable:
+ * the slot may have expired there). Then the signal `withSlot` hands to the work is aborted and
+ * `withSlot` rejects at once with a retryable FleetLeaseLostError, whatever the work does.
  */
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
@@ -38,7 +44,7 @@ export interface FleetSemaphoreOptions {
   redis: Redis;
   keyPrefix: string;
   limits: Record<ConcurrencyKind, number>;
-  /** a slot's lease; renewed every third of it while held. Default 30 s */
+  /** a slot's lease; renewed every third of it while held, lost when unrenewed for longer. Default 30 s */
   leaseMs?: number;
   /** give up waiting for a slot after this (the caller's retry policy decides what next). Default 60 s */
   maxWaitMs?: number;
@@ -56,6 +62,19 @@ export class FleetConcurrencyBusyError extends Error {
   ) {
     super(`no ${kind} slot free within ${waitedMs} ms (fleet-wide limit ${limit})`);
     this.name = 'FleetConcurrencyBusyError';
+  }
+}
+
+/** The holder's lease ran out while it worked; retryable: the next attempt takes a new slot. */
+export class FleetLeaseLostError extends Error {
+  readonly retryable = true;
+  constructor(
+    readonly kind: ConcurrencyKind,
+    readonly reason: 'reclaimed' | 'unrenewable',
+    detail: string,
+  ) {
+    super(`lost the fleet-wide ${kind} slot: ${detail}`);
+    this.name = 'FleetLeaseLostError';
   }
 }
 
@@ -84,14 +103,24 @@ export class FleetSemaphore {
     return this.opts.redis.zcount(this.key(kind), `(${now}`, '+inf');
   }
 
-  /** Runs fn while holding a slot of `kind`; waits for one (bounded by maxWaitMs and signal). */
-  async withSlot<T>(kind: ConcurrencyKind, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /**
+   * Runs fn while holding a slot of `kind`; waits for one (bounded by maxWaitMs and signal). `fn`
+   * gets a signal that aborts when the caller's does or when the lease is lost; pass it on to the
+   * I/O fn does (the sidecar client's `signal`). A lost lease rejects with FleetLeaseLostError.
+   */
+  async withSlot<T>(
+    kind: ConcurrencyKind,
+    fn: (signal: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const token = randomUUID();
     const key = this.key(kind);
     const started = Date.now();
     let wait = this.pollMs;
+    let sentAt: number;
     for (;;) {
       signal?.throwIfAborted();
+      sentAt = performance.now();
       const got = await this.opts.redis.eval(ACQUIRE, 1, key, this.leaseMs, this.limit(kind), token);
       if (got === 1) break;
       const waited = Date.now() - started;
@@ -99,18 +128,52 @@ export class FleetSemaphore {
       await sleep(Math.min(wait * (0.5 + Math.random()), this.maxWaitMs - waited), signal);
       wait = Math.min(wait * 2, 1_000);
     }
+
+    const lease = new AbortController();
+    // The lease runs at least from when the last successful ACQUIRE/RENEW was sent.
+    let heldSince = sentAt;
+    let lastSent = sentAt;
+    let renewing = false;
+    const lose = (reason: FleetLeaseLostError['reason'], detail: string) => {
+      if (!lease.signal.aborted) lease.abort(new FleetLeaseLostError(kind, reason, detail));
+    };
+    // Checked every sixth of the lease (a lost lease is noticed within that), renewed every third.
     const renew = setInterval(
       () => {
-        this.opts.redis.eval(RENEW, 1, key, this.leaseMs, token).catch(() => undefined);
+        const now = performance.now();
+        const unrenewedMs = now - heldSince;
+        if (unrenewedMs > this.leaseMs)
+          return lose(
+            'unrenewable',
+            `no renewal reached Redis for ${Math.round(unrenewedMs)} ms (lease ${this.leaseMs} ms)`,
+          );
+        // still waiting for the last renewal (Redis slow or stalled), or not due yet
+        if (renewing || now - lastSent < this.leaseMs / 3) return;
+        renewing = true;
+        lastSent = now;
+        this.opts.redis
+          .eval(RENEW, 1, key, this.leaseMs, token)
+          .then((held) => {
+            if (held === 1) heldSince = Math.max(heldSince, now);
+            else lose('reclaimed', 'the lease expired and the slot was reclaimed');
+          })
+          .catch(() => undefined) // unreachable: the next ticks measure for how long
+          .finally(() => (renewing = false));
       },
-      Math.max(10, Math.floor(this.leaseMs / 3)),
+      Math.max(5, Math.floor(this.leaseMs / 6)),
     );
     renew.unref();
+    const work = signal ? AbortSignal.any([signal, lease.signal]) : lease.signal;
     try {
-      return await fn();
+      return await Promise.race([fn(work), rejectOnAbort<T>(lease.signal)]);
+    } catch (err) {
+      // whatever the aborted work threw, the reason is the lost lease
+      throw lease.signal.aborted ? (lease.signal.reason as Error) : err;
     } finally {
       clearInterval(renew);
-      await this.opts.redis.zrem(key, token).catch(() => undefined);
+      const release = this.opts.redis.zrem(key, token).catch(() => undefined);
+      // A lost lease may mean Redis is stalled: do not wait for the release then.
+      if (!lease.signal.aborted) await release;
     }
   }
 
@@ -118,6 +181,13 @@ export class FleetSemaphore {
     const [s, us] = await this.opts.redis.time();
     return Number(s) * 1000 + Math.floor(Number(us) / 1000);
   }
+}
+
+/** Rejects with the signal's reason when it aborts; never settles otherwise. */
+function rejectOnAbort<T>(signal: AbortSignal): Promise<T> {
+  return new Promise<T>((_resolve, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

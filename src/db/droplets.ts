@@ -1,6 +1,11 @@
 /** Droplet rows and the one function through which every state change goes. */
 import type { Pool, PoolClient } from 'pg';
-import { canTransition, IllegalTransitionError, type DropletState } from '../domain/droplet-state';
+import {
+  canTransition,
+  IllegalTransitionError,
+  isTransitional,
+  type DropletState,
+} from '../domain/droplet-state';
 
 export interface DropletRow {
   id: number;
@@ -92,6 +97,90 @@ export async function transitionDroplet(pool: Pool, req: TransitionRequest): Pro
   } finally {
     client.release();
   }
+}
+
+/**
+ * The failure path of an operation: moves the droplet to `to` (a resting state) only if it is
+ * still in a transitional state that THIS workflow put it in (the newest lifecycle entry is the
+ * workflow's own). A droplet the operation already settled (ACTIVE, FAILED, ZOMBIE), or one another
+ * workflow holds, is left alone. Logged like every transition.
+ */
+export async function settleTransitional(
+  pool: Pool,
+  req: {
+    dropletId: number;
+    workflowId: string;
+    to: DropletState;
+    cause: string;
+    detail?: Record<string, unknown>;
+  },
+): Promise<TransitionResult> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ state: DropletState; last_workflow: string | null }>(
+      `SELECT d.state,
+              (SELECT l.workflow_id FROM droplet_lifecycle_log l
+                WHERE l.droplet_id = d.id ORDER BY l.id DESC LIMIT 1) AS last_workflow
+         FROM droplets d WHERE d.id = $1 FOR UPDATE`,
+      [req.dropletId],
+    );
+    const row = rows[0];
+    if (!row) throw new DropletNotFoundError(req.dropletId);
+    const from = row.state;
+    if (!isTransitional(from) || row.last_workflow !== req.workflowId || !canTransition(from, req.to)) {
+      await client.query('COMMIT');
+      return { from, to: from, changed: false };
+    }
+    await client.query(
+      `UPDATE droplets SET state = $2, state_changed_at = now(), updated_at = now() WHERE id = $1`,
+      [req.dropletId, req.to],
+    );
+    await client.query(
+      `INSERT INTO droplet_lifecycle_log (droplet_id, from_state, to_state, cause, workflow_id, detail)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [req.dropletId, from, req.to, req.cause, req.workflowId, req.detail ?? null],
+    );
+    await client.query('COMMIT');
+    return { from, to: req.to, changed: true };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export interface StuckDroplet {
+  dropletId: number;
+  workspaceId: string;
+  state: DropletState;
+  since: string;
+}
+
+/** Droplets in a transitional state for longer than `olderThanS`, the longest-stuck first. */
+export async function stuckDroplets(
+  pool: Pool,
+  opts: { olderThanS: number; limit: number },
+): Promise<StuckDroplet[]> {
+  const { rows } = await pool.query<{
+    id: string;
+    workspace_id: string;
+    state: DropletState;
+    state_changed_at: Date;
+  }>(
+    `SELECT id, workspace_id, state, state_changed_at FROM droplets
+      WHERE state IN ('HIBERNATING', 'WAKING', 'REBOOTING', 'UPDATING')
+        AND state_changed_at < now() - make_interval(secs => $1)
+      ORDER BY state_changed_at LIMIT $2`,
+    [opts.olderThanS, opts.limit],
+  );
+  return rows.map((r) => ({
+    dropletId: Number(r.id),
+    workspaceId: r.workspace_id,
+    state: r.state,
+    since: r.state_changed_at.toISOString(),
+  }));
 }
 
 /**

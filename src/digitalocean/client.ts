@@ -3,16 +3,22 @@
  * actions, and action polling. Built from injected dependencies so tests can point it at the
  * simulator, a fake fetch, a fake clock.
  *
- * Every attempt: `budget.acquire()` first (the fleet-wide request budget, shared through Redis),
+ * The house rule for clients: fail fast with typed errors that say whether a retry can help
+ * (`retryable`), and leave retrying to the caller (the activity's retry policy), so one failing
+ * call costs one request per activity attempt, never attempts x attempts. The one exception is a
+ * 429: the client tells the fleet-wide budget (`budget.penalize(Retry-After, or until
+ * ratelimit-reset)`, so every worker backs off) and waits it out there (the next `acquire`),
+ * at most `maxRateLimitWaits` times, because a rate limit is a wait, not a failure.
+ *
+ * Every request: `budget.acquire()` first (the fleet-wide request budget, shared through Redis),
  * then the request (Bearer token, User-Agent, JSON), then `budget.observe(headers)`.
- *   - 429: `budget.penalize(Retry-After, or until ratelimit-reset)` so every worker backs off, then
- *     retry (the next `acquire` does the waiting);
- *   - 5xx and network errors/timeouts: retried with full-jitter exponential backoff;
- *   - other 4xx: thrown at once (typed, see errors.ts), never retried.
- * A POST whose attempt failed ambiguously (5xx or no answer: DigitalOcean may have started the
- * action) and whose retry is then refused with 422 ("pending event", "already powered on") is
- * resolved by looking up the droplet's recent action of that type instead of failing, so a retry
- * neither fails a workflow that actually succeeded nor starts a second power cycle.
+ *   - 5xx: DigitalOceanServerError, network errors/timeouts: DigitalOceanNetworkError (retryable;
+ *     `mayHaveReachedServer` says whether a POST may have started the action anyway);
+ *   - 422 "Droplet is already powered off/on": DigitalOceanAlreadyInStateError (the goal of a
+ *     power action may already hold; the caller decides whether that is success);
+ *   - other 4xx: typed and not retryable (see errors.ts).
+ * A retried power action never starts a second one: the power activity records each action
+ * before calling and looks up the action an interrupted attempt started (activities/power.ts).
  *
  * The token goes into the Authorization header only: never into a log line or an error message.
  */
@@ -20,6 +26,7 @@ import type { Logger } from '../logger';
 import { defaultSleep, headerValue, parseRetryAfterMs, type RequestBudget, type Sleep } from './budget';
 import {
   DigitalOceanActionFailedError,
+  DigitalOceanAlreadyInStateError,
   DigitalOceanActionTimeoutError,
   DigitalOceanNetworkError,
   DigitalOceanNotFoundError,
@@ -76,11 +83,17 @@ export interface DigitalOceanClientDeps {
   fetch?: typeof fetch;
   /** e.g. "genesis-control-plane/0.1.0". */
   userAgent: string;
-  /** Retries after the first attempt for 429, 5xx and network errors. Default 4. */
-  maxRetries?: number;
-  /** Per attempt. Default 15 s. */
+  /**
+   * 429s waited out under the shared budget before the call fails with a retryable
+   * DigitalOceanRateLimitedError. Nothing else is retried inside the client. Default 4.
+   */
+  maxRateLimitWaits?: number;
+  /** Per request. Default 15 s. */
   requestTimeoutMs?: number;
-  /** Full-jitter backoff: random(0, min(maxBackoffMs, baseBackoffMs * 2^attempt)). */
+  /**
+   * A 429 without Retry-After or ratelimit-reset waits max(1 s, random(0, min(maxBackoffMs,
+   * baseBackoffMs * 2^wait))). Defaults 500 ms and 30 s.
+   */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   sleep?: Sleep;
@@ -150,7 +163,7 @@ function errorFields(body: unknown): Pick<DigitalOceanErrorDetails, 'doId' | 'do
 export class DigitalOceanClient {
   private readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
-  private readonly maxRetries: number;
+  private readonly maxRateLimitWaits: number;
   private readonly requestTimeoutMs: number;
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
@@ -161,7 +174,7 @@ export class DigitalOceanClient {
   constructor(private readonly deps: DigitalOceanClientDeps) {
     this.baseUrl = deps.baseUrl.replace(/\/+$/, '');
     this.fetchImpl = deps.fetch ?? fetch;
-    this.maxRetries = deps.maxRetries ?? 4;
+    this.maxRateLimitWaits = deps.maxRateLimitWaits ?? 4;
     this.requestTimeoutMs = deps.requestTimeoutMs ?? 15_000;
     this.baseBackoffMs = deps.baseBackoffMs ?? 500;
     this.maxBackoffMs = deps.maxBackoffMs ?? 30_000;
@@ -209,32 +222,24 @@ export class DigitalOceanClient {
     return all;
   }
 
-  /** Starts a power action; answers the action as DigitalOcean created it (usually in-progress). */
+  /**
+   * Starts a power action; answers the action as DigitalOcean created it (usually in-progress).
+   * Throws DigitalOceanAlreadyInStateError when DigitalOcean answers that the droplet is already
+   * powered off/on (see `goalHolds` for whether that means the action's goal holds).
+   */
   async dropletAction(id: number, type: PowerActionType, opts: CallOptions = {}): Promise<Action> {
     if (!POWER_ACTION_TYPES.includes(type))
       throw new TypeError(`unsupported droplet action type: ${String(type)}`);
     const path = `/v2/droplets/${positiveId('droplet', id)}/actions`;
     const body: DropletActionRequest = { type };
-    const startedAt = this.now();
-    try {
-      const res = await this.request({
-        method: 'POST',
-        template: '/v2/droplets/{droplet_id}/actions',
-        path,
-        body,
-        signal: opts.signal,
-      });
-      return this.field<DropletActionResponse, 'action'>(res, 'action', 'POST', path) as Action;
-    } catch (err) {
-      if (!(err instanceof DigitalOceanRequestError && err.status === 422 && AMBIGUOUS.has(err))) throw err;
-      const earlier = await this.findRecentAction(id, type, startedAt - 5_000, opts.signal);
-      if (!earlier) throw err;
-      this.deps.logger.warn(
-        { dropletId: id, actionId: earlier.id, type },
-        'digitalocean: retried droplet action was refused; the first attempt had started it',
-      );
-      return earlier;
-    }
+    const res = await this.request({
+      method: 'POST',
+      template: '/v2/droplets/{droplet_id}/actions',
+      path,
+      body,
+      signal: opts.signal,
+    });
+    return this.field<DropletActionResponse, 'action'>(res, 'action', 'POST', path) as Action;
   }
 
   async getAction(id: number, opts: CallOptions = {}): Promise<Action> {
@@ -328,11 +333,10 @@ export class DigitalOceanClient {
     const url = this.baseUrl + path + qs;
     const logPath = path.split('?')[0];
     const details = { method, path: logPath };
-    let ambiguous = false;
-    let lastError: Error | undefined;
+    // A POST that got no answer or a 5xx may have been carried out by DigitalOcean anyway.
+    const mayHaveReachedServer = method === 'POST';
 
-    for (let attempt = 0; attempt <= this.maxRetries; attempt++) {
-      const last = attempt === this.maxRetries;
+    for (let wait = 0; ; wait++) {
       await this.deps.budget.acquire(spec.signal);
       const started = performance.now();
       const timeout = AbortSignal.timeout(this.requestTimeoutMs);
@@ -365,17 +369,8 @@ export class DigitalOceanClient {
         const reason = timeout.aborted
           ? `timed out after ${this.requestTimeoutMs} ms`
           : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
-        this.report(method, template, status, started, undefined, attempt);
-        lastError = new DigitalOceanNetworkError(details, reason, err);
-        if (method === 'POST') ambiguous = true;
-        if (last) break;
-        const delay = this.backoffMs(attempt);
-        this.deps.logger.warn(
-          { method, path: template, attempt, delayMs: delay, reason },
-          'digitalocean: no answer, retrying',
-        );
-        await this.sleep(delay, spec.signal);
-        continue;
+        this.report(method, template, status, started, undefined, wait);
+        throw new DigitalOceanNetworkError(details, reason, { cause: err, mayHaveReachedServer });
       }
 
       const remainingHeader = headerValue(headers, 'ratelimit-remaining');
@@ -385,7 +380,7 @@ export class DigitalOceanClient {
         status,
         started,
         remainingHeader === undefined ? undefined : Number(remainingHeader),
-        attempt,
+        wait,
       );
       try {
         await this.deps.budget.observe(headers);
@@ -400,35 +395,22 @@ export class DigitalOceanClient {
       const d = { ...details, status, ...errorFields(body) };
 
       if (status === 429) {
-        const waitMs = this.rateLimitWaitMs(headers, attempt);
+        const waitMs = this.rateLimitWaitMs(headers, wait);
         await this.deps.budget.penalize(waitMs);
-        lastError = new DigitalOceanRateLimitedError(d, waitMs);
-        if (last) break;
+        if (wait >= this.maxRateLimitWaits) throw new DigitalOceanRateLimitedError(d, waitMs);
         this.deps.logger.warn(
-          { method, path: template, attempt, retryAfterMs: waitMs },
-          'digitalocean: rate limited, backing off',
+          { method, path: template, wait, retryAfterMs: waitMs },
+          'digitalocean: rate limited, waiting under the shared budget',
         );
-        continue;
+        continue; // the next acquire() waits until the budget opens again, for every worker
       }
-      if (status >= 500) {
-        lastError = new DigitalOceanServerError(d);
-        if (method === 'POST') ambiguous = true;
-        if (last) break;
-        const delay = this.backoffMs(attempt);
-        this.deps.logger.warn(
-          { method, path: template, attempt, status, delayMs: delay, doId: d.doId },
-          'digitalocean: server error, retrying',
-        );
-        await this.sleep(delay, spec.signal);
-        continue;
-      }
+      if (status >= 500) throw new DigitalOceanServerError(d, { mayHaveReachedServer });
       if (status === 401 || status === 403) throw new DigitalOceanUnauthorizedError(d);
       if (status === 404) throw new DigitalOceanNotFoundError(d);
-      const refused = new DigitalOceanRequestError(d);
-      if (ambiguous) AMBIGUOUS.add(refused);
-      throw refused;
+      const already = status === 422 ? alreadyInState(d.doMessage) : undefined;
+      if (already) throw new DigitalOceanAlreadyInStateError(d, already);
+      throw new DigitalOceanRequestError(d);
     }
-    throw lastError ?? new DigitalOceanNetworkError(details, 'no attempt made');
   }
 
   private report(
@@ -450,5 +432,23 @@ export class DigitalOceanClient {
   }
 }
 
-/** Refusals that followed an attempt which may have reached DigitalOcean (see the header comment). */
-const AMBIGUOUS = new WeakSet<Error>();
+/** DigitalOcean's 422 messages that say a power state already holds ("Droplet is already powered off."). */
+function alreadyInState(message: string | undefined): 'off' | 'active' | undefined {
+  if (!message) return undefined;
+  if (/already powered off/i.test(message)) return 'off';
+  if (/already powered on/i.test(message)) return 'active';
+  return undefined;
+}
+
+/** The droplet status a power action leads to when it completes, if it has one goal. */
+export function goalOf(type: PowerActionType): 'off' | 'active' | undefined {
+  if (type === 'power_off' || type === 'shutdown') return 'off';
+  if (type === 'power_on') return 'active';
+  return undefined; // power_cycle and reboot are changes, not states: a refusal is a refusal
+}
+
+/** True when `err` says the goal of `type` already holds, so the action is done without running. */
+export function goalHolds(type: PowerActionType, err: unknown): boolean {
+  const goal = goalOf(type);
+  return goal !== undefined && err instanceof DigitalOceanAlreadyInStateError && err.state === goal;
+}

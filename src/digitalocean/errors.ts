@@ -60,7 +60,14 @@ export class DigitalOceanUnauthorizedError extends DigitalOceanError {
   }
 }
 
-/** 429 that outlived the client's retries. `retryAfterMs` is how long DigitalOcean asked to wait. */
+/** Whether a request that got no (good) answer may still have been carried out by DigitalOcean. */
+export interface AttemptFacts {
+  /** A POST that timed out or got a 5xx may have started its action: look before starting another. */
+  mayHaveReachedServer?: boolean;
+  cause?: unknown;
+}
+
+/** 429 that outlived the client's waits under the shared budget. `retryAfterMs` is how long DigitalOcean asked to wait. */
 export class DigitalOceanRateLimitedError extends DigitalOceanError {
   readonly retryable = true;
   constructor(
@@ -71,11 +78,13 @@ export class DigitalOceanRateLimitedError extends DigitalOceanError {
   }
 }
 
-/** 5xx that outlived the client's retries. */
+/** 5xx: thrown at once; the caller's retry policy tries again. */
 export class DigitalOceanServerError extends DigitalOceanError {
   readonly retryable = true;
-  constructor(details: DigitalOceanErrorDetails) {
+  readonly mayHaveReachedServer: boolean;
+  constructor(details: DigitalOceanErrorDetails, facts: AttemptFacts = {}) {
     super(details, 'server error');
+    this.mayHaveReachedServer = facts.mayHaveReachedServer ?? false;
   }
 }
 
@@ -87,6 +96,20 @@ export class DigitalOceanRequestError extends DigitalOceanError {
   }
 }
 
+/**
+ * 422 "Droplet is already powered off" / "already powered on": the droplet is already in `state`.
+ * For an action whose goal is that state (power_off/shutdown -> off, power_on -> active) the
+ * goal holds: the caller treats it as done (`goalHolds` in client.ts).
+ */
+export class DigitalOceanAlreadyInStateError extends DigitalOceanRequestError {
+  constructor(
+    details: DigitalOceanErrorDetails,
+    readonly state: 'off' | 'active',
+  ) {
+    super(details);
+  }
+}
+
 /** A 2xx whose body is not what the API documents (missing `droplet`, `action` ...). */
 export class DigitalOceanResponseError extends DigitalOceanError {
   readonly retryable = false;
@@ -95,11 +118,13 @@ export class DigitalOceanResponseError extends DigitalOceanError {
   }
 }
 
-/** No answer: connection refused/reset, DNS, or the request timed out. */
+/** No answer: connection refused/reset, DNS, or the request timed out. Thrown at once. */
 export class DigitalOceanNetworkError extends DigitalOceanError {
   readonly retryable = true;
-  constructor(details: Omit<DigitalOceanErrorDetails, 'status'>, reason: string, cause?: unknown) {
-    super({ ...details, status: 0 }, `network error: ${reason}`, { cause });
+  readonly mayHaveReachedServer: boolean;
+  constructor(details: Omit<DigitalOceanErrorDetails, 'status'>, reason: string, facts: AttemptFacts = {}) {
+    super({ ...details, status: 0 }, `network error: ${reason}`, { cause: facts.cause });
+    this.mayHaveReachedServer = facts.mayHaveReachedServer ?? false;
   }
 }
 

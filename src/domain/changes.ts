@@ -3,6 +3,7 @@
  * defaults, status and failure types. Pure; shared by workflows, activities and start helpers.
  * Every duration is an input with a production default.
  */
+import { isDropletId, MAX_DROPLET_ID } from './droplet-id';
 import { invalidN8nWorkflowJson } from './n8n-workflow';
 
 /**
@@ -150,8 +151,7 @@ const positiveMs = (v: unknown) => v === undefined || (typeof v === 'number' && 
 
 function target(input: { workspaceId?: unknown; dropletId?: unknown }): string | undefined {
   if (!nonEmpty(input.workspaceId)) return 'workspaceId must be a non-empty string';
-  if (typeof input.dropletId !== 'number' || !Number.isSafeInteger(input.dropletId) || input.dropletId <= 0)
-    return 'dropletId must be a positive integer';
+  if (!isDropletId(input.dropletId)) return `dropletId must be a positive integer up to ${MAX_DROPLET_ID}`;
   return undefined;
 }
 

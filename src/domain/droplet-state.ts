@@ -70,6 +70,18 @@ export const NOT_EXPECTED_TO_HEARTBEAT: readonly DropletState[] = [
   'UPDATING',
 ];
 
+/**
+ * States a workflow holds a droplet in while it works on it. No failure path may leave a droplet
+ * here: a failing operation settles it to FAILED with the reason, and the watchdog re-drives one
+ * found here past its deadline (its workflow was terminated or timed out).
+ */
+export const TRANSITIONAL_STATES = ['HIBERNATING', 'WAKING', 'REBOOTING', 'UPDATING'] as const;
+export type TransitionalState = (typeof TRANSITIONAL_STATES)[number];
+
+export function isTransitional(s: DropletState): s is TransitionalState {
+  return (TRANSITIONAL_STATES as readonly string[]).includes(s);
+}
+
 /** States in which a remediation (wake or reboot) is in progress or has given up. */
 export const REMEDIATION_STATES: readonly DropletState[] = ['WAKING', 'REBOOTING', 'ZOMBIE', 'FAILED'];
 

@@ -3,6 +3,7 @@
  * client and the CLI. Every duration is an input with a production default, so tests (which have
  * no time-skipping server here) run the same code with short windows.
  */
+import { isDropletId, MAX_DROPLET_ID } from './droplet-id';
 import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './liveness';
 
 export const WAKE_REASONS = [
@@ -135,8 +136,8 @@ export function invalidPowerInput(
 ): string | undefined {
   if (typeof input.workspaceId !== 'string' || input.workspaceId.length === 0)
     return 'workspaceId must be a non-empty string';
-  if (typeof input.dropletId !== 'number' || !Number.isSafeInteger(input.dropletId) || input.dropletId <= 0) {
-    return 'dropletId must be a positive integer';
+  if (!isDropletId(input.dropletId)) {
+    return `dropletId must be a positive integer up to ${MAX_DROPLET_ID}`;
   }
   if (reasons && !reasons.includes(input.reason as string))
     return `reason must be one of ${reasons.join(', ')}`;

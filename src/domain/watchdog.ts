@@ -16,6 +16,11 @@ export interface WatchdogInput {
   thresholds?: { cpu?: number; memory?: number; disk?: number };
   /** Heartbeat stream entries above which the pipeline alerts (the drain is behind or down). */
   heartbeatBacklogAlert?: number;
+  /**
+   * A droplet in a transitional state (HIBERNATING, WAKING, REBOOTING, UPDATING) for longer than
+   * this, with no workflow running on it, is re-driven. Production default 900 s.
+   */
+  transitionalDeadlineS?: number;
   /** Passed to each remediation wake (and its escalation). */
   wake?: { timings?: Partial<PowerTimings>; reboot?: { maxAttempts?: number; backoffInitialMs?: number } };
 }
@@ -27,6 +32,7 @@ export const WATCHDOG_DEFAULTS = {
   stormMinStale: 5,
   // A wake costs ~2 calls plus action polls (~6-10 calls): 20 per minute stays well inside 250/min.
   maxStartsPerTick: 20,
+  transitionalDeadlineS: 900,
   thresholds: { cpu: 90, memory: 85, disk: 90 },
   heartbeatBacklogAlert: 1_000,
 };
@@ -49,6 +55,8 @@ export interface WatchdogSummary {
   breached: number;
   remediationsStarted: number;
   remediationsJoined: number;
+  /** droplets stuck in a transitional state past the deadline that this run re-drove */
+  stuckRedriven: number;
   braked: boolean;
   queryMs: number;
   heartbeatBacklog: number;

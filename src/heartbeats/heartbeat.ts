@@ -10,17 +10,19 @@
  * uptime_seconds}`, one or an array, from one droplet.
  */
 import { z } from 'zod';
+import { DROPLET_ID_RULE, isDropletId, MAX_DROPLET_ID } from '../domain/droplet-id';
 
 const percent = z.number().min(0).max(100);
 
 export const nativeHeartbeatSchema = z.strictObject({
   workspace_id: z.string().min(1).max(128),
   droplet_id: z.union([
-    z.number().int().positive(),
+    z.number().int().positive().max(MAX_DROPLET_ID),
     z
       .string()
-      .regex(/^\d{1,18}$/)
-      .transform(Number),
+      .regex(/^\d{1,16}$/)
+      .transform(Number)
+      .refine(isDropletId, DROPLET_ID_RULE),
   ]),
   timestamp: z.iso.datetime({ offset: true }),
   cpu_percent: percent,

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
+import { parseDropletId } from '../domain/droplet-id';
 
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
@@ -17,8 +18,9 @@ export function constantTimeEqual(a: string, b: string): boolean {
 
 /** Tokens look like `<dropletId>.<32 random bytes, base64url>`: the droplet part picks the row. */
 export function parseHeartbeatToken(token: string): { dropletId: number } | undefined {
-  const m = /^(\d{1,18})\.[A-Za-z0-9_-]{43}$/.exec(token);
-  return m ? { dropletId: Number(m[1]) } : undefined;
+  const m = /^(\d{1,16})\.[A-Za-z0-9_-]{43}$/.exec(token);
+  const dropletId = m ? parseDropletId(m[1]!) : undefined;
+  return dropletId === undefined ? undefined : { dropletId };
 }
 
 /** Creates (or replaces) a droplet's token; returns the token, which is shown once and never stored. */

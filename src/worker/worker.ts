@@ -13,6 +13,9 @@ import { temporalConnectionSettings } from '../temporal/connection-options';
 import { dataConverterFor } from '../temporal/payload-codec';
 import { logContextActivityInterceptor } from './log-interceptor';
 
+/** After the grace time, how long the worker waits for cancelled activities before it stops anyway. */
+export const SHUTDOWN_FORCE_AFTER_GRACE_MS = 3_000;
+
 export function workflowsSourcePath(): string {
   // src/worker -> ../../workflows (ts in dev/tests); dist/src/worker -> ../../workflows (compiled js)
   return require.resolve(resolve(__dirname, '../../workflows'));
@@ -63,6 +66,9 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     ...workflowSource(config),
     dataConverter: dataConverterFor(config.codec.keys),
     shutdownGraceTime: config.worker.shutdownGraceMs,
+    // Activities that ignore their cancellation after the grace do not hold the process: the
+    // worker gives up on them a little later (they are retried elsewhere after their timeouts).
+    shutdownForceTime: config.worker.shutdownGraceMs + SHUTDOWN_FORCE_AFTER_GRACE_MS,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     ...(config.worker.versioning
       ? {

@@ -1,5 +1,6 @@
 /** The built CLI as operators and platforms run it: bad configuration exits 2 naming the variable. */
 import { generateKeyPairSync } from 'node:crypto';
+import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { runCli } from '../helpers/processes';
 
 const key = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -41,5 +42,37 @@ describe('genesis-cp configuration errors', () => {
     const run = runCli(['frobnicate'], good);
     expect(await run.exited).toBe(2);
     expect(run.output()).toMatch(/unknown command/);
+  });
+});
+
+describe('genesis-cp droplet arguments', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await seedDroplet(db.pool, { id: 7001 });
+  });
+  afterAll(() => db.drop());
+
+  const env = () => ({ ...good, DATABASE_URL: db.url, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+
+  it('tokens issue: a known droplet gets a token (0), an unknown one exits 3 like every other command', async () => {
+    const ok = runCli(['tokens', 'issue', '7001'], env());
+    expect(await ok.exited).toBe(0);
+    expect(ok.output()).toMatch(/^7001\.[A-Za-z0-9_-]{43}\n$/);
+    const unknown = runCli(['tokens', 'issue', '7002'], env());
+    expect(await unknown.exited).toBe(3);
+    expect(unknown.output()).toMatch(/droplet 7002 is not known/);
+  });
+
+  it.each([
+    [['tokens', 'issue', '12345678901234567890']],
+    [['wake', '12345678901234567890']],
+    [['hibernate', '99999999999999999']],
+    [['reboot', '0']],
+  ])('%j exits 2 with the rule, never a raw Postgres error', async (args) => {
+    const run = runCli(args, env());
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(/a droplet id is a positive whole number up to 9007199254740991/);
+    expect(run.output()).not.toMatch(/out of range|bigint|invalid input syntax/);
   });
 });

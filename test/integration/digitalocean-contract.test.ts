@@ -14,7 +14,12 @@ import addFormats from 'ajv-formats';
 import pino from 'pino';
 import { parse } from 'yaml';
 import { DigitalOceanBudget } from '../../src/digitalocean/budget';
-import { DigitalOceanClient, POWER_ACTION_TYPES, type ResponseInfo } from '../../src/digitalocean/client';
+import {
+  DigitalOceanClient,
+  goalHolds,
+  POWER_ACTION_TYPES,
+  type ResponseInfo,
+} from '../../src/digitalocean/client';
 import {
   DigitalOceanActionFailedError,
   DigitalOceanNotFoundError,
@@ -280,7 +285,15 @@ describe('DigitalOcean client against the simulator', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DigitalOceanRequestError);
     expect((err as Error).message).toContain('422 unprocessable_entity: Droplet is already powered on.');
-    expect(attemptsSince(mark)).toBe(1);
+    // DigitalOcean's "already powered on/off" is typed: a power action whose goal holds is done
+    expect(err).toMatchObject({ state: 'active' });
+    expect(goalHolds('power_on', err)).toBe(true);
+    const off = await client()
+      .dropletAction(3, 'shutdown') // droplet 3 is off
+      .catch((e: unknown) => e);
+    expect((off as Error).message).toContain('422 unprocessable_entity: Droplet is already powered off.');
+    expect(goalHolds('shutdown', off)).toBe(true);
+    expect(attemptsSince(mark)).toBe(2);
   });
 
   it('401 -> Unauthorized, not retried', async () => {
@@ -291,9 +304,11 @@ describe('DigitalOcean client against the simulator', () => {
     expect(attemptsSince(mark)).toBe(1);
   });
 
-  it('5xx is retried, then succeeds', async () => {
+  it("5xx fails fast with a retryable error (one request each); the caller's retry succeeds", async () => {
     sim.setFault({ kind: 'serverError', times: 2, dropletId: 5, status: 503 });
     const mark = infos.length;
+    for (let i = 0; i < 2; i++)
+      await expect(client().getDroplet(5)).rejects.toMatchObject({ status: 503, retryable: true });
     await expect(client().getDroplet(5)).resolves.toMatchObject({ id: 5 });
     expect(infos.slice(mark).map((i) => i.status)).toEqual([503, 503, 200]);
   });

@@ -17,7 +17,7 @@ import { buildActivityDeps } from '../../src/worker/deps';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { nativeHeartbeat } from '../helpers/heartbeats';
 import { createTestRedis, type TestRedis } from '../helpers/redis';
-import { testConfig, testLogger } from '../helpers/temporal';
+import { eventually, testConfig, testLogger } from '../helpers/temporal';
 import type { Client } from '@temporalio/client';
 
 jest.setTimeout(60_000);
@@ -136,9 +136,16 @@ describe('fleet metrics on /metrics', () => {
     await deps.digitalocean!.getDroplet(4242);
     await deps.digitalocean!.getDroplet(4243).catch(() => undefined); // 404
 
-    // the shared counters are written fire-and-forget: give Redis a moment
-    await new Promise((res) => setTimeout(res, 200));
-    const second = await registry.metrics();
+    // the shared counters are written fire-and-forget: wait until the last of them landed
+    const second = await eventually(
+      () => registry.metrics(),
+      (m) =>
+        value(m, 'genesis_drain_heartbeats_total{outcome="unknown_droplet"}') === 1 &&
+        value(m, 'genesis_remediations_total{kind="wake",outcome="active_healthy"}') === 1 &&
+        value(m, 'genesis_digitalocean_requests_total{status="404"}') === 1 &&
+        value(m, 'genesis_digitalocean_budget_remaining{window="minute"}') !== undefined,
+      { what: 'the shared counters written' },
+    );
     expect(value(second, 'genesis_drain_batches_total')).toBeGreaterThanOrEqual(1);
     expect(value(second, 'genesis_drain_heartbeats_total{outcome="applied"}')).toBe(3);
     expect(value(second, 'genesis_drain_heartbeats_total{outcome="unknown_droplet"}')).toBe(1);

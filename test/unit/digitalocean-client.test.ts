@@ -3,11 +3,13 @@ import pino from 'pino';
 import type { HeaderSource, RequestBudget } from '../../src/digitalocean/budget';
 import {
   DigitalOceanClient,
+  goalHolds,
   type DigitalOceanClientDeps,
   type ResponseInfo,
 } from '../../src/digitalocean/client';
 import {
   DigitalOceanActionFailedError,
+  DigitalOceanAlreadyInStateError,
   DigitalOceanActionTimeoutError,
   DigitalOceanNetworkError,
   DigitalOceanNotFoundError,
@@ -16,6 +18,7 @@ import {
   DigitalOceanServerError,
   DigitalOceanUnauthorizedError,
 } from '../../src/digitalocean/errors';
+import { PROVIDER_RETRY } from '../../workflows/power/activities';
 
 const TOKEN = 'dop_v1_super_secret_token_value';
 const BASE = 'https://api.digitalocean.test';
@@ -158,48 +161,57 @@ describe('DigitalOceanClient requests', () => {
     expect(JSON.parse(String(t.calls[2].init.body))).toEqual({ type: 'power_on' });
   });
 
-  it('retries 5xx with full-jitter exponential backoff, then succeeds', async () => {
+  it('fails fast: a 5xx is one request and a retryable ServerError at once (the activity retries)', async () => {
     const t = setup([
       () => json(500, { id: 'server_error', message: 'boom' }),
       () => json(503, { id: 'service_unavailable', message: 'later' }),
       () => json(200, { droplet: droplet(3) }),
     ]);
+    const err = await t.client.getDroplet(3).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DigitalOceanServerError);
+    expect(err).toMatchObject({ retryable: true, status: 500, mayHaveReachedServer: false });
+    expect(t.calls).toHaveLength(1);
+    expect(t.sleeps).toEqual([]);
+    // a POST that got a 5xx may have started its action: the error says so
+    const post = await t.client.dropletAction(3, 'power_cycle').catch((e: unknown) => e);
+    expect(post).toMatchObject({ status: 503, retryable: true, mayHaveReachedServer: true });
+    expect(t.calls).toHaveLength(2);
     await expect(t.client.getDroplet(3)).resolves.toMatchObject({ id: 3 });
-    expect(t.sleeps).toEqual([250, 500]); // random 0.5 × 500·2^attempt
-    expect(t.budgetCalls.filter((c) => c === 'acquire')).toHaveLength(3);
     expect(t.infos.map((i) => [i.status, i.attempt])).toEqual([
       [500, 0],
-      [503, 1],
-      [200, 2],
+      [503, 0],
+      [200, 0],
     ]);
   });
 
-  it('gives up after maxRetries with a retryable ServerError', async () => {
-    const t = setup(
-      Array.from({ length: 3 }, () => () => json(502, { id: 'bad_gateway', message: 'upstream' })),
-      { maxRetries: 2, maxBackoffMs: 600 },
-    );
-    const err = await t.client.getAction(5).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DigitalOceanServerError);
-    expect(err).toMatchObject({ retryable: true, status: 502 });
-    expect(t.sleeps).toEqual([250, 300]); // capped at maxBackoffMs × 0.5
-  });
-
-  it('retries network errors and timeouts, then reports a NetworkError', async () => {
+  it('fails fast on network errors and timeouts: one request, a retryable NetworkError', async () => {
     const refused = () => {
       throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } });
     };
     const hang: Handler = (_u, init) =>
       new Promise((_r, reject) => init.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
-    const t = setup([refused, hang], { maxRetries: 1, requestTimeoutMs: 30 });
-    const err = await t.client.getDroplet(1).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DigitalOceanNetworkError);
-    expect((err as Error).message).toBe(
-      'DigitalOcean GET /v2/droplets/1 network error: timed out after 30 ms',
+    const t = setup([refused, hang], { requestTimeoutMs: 30 });
+    const first = await t.client.getDroplet(1).catch((e: unknown) => e);
+    expect(first).toBeInstanceOf(DigitalOceanNetworkError);
+    expect(first).toMatchObject({ retryable: true });
+    expect((first as Error).message).toBe('DigitalOcean GET /v2/droplets/1 network error: ECONNREFUSED');
+    expect(t.calls).toHaveLength(1);
+    const second = await t.client.dropletAction(1, 'power_on').catch((e: unknown) => e);
+    expect((second as Error).message).toBe(
+      'DigitalOcean POST /v2/droplets/1/actions network error: timed out after 30 ms',
     );
+    expect(second).toMatchObject({ mayHaveReachedServer: true });
+    expect(t.calls).toHaveLength(2);
     expect(t.infos.map((i) => i.status)).toEqual([0, 0]);
-    const t2 = setup([refused], { maxRetries: 0 });
-    await expect(t2.client.getDroplet(1)).rejects.toThrow('network error: ECONNREFUSED');
+    expect(t.sleeps).toEqual([]);
+  });
+
+  it('attempt count: N activity attempts of a failing call are N requests, not N x client retries', async () => {
+    const attempts = PROVIDER_RETRY.maximumAttempts; // what the power workflows allow a DigitalOcean call
+    const t = setup(Array.from({ length: 50 }, () => () => json(502, { id: 'bad_gateway', message: 'x' })));
+    for (let i = 0; i < attempts; i++) await t.client.getDroplet(9).catch(() => undefined);
+    expect(t.calls).toHaveLength(attempts);
+    expect(t.budgetCalls.filter((c) => c === 'acquire')).toHaveLength(attempts);
   });
 
   it('does not retry when the caller aborts', async () => {
@@ -240,13 +252,14 @@ describe('DigitalOceanClient requests', () => {
     expect(t.budgetCalls.slice(0, 4)).toEqual(['acquire', 'observe', 'penalize', 'acquire']);
   });
 
-  it('throws RateLimited with the wait when 429s outlast the retries', async () => {
-    const t = setup([() => json(429, { id: 'too_many_requests', message: 'x' }, { 'retry-after': '9' })], {
-      maxRetries: 0,
-    });
+  it('throws RateLimited with the wait when 429s outlast maxRateLimitWaits (one request per wait)', async () => {
+    const limited = () => json(429, { id: 'too_many_requests', message: 'x' }, { 'retry-after': '9' });
+    const t = setup([limited, limited, limited, limited], { maxRateLimitWaits: 2 });
     const err = await t.client.getDroplet(1).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DigitalOceanRateLimitedError);
     expect(err).toMatchObject({ retryAfterMs: 9_000, retryable: true });
+    expect(t.calls).toHaveLength(3);
+    expect(t.penalties).toEqual([9_000, 9_000, 9_000]);
   });
 
   it('never puts the token in a log line or an error message', async () => {
@@ -258,10 +271,12 @@ describe('DigitalOceanClient requests', () => {
       () => json(429, { id: 'too_many_requests', message: 'slow down' }, { 'retry-after': '1' }),
       () => json(404, { id: 'not_found', message: 'gone' }),
     ]);
-    const err = (await t.client.getDroplet(1).catch((e: unknown) => e)) as Error;
+    const errors: Error[] = [];
+    for (let i = 0; i < 3; i++) errors.push((await t.client.getDroplet(1).catch((e: unknown) => e)) as Error);
+    expect(t.calls).toHaveLength(4);
     expect(t.logLines.length).toBeGreaterThan(3);
     expect(t.logLines.join('\n')).not.toContain(TOKEN);
-    expect(`${err.message} ${err.stack}`).not.toContain(TOKEN);
+    for (const err of errors) expect(`${err.message} ${err.stack}`).not.toContain(TOKEN);
   });
 });
 
@@ -331,37 +346,28 @@ describe('DigitalOceanClient actions', () => {
     expect(slow.calls).toHaveLength(4);
   });
 
-  it('a retried POST refused with 422 returns the action the first (ambiguous) attempt started', async () => {
-    const started = new Date(NOW).toISOString();
+  it('a 422 "already powered off/on" is typed: the goal of power_off/shutdown/power_on holds', async () => {
     const t = setup([
-      () => json(500, { id: 'server_error', message: 'boom' }),
-      () => json(422, { id: 'unprocessable_entity', message: 'Droplet already has a pending event.' }),
-      () =>
-        json(200, {
-          actions: [action(99, 'in-progress', 'power_cycle', started)],
-          links: {},
-          meta: { total: 1 },
-        }),
-    ]);
-    await expect(t.client.dropletAction(7, 'power_cycle')).resolves.toMatchObject({
-      id: 99,
-      status: 'in-progress',
-    });
-    expect(t.calls[2].url).toBe(`${BASE}/v2/droplets/7/actions?per_page=20&page=1`);
-  });
-
-  it('a 422 after an ambiguous attempt still throws when no recent action of that type exists', async () => {
-    const t = setup([
-      () => json(503, { id: 'server_error', message: 'boom' }),
+      () => json(422, { id: 'unprocessable_entity', message: 'Droplet is already powered off.' }),
       () => json(422, { id: 'unprocessable_entity', message: 'Droplet is already powered on.' }),
-      () =>
-        json(200, {
-          actions: [action(98, 'completed', 'power_on', '2020-01-01T00:00:00Z')],
-          links: {},
-          meta: { total: 1 },
-        }),
+      () => json(422, { id: 'unprocessable_entity', message: 'Droplet already has a pending event.' }),
     ]);
-    await expect(t.client.dropletAction(7, 'power_on')).rejects.toBeInstanceOf(DigitalOceanRequestError);
+    const off = await t.client.dropletAction(7, 'power_off').catch((e: unknown) => e);
+    expect(off).toBeInstanceOf(DigitalOceanAlreadyInStateError);
+    expect(off).toMatchObject({ state: 'off', retryable: false, status: 422 });
+    expect(goalHolds('power_off', off)).toBe(true);
+    expect(goalHolds('shutdown', off)).toBe(true);
+    expect(goalHolds('power_on', off)).toBe(false);
+    expect(goalHolds('power_cycle', off)).toBe(false);
+    const on = await t.client.dropletAction(7, 'power_on').catch((e: unknown) => e);
+    expect(on).toMatchObject({ state: 'active' });
+    expect(goalHolds('power_on', on)).toBe(true);
+    expect(goalHolds('power_off', on)).toBe(false);
+    const pending = await t.client.dropletAction(7, 'power_on').catch((e: unknown) => e);
+    expect(pending).toBeInstanceOf(DigitalOceanRequestError);
+    expect(pending).not.toBeInstanceOf(DigitalOceanAlreadyInStateError);
+    expect(goalHolds('power_on', pending)).toBe(false);
+    expect(t.calls).toHaveLength(3);
   });
 
   it('rejects bad ids and action types before any request', async () => {

@@ -18,20 +18,19 @@ import {
 } from '../../src/domain/changes';
 import { changeStatusQuery } from '../messages';
 import { db, sidecar } from './activities';
-import { failureMessage, requireValid } from './input';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { failureMessage } from './input';
+import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
 
 export async function credentialInjection(
   input: CredentialInjectionInput,
 ): Promise<CredentialInjectionResult> {
-  requireValid(input, invalidCredentialInjection);
+  requireValidDropletInput(input, invalidCredentialInjection);
   const { workspaceId, dropletId, credentials } = input;
   const { workflowId } = workflowInfo();
   const status: ChangeStatus = { phase: 'checking', total: credentials.length, succeeded: 0, failed: 0 };
   setHandler(changeStatusQuery, () => status);
 
-  const droplet = await db.getDropletRecord(dropletId);
-  requireDropletOfWorkspace(droplet, workspaceId);
+  await loadOwnedDroplet(input);
   const done = new Map(
     (await db.credentialsSucceededFor(workflowId)).map((c) => [`${c.type}\u0000${c.name}`, c]),
   );

@@ -26,11 +26,16 @@ import {
 } from '../../src/domain/changes';
 import { abortSignal, n8nUpdateStatusQuery, promoteUpdate } from '../messages';
 import { db, probe, sidecar } from './activities';
-import { failureMessage, requireValid } from './input';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { failureMessage } from './input';
+import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
+import { restOnFailure } from '../settle';
 
 export async function n8nContainerUpdate(input: N8nUpdateInput): Promise<N8nUpdateResult> {
-  requireValid(input, invalidN8nUpdate);
+  return restOnFailure(input, 'n8n_update', () => update(input));
+}
+
+async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
+  requireValidDropletInput(input, invalidN8nUpdate);
   const { workspaceId, dropletId, toTag } = input;
   const verifyWindowMs = input.verifyWindowMs ?? DEFAULT_UPDATE_VERIFY_WINDOW_MS;
   const verifyPollMs = Math.min(input.verifyPollMs ?? DEFAULT_UPDATE_VERIFY_POLL_MS, verifyWindowMs);
@@ -58,8 +63,7 @@ export async function n8nContainerUpdate(input: N8nUpdateInput): Promise<N8nUpda
     },
   );
 
-  const droplet = await db.getDropletRecord(dropletId);
-  requireDropletOfWorkspace(droplet, workspaceId);
+  await loadOwnedDroplet(input);
   const recorded = await db.recordedN8nTag(dropletId);
   if (!recorded) {
     throw ApplicationFailure.nonRetryable(

@@ -19,19 +19,18 @@ import {
 import { forwardedWorkflow, substituteCredentials } from '../../src/domain/n8n-workflow';
 import { changeStatusQuery } from '../messages';
 import { db, sidecar } from './activities';
-import { failureMessage, requireValid } from './input';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { failureMessage } from './input';
+import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
 
 export async function workflowUpdate(input: WorkflowUpdateInput): Promise<WorkflowUpdateResult> {
-  requireValid(input, invalidWorkflowUpdate);
+  requireValidDropletInput(input, invalidWorkflowUpdate);
   const { workspaceId, dropletId, workflowName, version } = input;
   const { workflowId } = workflowInfo();
   const component = `workflow:${workflowName}`;
   const status: ChangeStatus = { phase: 'checking', workflowName, version };
   setHandler(changeStatusQuery, () => status);
 
-  const droplet = await db.getDropletRecord(dropletId);
-  requireDropletOfWorkspace(droplet, workspaceId);
+  await loadOwnedDroplet(input);
   const workflowJson = input.workflowJson;
   // what n8n must hold afterwards: the forwarded fields, credential ids substituted
   const expected = forwardedWorkflow(substituteCredentials(workflowJson, input.credentialMap));

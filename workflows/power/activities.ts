@@ -8,11 +8,17 @@ export const db = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
 
-/** DigitalOcean calls: the client already retries 429/5xx inside the fleet budget. */
-export const provider = proxyActivities<Activities>({
-  startToCloseTimeout: '2m',
-  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 },
-});
+/**
+ * DigitalOcean calls. The client fails fast (one request per attempt; it only waits out 429s
+ * under the fleet budget), so this policy is the whole retry story: 5 requests at most.
+ */
+export const PROVIDER_RETRY = {
+  initialInterval: '5s',
+  backoffCoefficient: 2,
+  maximumInterval: '1m',
+  maximumAttempts: 5,
+} as const;
+export const provider = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: PROVIDER_RETRY });
 
 /** One verification probe: a failure is an answer, not something to retry here. */
 export const probe = proxyActivities<Activities>({
@@ -20,8 +26,12 @@ export const probe = proxyActivities<Activities>({
   retry: { maximumAttempts: 1 },
 });
 
-/** Waiting for a DigitalOcean action: long, heartbeating. */
-export function actionWaiter(timeoutMs: number, maximumAttempts = 3) {
+/**
+ * Waiting for a DigitalOcean action: long, heartbeating. A wait cut short by its worker's shutdown
+ * fails retryably and another worker carries on; `alsoFinal` names failures that end it (the
+ * graceful shutdown's wait: its timeout is the answer, not something to retry).
+ */
+export function actionWaiter(timeoutMs: number, maximumAttempts = 3, alsoFinal: string[] = []) {
   return proxyActivities<Activities>({
     startToCloseTimeout: timeoutMs + 60_000,
     // The wait heartbeats every 3 s: a worker that died mid-wait is noticed within 15 s.
@@ -29,7 +39,7 @@ export function actionWaiter(timeoutMs: number, maximumAttempts = 3) {
     retry: {
       initialInterval: '5s',
       maximumAttempts,
-      nonRetryableErrorTypes: ['DigitalOceanActionFailedError'],
+      nonRetryableErrorTypes: ['DigitalOceanActionFailedError', ...alsoFinal],
     },
   });
 }

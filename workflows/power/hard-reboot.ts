@@ -5,7 +5,7 @@
  *   between attempts exponential backoff from 10 s;
  *   after the last attempt: ZOMBIE, a lifecycle-log entry and one alert to a human.
  */
-import { ApplicationFailure, log, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import {
   DEFAULT_REBOOT_ATTEMPTS,
   DEFAULT_REBOOT_BACKOFF_MS,
@@ -20,8 +20,17 @@ import { actionWaiter, db, provider } from './activities';
 import { requireValidInput, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
 import { verifyDroplet, type HeartbeatWatch } from './verify';
+import { loadOwnedDroplet } from '../droplet-owner';
+import { restOnFailure } from '../settle';
+
+/** patched() id: the hard reboot runs the droplet-operation prologue (ownership check). */
+const PATCH_OWNER_CHECK = 'hard-reboot-owner-check';
 
 export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
+  return restOnFailure(input, 'hard_reboot', () => reboot(input));
+}
+
+async function reboot(input: HardRebootInput): Promise<PowerResult> {
   requireValidInput(input, REBOOT_REASONS);
   const { dropletId, workspaceId, reason } = input;
   const maxAttempts = input.maxAttempts ?? DEFAULT_REBOOT_ATTEMPTS;
@@ -35,6 +44,8 @@ export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
     watch.latestMs = Math.max(watch.latestMs, Date.parse(hb.observedAt));
   });
   const waiter = actionWaiter(timings.actionTimeoutMs);
+  // Runs recorded before the ownership check had no getDropletRecord here (replay stays exact).
+  if (patched(PATCH_OWNER_CHECK)) await loadOwnedDroplet(input);
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     status.attempt = attempt;
@@ -53,12 +64,15 @@ export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
         dropletId,
         type: 'power_cycle',
       });
-      status.phase = 'waiting_for_action';
-      await waiter.waitForAction({
-        actionId,
-        timeoutMs: timings.actionTimeoutMs,
-        pollMs: timings.actionPollMs,
-      });
+      // power_cycle has no goal state, so null never comes back for it; guarded all the same
+      if (actionId !== null) {
+        status.phase = 'waiting_for_action';
+        await waiter.waitForAction({
+          actionId,
+          timeoutMs: timings.actionTimeoutMs,
+          pollMs: timings.actionPollMs,
+        });
+      }
       const verified = await verifyDroplet(dropletId, since, timings, watch, status);
       if (verified.ok) {
         log.info('hard reboot verified', { dropletId, workspaceId, attempt });

@@ -15,19 +15,23 @@ import { powerStatusQuery } from '../messages';
 import { actionWaiter, db, provider } from './activities';
 import { requireValidInput, timingsWith } from './input';
 import { failureMessage } from './outcomes';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { loadOwnedDroplet } from '../droplet-owner';
+import { restOnFailure } from '../settle';
 
 export async function hibernateDroplet(input: HibernateDropletInput): Promise<PowerResult> {
+  return restOnFailure(input, 'hibernate', () => hibernate(input));
+}
+
+async function hibernate(input: HibernateDropletInput): Promise<PowerResult> {
   requireValidInput(input);
-  const { dropletId, workspaceId } = input;
+  const { dropletId } = input;
   const timings = timingsWith(input.timings);
   const graceful = input.gracefulTimeoutMs ?? DEFAULT_GRACEFUL_SHUTDOWN_MS;
   const { workflowId, runId } = workflowInfo();
   const status: PowerStatus = { operation: 'hibernate', dropletId, phase: 'checking', attempt: 1 };
   setHandler(powerStatusQuery, () => status);
 
-  const droplet = await db.getDropletRecord(dropletId);
-  requireDropletOfWorkspace(droplet, workspaceId);
+  const droplet = await loadOwnedDroplet(input);
   if (droplet.state === 'HIBERNATED') {
     status.phase = 'done';
     return { dropletId, outcome: 'already_hibernated', attempts: 0 };
@@ -47,11 +51,13 @@ export async function hibernateDroplet(input: HibernateDropletInput): Promise<Po
     let off = false;
     try {
       const shutdown = await provider.powerAction({ key: `${runId}/shutdown`, dropletId, type: 'shutdown' });
-      await actionWaiter(graceful, 1).waitForAction({
-        actionId: shutdown,
-        timeoutMs: graceful,
-        pollMs: timings.actionPollMs,
-      });
+      // null: already powered off (the goal holds); the status check below confirms it
+      if (shutdown !== null)
+        await actionWaiter(graceful, 3, ['DigitalOceanActionTimeoutError']).waitForAction({
+          actionId: shutdown,
+          timeoutMs: graceful,
+          pollMs: timings.actionPollMs,
+        });
       off = (await provider.getProviderStatus(dropletId)) === 'off';
     } catch (err) {
       status.lastError = failureMessage(err);
@@ -67,11 +73,13 @@ export async function hibernateDroplet(input: HibernateDropletInput): Promise<Po
         dropletId,
         type: 'power_off',
       });
-      await actionWaiter(timings.actionTimeoutMs).waitForAction({
-        actionId: powerOff,
-        timeoutMs: timings.actionTimeoutMs,
-        pollMs: timings.actionPollMs,
-      });
+      // null: the shutdown finished meanwhile ("Droplet is already powered off"): done
+      if (powerOff !== null)
+        await actionWaiter(timings.actionTimeoutMs).waitForAction({
+          actionId: powerOff,
+          timeoutMs: timings.actionTimeoutMs,
+          pollMs: timings.actionPollMs,
+        });
     }
   }
   await db.transitionDroplet({ dropletId, to: 'HIBERNATED', cause: 'hibernate', workflowId });

@@ -1,18 +1,10 @@
 /** Start-time validation and timing defaults shared by the power workflows. */
-import { ApplicationFailure } from '@temporalio/workflow';
-import {
-  invalidPowerInput,
-  PowerFailure,
-  resolvePowerTimings,
-  type PowerTimings,
-} from '../../src/domain/power';
+import { invalidPowerInput, resolvePowerTimings, type PowerTimings } from '../../src/domain/power';
+import { requireValidDropletInput } from '../droplet-owner';
 
+/** Step 1 of the droplet-operation prologue for the power workflows (see ../droplet-owner.ts). */
 export function requireValidInput(input: unknown, reasons?: readonly string[]): void {
-  const problem =
-    typeof input !== 'object' || input === null
-      ? 'input must be an object'
-      : invalidPowerInput(input as never, reasons);
-  if (problem) throw ApplicationFailure.nonRetryable(`invalid input: ${problem}`, PowerFailure.invalidInput);
+  requireValidDropletInput(input, (i) => invalidPowerInput(i as never, reasons));
 }
 
 export function timingsWith(overrides?: Partial<PowerTimings>): PowerTimings {

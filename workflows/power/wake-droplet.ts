@@ -30,9 +30,14 @@ import { hardReboot } from './hard-reboot';
 import { requireValidInput, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
 import { verifyDroplet, type HeartbeatWatch } from './verify';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { loadOwnedDroplet } from '../droplet-owner';
+import { restOnFailure } from '../settle';
 
 export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult> {
+  return restOnFailure(input, 'wake', () => wake(input));
+}
+
+async function wake(input: WakeDropletInput): Promise<PowerResult> {
   requireValidInput(input, WAKE_REASONS);
   const { dropletId, workspaceId, reason } = input;
   const timings = timingsWith(input.timings);
@@ -51,8 +56,7 @@ export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult>
   });
 
   const started = Date.now();
-  const droplet = await db.getDropletRecord(dropletId);
-  requireDropletOfWorkspace(droplet, workspaceId);
+  const droplet = await loadOwnedDroplet(input);
   // The same timeout as the watchdog's: a droplet it finds stale is never "already healthy" here.
   if (
     droplet.state === 'ACTIVE_HEALTHY' &&
@@ -69,12 +73,15 @@ export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult>
     if ((await provider.getProviderStatus(dropletId)) !== 'active') {
       status.phase = 'powering_on';
       const actionId = await provider.powerAction({ key: `${runId}/power_on`, dropletId, type: 'power_on' });
-      status.phase = 'waiting_for_action';
-      await actionWaiter(timings.actionTimeoutMs).waitForAction({
-        actionId,
-        timeoutMs: timings.actionTimeoutMs,
-        pollMs: timings.actionPollMs,
-      });
+      // null: DigitalOcean says it is already powered on, nothing to wait for
+      if (actionId !== null) {
+        status.phase = 'waiting_for_action';
+        await actionWaiter(timings.actionTimeoutMs).waitForAction({
+          actionId,
+          timeoutMs: timings.actionTimeoutMs,
+          pollMs: timings.actionPollMs,
+        });
+      }
     }
     const verified = await verifyDroplet(dropletId, started, timings, watch, status);
     if (verified.ok) {

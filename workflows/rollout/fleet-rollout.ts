@@ -23,6 +23,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   log,
+  patched,
   setHandler,
   setWorkflowOptions,
   workflowInfo,
@@ -78,6 +79,13 @@ export interface FleetRolloutState {
   failures: RolloutFailure[];
 }
 
+/**
+ * patched() id: the rollout's status row has one writer, the status writer of the main flow; the
+ * pause/resume handlers only change the workflow's state (and wait until it is written). Runs
+ * recorded before had the handlers write through their own activities.
+ */
+const PATCH_SINGLE_STATUS_WRITER = 'rollout-single-status-writer';
+
 /** Tenants rolled back per run (each is one child workflow). */
 const ROLLBACK_PAGE = MAX_WAVE_SIZE / 2;
 /** Outcomes are written to Postgres in batches of this many (and at the end of every wave). */
@@ -108,6 +116,8 @@ export async function fleetRollout(
   let halted: string | undefined;
   let finishing = false;
   const inFlight = new Set<string>();
+  const singleWriter = patched(PATCH_SINGLE_STATUS_WRITER);
+  const row = statusRowWriter();
 
   const progress = (): RolloutProgress => ({
     rolloutId,
@@ -135,7 +145,8 @@ export async function fleetRollout(
     async (req) => {
       s.paused = true;
       s.pauseReason = `paused${req?.by ? ` by ${req.by}` : ''}${req?.reason ? `: ${req.reason}` : ''}`;
-      await rolloutDb.setRolloutStatus({ rolloutId, status: 'paused', reason: s.pauseReason });
+      if (singleWriter) await row.changed();
+      else await rolloutDb.setRolloutStatus({ rolloutId, status: 'paused', reason: s.pauseReason });
       return progress();
     },
     {
@@ -150,7 +161,8 @@ export async function fleetRollout(
     async (_req) => {
       s.paused = false;
       s.pauseReason = undefined;
-      await rolloutDb.setRolloutStatus({ rolloutId, status: 'running' });
+      if (singleWriter) await row.changed();
+      else await rolloutDb.setRolloutStatus({ rolloutId, status: 'running' });
       return progress();
     },
     {
@@ -181,7 +193,10 @@ export async function fleetRollout(
     abortRequested = 'aborted: the workflow was cancelled';
     abortInFlight(abortRequested);
   });
-  return CancellationScope.nonCancellable(step);
+  return CancellationScope.nonCancellable(() => {
+    if (singleWriter) row.start();
+    return step();
+  });
 
   /** One step per run: a wave, or a page of rollbacks; then continue as new or finish. */
   async function step(): Promise<FleetRolloutResult> {
@@ -206,7 +221,9 @@ export async function fleetRollout(
       if (!s.paused) {
         s.paused = true;
         s.pauseReason = 'canary passed; waiting for resume (promotion)';
-        await rolloutDb.setRolloutStatus({ rolloutId, status: 'paused', reason: s.pauseReason });
+        if (singleWriter)
+          row.changed().catch(() => undefined); // written before continue-as-new
+        else await rolloutDb.setRolloutStatus({ rolloutId, status: 'paused', reason: s.pauseReason });
       }
     } else if (o.pauseBetweenWavesMs > 0) {
       await condition(() => abortRequested !== undefined, o.pauseBetweenWavesMs);
@@ -507,14 +524,57 @@ export async function fleetRollout(
     };
   }
 
+  /**
+   * The one writer of the rollout's status row while it runs (paused/running): a loop of the main
+   * flow that writes the workflow's state whenever it changed, one write at a time, so the row
+   * ends where the workflow is (a pause then a quick resume ends `running`, whatever order two
+   * concurrent writes would have landed in). Handlers call `changed()` and wait for their write.
+   */
+  function statusRowWriter() {
+    let wanted = 0;
+    let written = 0;
+    let failure: unknown;
+    return {
+      /** Marks the state changed; settles once a write that includes the change committed. */
+      async changed(): Promise<void> {
+        const seq = ++wanted;
+        await condition(() => written >= seq || failure !== undefined);
+        if (written < seq) throw failure;
+      },
+      start(): void {
+        const loop = async () => {
+          for (;;) {
+            await condition(() => written < wanted);
+            const seq = wanted;
+            await rolloutDb.setRolloutStatus(
+              s.paused
+                ? { rolloutId, status: 'paused', reason: s.pauseReason ?? null }
+                : { rolloutId, status: 'running', reason: null },
+            );
+            written = seq;
+          }
+        };
+        loop().catch((err: unknown) => (failure = err));
+      },
+      /** Every change written (or the writer failed: thrown), before continue-as-new or the end. */
+      async flushed(): Promise<void> {
+        await condition(() => written >= wanted || failure !== undefined);
+        if (written < wanted) throw failure;
+      },
+    };
+  }
+
   async function next(): Promise<never> {
     await condition(allHandlersFinished);
+    if (singleWriter) await row.flushed();
     return continueAsNew<typeof fleetRollout>(input, s);
   }
 
   async function finish(status: FleetRolloutResult['status'], reason?: string): Promise<FleetRolloutResult> {
     finishing = true;
     await condition(allHandlersFinished);
+    // The final status is written last: nothing of the status writer may land after it.
+    if (singleWriter) await row.flushed();
     await rolloutDb.setRolloutStatus({ rolloutId, status, reason: reason ?? null });
     finished = status;
     log.info('rollout finished', { rolloutId, status, reason, ...s.totals });

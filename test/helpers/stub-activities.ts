@@ -1,0 +1,58 @@
+/**
+ * Fast workflow-rule tests: the real workflow code on the dev server, with a small activities
+ * object instead of Postgres, DigitalOcean and sidecars. Every activity of the worker is present;
+ * those the test does not stub record their call and fail non-retryably (an unexpected side effect
+ * is visible in `calls` and ends the workflow instead of hanging it).
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { Worker } from '@temporalio/worker';
+import { createActivities, type Activities, type ActivityDeps } from '../../activities';
+import { workflowInterceptorModules, workflowsSourcePath } from '../../src/worker/worker';
+import type { TestTemporal } from './temporal';
+
+export type ActivityStubs = { [K in keyof Activities]?: (...args: Parameters<Activities[K]>) => unknown };
+
+export interface StubWorker {
+  worker: Worker;
+  /** Activity names in call order, with their first argument. */
+  calls: { name: string; arg: unknown }[];
+  names(): string[];
+  stop(): Promise<void>;
+}
+
+export async function startStubWorker(
+  t: TestTemporal,
+  opts: { taskQueue: string; stubs: ActivityStubs },
+): Promise<StubWorker> {
+  const calls: StubWorker['calls'] = [];
+  // The real activity names, from the factory (nothing is called on the empty deps).
+  const names = Object.keys(createActivities({} as ActivityDeps)) as (keyof Activities)[];
+  const activities = Object.fromEntries(
+    names.map((name) => [
+      name,
+      async (...args: unknown[]) => {
+        calls.push({ name, arg: args[0] });
+        const stub = opts.stubs[name] as ((...a: unknown[]) => unknown) | undefined;
+        if (!stub) throw ApplicationFailure.nonRetryable(`unexpected activity ${name}`, 'UnexpectedActivity');
+        return stub(...args);
+      },
+    ]),
+  );
+  const worker = await Worker.create({
+    connection: t.nativeConnection,
+    taskQueue: opts.taskQueue,
+    workflowsPath: workflowsSourcePath(),
+    interceptors: { workflowModules: workflowInterceptorModules() },
+    activities,
+  });
+  const running = worker.run();
+  return {
+    worker,
+    calls,
+    names: () => calls.map((c) => c.name),
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+    },
+  };
+}
