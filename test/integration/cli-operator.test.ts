@@ -124,11 +124,11 @@ describe('genesis-cp operator commands', () => {
 
     // what the control plane recorded and wants, and an open alert
     await h.db.pool.query(
-      `INSERT INTO tenant_versions (workspace_id, component, version, previous_version) VALUES ($1, 'sidecar', '1.0.0', '0.9.0')`,
+      `INSERT INTO tenant_versions (workspace_id, component, version, previous_version) VALUES ($1, 'n8n', '1.71.0', '1.70.0')`,
       [`ws-ops-${id}`],
     );
     await h.db.pool.query(
-      `INSERT INTO rollouts (id, kind, target_version, spec, status) VALUES ('r-ops', 'sidecar', '2.0.0', '{}', 'running')`,
+      `INSERT INTO rollouts (id, kind, target_version, spec, status) VALUES ('r-ops', 'n8n', '2.0.0', '{}', 'running')`,
     );
     await h.db.pool.query(
       `INSERT INTO rollout_targets (rollout_id, workspace_id, droplet_id, wave) VALUES ('r-ops', $1, $2, 1)`,
@@ -149,9 +149,9 @@ describe('genesis-cp operator commands', () => {
     );
     expect(show).toMatch(/state\s+WAKING since/);
     expect(show).toMatch(/STALE/);
-    expect(show).toMatch(/sidecar\s+1\.0\.0\s+0\.9\.0/);
+    expect(show).toMatch(/n8n\s+1\.71\.0\s+1\.70\.0/);
     expect(show).toMatch(/row\s+sidecar 1\.0\.0, n8n 1\.70\.0/);
-    expect(show).toMatch(/r-ops\s+sidecar\s+2\.0\.0\s+1\s+running/);
+    expect(show).toMatch(/r-ops\s+n8n\s+2\.0\.0\s+1\s+running/);
     expect(show).toMatch(/ACTIVE_HEALTHY\s+WAKING\s+wake:admin_request/);
     expect(show).toMatch(/warning\s+droplet:\d+:cpu/);
     expect((await cli(['droplets', 'show', '424242'])).code).toBe(3);
@@ -170,11 +170,9 @@ describe('genesis-cp operator commands', () => {
       '--id',
       'r-watch',
       '--kind',
-      'sidecar',
+      'n8n',
       '--version',
       '3.0.0',
-      '--image',
-      'ghcr.io/genesis/sidecar',
       '--workspaces',
       `ws-ops-${IDS[2]},ws-ops-${IDS[3]}`,
       '--canary',
@@ -189,7 +187,7 @@ describe('genesis-cp operator commands', () => {
     expect(watch.code).toBe(0);
     expect(watch.out).toMatch(/rollout r-watch: running, wave \d+\/2, 2 tenants: /);
     expect(watch.out).toMatch(/rollout r-watch: completed, wave .*2 succeeded, 0 running, 0 failed/);
-    expect(watch.out).toMatch(/^r-watch\s+sidecar\s+3\.0\.0\s+completed/m);
+    expect(watch.out).toMatch(/^r-watch\s+n8n\s+3\.0\.0\s+completed/m);
   });
 
   it('shows an activity hold in fleet status', async () => {
