@@ -24,7 +24,8 @@ describe('activity hold', () => {
       taskQueue,
       workflowsPath: workflowsSourcePath(),
       activities: {
-        async transitionDroplet() {
+        // the droplet operations' prologue reads the droplet first
+        async getDropletRecord() {
           calls.push(Context.current().info.activityType);
           throw new Error('stop here');
         },
@@ -58,7 +59,7 @@ describe('activity hold', () => {
         (n) => n > 0,
         { timeoutMs: 30_000, what: 'activity released' },
       );
-      expect(calls[0]).toBe('transitionDroplet');
+      expect(calls[0]).toBe('getDropletRecord');
       await handle.terminate('test over');
     } finally {
       worker.shutdown();
