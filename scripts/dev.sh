@@ -13,12 +13,20 @@ ensure_postgres
 ensure_redis
 mkdir -p .data
 
+# Job control: every process started below gets its own process group, so a Ctrl-C in the
+# terminal reaches only this script, which stops each child once (SIGTERM) and waits for it. Without
+# it the terminal's SIGINT and the cleanup's SIGTERM both reached the control plane, whose second
+# signal means "exit now", skipping its graceful stop.
+set -m
 started=()
 cleanup() {
   trap - INT TERM EXIT
-  local pid
-  for pid in "${started[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${started[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local i
+  # newest first: the control plane stops (and drains its worker) while Temporal still answers
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do
+    kill "${started[i]}" 2>/dev/null || true
+    wait "${started[i]}" 2>/dev/null || true
+  done
   log "stopped"
 }
 trap cleanup INT TERM EXIT

@@ -128,7 +128,9 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
           await pool.query(
             `INSERT INTO droplets (id, workspace_id, region, sidecar_url, sidecar_version, n8n_version, state, last_heartbeat_at)
              VALUES ($1, $2, 'nyc3', $3, $4, $5, $6, CASE WHEN $7 THEN now() END)
-             ON CONFLICT (id) DO UPDATE SET sidecar_url = EXCLUDED.sidecar_url`,
+             ON CONFLICT (id) DO UPDATE SET sidecar_url = EXCLUDED.sidecar_url,
+               -- a restarted simulator's agents are up as of now, like a fresh seed says
+               last_heartbeat_at = CASE WHEN $7 THEN now() ELSE droplets.last_heartbeat_at END`,
             [
               d.dropletId,
               d.workspaceId,
