@@ -178,15 +178,18 @@ describe('Temporal Web UI decoding in a real browser', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Opens a workflow's page and returns its visible text once `expected` shows (or after 40 s). */
-  async function open(workflowId: string, expected: RegExp, shot: string): Promise<string> {
+  /**
+   * Opens a workflow's page and returns its visible text once every `expected` pattern shows (or
+   * after 40 s): input and result are decoded by separate codec calls that may land apart.
+   */
+  async function open(workflowId: string, expected: RegExp[], shot: string): Promise<string> {
     await page.goto(`${ui}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`);
     // The page renders, then fills in payloads as the codec server answers: wait on the text.
     const deadline = Date.now() + 40_000;
     let text = '';
     while (Date.now() < deadline) {
       text = await page.locator('body').innerText();
-      if (expected.test(text)) break;
+      if (expected.every((e) => e.test(text))) break;
       await page.waitForTimeout(250);
     }
     await page.screenshot({ path: join(ARTIFACTS, shot), fullPage: true });
@@ -198,7 +201,11 @@ describe('Temporal Web UI decoding in a real browser', () => {
     page.on('response', (r) => {
       if (r.url().includes('/codec/decode')) codecCalls.push(r.status());
     });
-    const text = await open(`power-${DROPLET}`, /"outcome":\s*"healthy"/, 'web-ui-wake.png');
+    const text = await open(
+      `power-${DROPLET}`,
+      [/"outcome":\s*"healthy"/, /"reason":\s*"admin_request"/],
+      'web-ui-wake.png',
+    );
     expect(text).toContain(`"workspaceId": "${WORKSPACE}"`);
     expect(text).toContain(`"dropletId": ${DROPLET}`);
     expect(text).toMatch(/"reason":\s*"admin_request"/);
@@ -209,7 +216,11 @@ describe('Temporal Web UI decoding in a real browser', () => {
   });
 
   it('shows a credential injection decoded, without the credential blob or its plaintext', async () => {
-    const text = await open(injectionId, /Outbound SMTP/, 'web-ui-credential-injection.png');
+    const text = await open(
+      injectionId,
+      [/Outbound SMTP/, /"credentialId":/],
+      'web-ui-credential-injection.png',
+    );
     expect(text).toContain('Outbound SMTP');
     expect(text).toContain(`"workspaceId": "${WORKSPACE}"`);
     expect(text).toMatch(/credential blob redacted/);
@@ -238,7 +249,7 @@ describe('Temporal Web UI decoding in a real browser', () => {
     });
     const text = await open(
       `power-${DROPLET}`,
-      /binary\/encrypted|Codec Server/i,
+      [/binary\/encrypted|Codec Server/i],
       'web-ui-origin-refused.png',
     );
     expect(text).not.toContain(`"workspaceId": "${WORKSPACE}"`);
