@@ -59,6 +59,29 @@ export interface TransitionResult {
   changed: boolean;
 }
 
+/** The state change itself and its lifecycle row, inside the caller's transaction (row locked). */
+async function writeStateChange(
+  client: PoolClient,
+  from: DropletState,
+  req: {
+    dropletId: number;
+    to: DropletState;
+    cause: string;
+    workflowId?: string;
+    detail?: Record<string, unknown>;
+  },
+): Promise<void> {
+  await client.query(
+    `UPDATE droplets SET state = $2, state_changed_at = now(), updated_at = now() WHERE id = $1`,
+    [req.dropletId, req.to],
+  );
+  await client.query(
+    `INSERT INTO droplet_lifecycle_log (droplet_id, from_state, to_state, cause, workflow_id, detail)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+    [req.dropletId, from, req.to, req.cause, req.workflowId ?? null, req.detail ?? null],
+  );
+}
+
 /**
  * Moves a droplet to a new state if the rules allow it, and logs the change in the same
  * transaction. Moving to the current state is a no-op (no log row), so retried activities are safe.
@@ -80,15 +103,7 @@ export async function transitionDroplet(pool: Pool, req: TransitionRequest): Pro
     if ((req.expectedFrom && !req.expectedFrom.includes(from)) || !canTransition(from, req.to)) {
       throw new IllegalTransitionError(req.dropletId, from, req.to);
     }
-    await client.query(
-      `UPDATE droplets SET state = $2, state_changed_at = now(), updated_at = now() WHERE id = $1`,
-      [req.dropletId, req.to],
-    );
-    await client.query(
-      `INSERT INTO droplet_lifecycle_log (droplet_id, from_state, to_state, cause, workflow_id, detail)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [req.dropletId, from, req.to, req.cause, req.workflowId ?? null, req.detail ?? null],
-    );
+    await writeStateChange(client, from, req);
     await client.query('COMMIT');
     return { from, to: req.to, changed: true };
   } catch (err) {
@@ -132,15 +147,7 @@ export async function settleTransitional(
       await client.query('COMMIT');
       return { from, to: from, changed: false };
     }
-    await client.query(
-      `UPDATE droplets SET state = $2, state_changed_at = now(), updated_at = now() WHERE id = $1`,
-      [req.dropletId, req.to],
-    );
-    await client.query(
-      `INSERT INTO droplet_lifecycle_log (droplet_id, from_state, to_state, cause, workflow_id, detail)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [req.dropletId, from, req.to, req.cause, req.workflowId, req.detail ?? null],
-    );
+    await writeStateChange(client, from, req);
     await client.query('COMMIT');
     return { from, to: req.to, changed: true };
   } catch (err) {
