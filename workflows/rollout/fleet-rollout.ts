@@ -567,6 +567,10 @@ export async function fleetRollout(
   async function next(): Promise<never> {
     await condition(allHandlersFinished);
     if (singleWriter) await row.flushed();
+    // An abort (update or cancel) that arrived while waiting above must reach the next run: a
+    // cancel does not carry over to it, and `abortRequested` is this run's. Without this the next
+    // run starts paused after the canary and waits for a resume that never comes.
+    if (abortRequested !== undefined && !s.stop) s.stop = { status: 'aborted', reason: abortRequested, wave: -1 };
     return continueAsNew<typeof fleetRollout>(input, s);
   }
 
