@@ -570,7 +570,8 @@ export async function fleetRollout(
     // An abort (update or cancel) that arrived while waiting above must reach the next run: a
     // cancel does not carry over to it, and `abortRequested` is this run's. Without this the next
     // run starts paused after the canary and waits for a resume that never comes.
-    if (abortRequested !== undefined && !s.stop) s.stop = { status: 'aborted', reason: abortRequested, wave: -1 };
+    if (abortRequested !== undefined && !s.stop)
+      s.stop = { status: 'aborted', reason: abortRequested, wave: -1 };
     return continueAsNew<typeof fleetRollout>(input, s);
   }
 
