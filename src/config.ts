@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { DEFAULT_DATABASE_SCHEMA, schemaNameProblem } from './db/schema';
 import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './domain/liveness';
 import type { ScaleAlertInput } from './domain/scale';
+import { parseCodecKeys } from './temporal/codec-keys';
 
 export type Role = 'worker' | 'api' | 'all' | 'migrate' | 'cli';
 
@@ -103,34 +104,14 @@ const rsaPrivateKey = pem('private key').refine(
   { message: 'must be a PEM RSA private key (RS256 signing key)' },
 );
 
-/**
- * Payload codec keys: "keyId:base64Key[,keyId:base64Key...]". The first key encrypts; every key
- * decrypts, so a new key is added in front and old ones stay until their histories age out.
- */
+/** Payload codec keys (see parseCodecKeys): the first key encrypts, every key decrypts. */
 export const codecKeysSchema = z.string().transform((v, ctx) => {
-  const keys: { id: string; key: Buffer }[] = [];
-  for (const part of v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const idx = part.indexOf(':');
-    const id = part.slice(0, idx);
-    const key = Buffer.from(part.slice(idx + 1), 'base64');
-    if (idx <= 0 || !/^[A-Za-z0-9_.-]{1,32}$/.test(id) || key.length !== 32) {
-      ctx.addIssue({ code: 'custom', message: 'each entry must be keyId:base64 of 32 bytes' });
-      return z.NEVER;
-    }
-    keys.push({ id, key });
-  }
-  if (keys.length === 0) {
-    ctx.addIssue({ code: 'custom', message: 'must hold at least one keyId:base64Key' });
+  const parsed = parseCodecKeys(v);
+  if ('problem' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
     return z.NEVER;
   }
-  if (new Set(keys.map((k) => k.id)).size !== keys.length) {
-    ctx.addIssue({ code: 'custom', message: 'key ids must be unique' });
-    return z.NEVER;
-  }
-  return keys;
+  return parsed.keys;
 });
 
 const schema = z.object({
