@@ -18,7 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { addDrainStats, emptyDrainStats, type DrainStats } from '../src/domain/drain-stats';
+import { addDrainStats, emptyDrainStats } from '../src/domain/drain-stats';
 import {
   drainStatusQuery,
   stopDrainSignal,
