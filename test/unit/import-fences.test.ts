@@ -146,3 +146,27 @@ describe('import fences (eslint.config.mjs)', () => {
     },
   );
 });
+
+describe("docs/ARCHITECTURE.md's import table", () => {
+  it('lists the fences of eslint.config.mjs, row for row', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const { fences } = await import('./eslint.config.mjs'); process.stdout.write(JSON.stringify(fences.map((f) => [f.name, f.mayImport])));",
+      ],
+      { cwd: root, encoding: 'utf8' },
+    );
+    if (r.status !== 0) throw new Error(r.stderr);
+    const fences = JSON.parse(r.stdout) as [string, string][];
+    const doc = readFileSync(join(root, 'docs/ARCHITECTURE.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('| fence '), doc.indexOf('\n\n', doc.indexOf('| fence ')));
+    const rows = section
+      .split('\n')
+      .slice(2)
+      .map((line) => line.split('|').map((c) => c.trim()))
+      .map((cells) => [cells[1]!.replace(/`/g, ''), cells[3]!] as [string, string]);
+    expect(rows).toEqual(fences);
+  });
+});
