@@ -83,19 +83,29 @@ export function credentialRequestKey(
   return sha256Hex(text).slice(0, 16);
 }
 
+/** The search attributes of a change to one tenant, with what else the Web UI shows of it. */
+const changeAttributes =
+  <I extends { workspaceId: string; dropletId: number }>(
+    operation: string,
+    more: (input: I) => { reason?: string; rolloutId?: string } = () => ({}),
+  ) =>
+  (input: I) =>
+    searchAttributes({
+      operation,
+      workspaceId: input.workspaceId,
+      dropletId: input.dropletId,
+      ...more(input),
+    });
+
 export const n8nUpdateContract: WorkflowContract<N8nContainerUpdateWorkflow> = {
   workflowType: 'n8nContainerUpdate',
   operation: 'n8n_update',
   conflictPolicy: 'USE_EXISTING',
   workflowId: (input) => changeIds.n8nUpdate(input.dropletId, input.toTag),
-  searchAttributes: (input) =>
-    searchAttributes({
-      operation: 'n8n_update',
-      workspaceId: input.workspaceId,
-      dropletId: input.dropletId,
-      reason: `${input.fromTag ?? 'recorded'}->${input.toTag}`,
-      rolloutId: input.rolloutId,
-    }),
+  searchAttributes: changeAttributes('n8n_update', (input: N8nUpdateInput) => ({
+    reason: `${input.fromTag ?? 'recorded'}->${input.toTag}`,
+    rolloutId: input.rolloutId,
+  })),
   validate: (input) => invalidN8nUpdate(input),
 };
 
@@ -105,12 +115,7 @@ export const credentialInjectionContract: WorkflowContract<CredentialInjectionWo
   conflictPolicy: 'USE_EXISTING',
   workflowId: (input, { sha256Hex }) =>
     changeIds.credentialInjection(input.dropletId, credentialRequestKey(input, sha256Hex)),
-  searchAttributes: (input) =>
-    searchAttributes({
-      operation: 'credential_injection',
-      workspaceId: input.workspaceId,
-      dropletId: input.dropletId,
-    }),
+  searchAttributes: changeAttributes('credential_injection'),
   validate: (input) => invalidCredentialInjection(input),
 };
 
@@ -119,13 +124,9 @@ export const workflowUpdateContract: WorkflowContract<WorkflowUpdateWorkflow> = 
   operation: 'workflow_update',
   conflictPolicy: 'USE_EXISTING',
   workflowId: (input) => changeIds.workflowUpdate(input.dropletId, input.workflowName, input.version),
-  searchAttributes: (input) =>
-    searchAttributes({
-      operation: 'workflow_update',
-      workspaceId: input.workspaceId,
-      dropletId: input.dropletId,
-      reason: input.version,
-    }),
+  searchAttributes: changeAttributes('workflow_update', (input: WorkflowUpdateInput) => ({
+    reason: input.version,
+  })),
   validate: (input) => invalidWorkflowUpdate(input),
 };
 
@@ -137,11 +138,6 @@ export const setAgentDropletIdContract: WorkflowContract<SetAgentDropletIdWorkfl
   reusePolicy: 'ALLOW_DUPLICATE',
   workflowId: (input, { sha256Hex }) =>
     changeIds.agentDropletId(input.dropletId, sha256Hex(input.agentDropletId).slice(0, 12)),
-  searchAttributes: (input) =>
-    searchAttributes({
-      operation: 'set_agent_droplet_id',
-      workspaceId: input.workspaceId,
-      dropletId: input.dropletId,
-    }),
+  searchAttributes: changeAttributes('set_agent_droplet_id'),
   validate: (input) => invalidAgentDropletId(input),
 };

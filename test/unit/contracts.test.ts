@@ -22,7 +22,14 @@ import {
   type WatchdogWorkflow,
   type WorkflowUpdateWorkflow,
 } from '../../contracts';
-import { sha256Hex } from '../../src/temporal/start';
+import { sha256Hex, startOptions } from '../../src/temporal/start';
+import {
+  OperationKey,
+  RolloutIdKey,
+  ReasonKey,
+  DropletIdKey,
+  WorkspaceIdKey,
+} from '../../contracts/search-attributes';
 
 // The declared function types accept the workflow functions (checked by tsc on the test tree).
 const declared: Record<keyof typeof workflowContracts, unknown> = {
@@ -81,5 +88,46 @@ describe('workflow contracts', () => {
     expect(c.heartbeatDrain.workflowId({ consumer: 'drain-2' }, ctx)).toBe('heartbeat-drain/q/2');
     expect(c.watchdog.workflowId({}, ctx)).toBe('watchdog-run/q');
     expect(c.scaleAlerts.workflowId({}, ctx)).toBe('scale-alerts-run/q');
+  });
+
+  it('gives the start options of each start: id, conflict and reuse policies, search attributes', () => {
+    const wake = { workspaceId: 'ws', dropletId: 7, reason: 'user_login' as const };
+    expect(startOptions(workflowContracts.wake, wake, { taskQueue: 'q' })).toEqual({
+      taskQueue: 'q',
+      workflowId: 'power-7',
+      args: [wake],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [
+        { key: OperationKey, value: 'wake' },
+        { key: WorkspaceIdKey, value: 'ws' },
+        { key: DropletIdKey, value: '7' },
+        { key: ReasonKey, value: 'user_login' },
+      ],
+    });
+    const rollout = {
+      rolloutId: 'r1',
+      kind: 'n8n',
+      targetVersion: '2.0.0',
+      selector: { all: true },
+    } as const;
+    expect(startOptions(workflowContracts.fleetRollout, rollout as never, { taskQueue: 'q' })).toMatchObject({
+      workflowId: 'rollout-r1',
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: OperationKey, value: 'fleet_rollout' },
+        { key: ReasonKey, value: 'n8n->2.0.0' },
+        { key: RolloutIdKey, value: 'r1' },
+      ],
+    });
+    const claim = { workspaceId: 'ws', dropletId: 7, agentDropletId: '10.0.0.7' };
+    expect(startOptions(workflowContracts.setAgentDropletId, claim, { taskQueue: 'q' })).toMatchObject({
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    });
+    // an id given by the caller wins (a manual run, a fixed test id)
+    expect(
+      startOptions(workflowContracts.scaleAlerts, {}, { taskQueue: 'q', workflowId: 'x' }).workflowId,
+    ).toBe('x');
   });
 });
