@@ -17,6 +17,7 @@ import { watchdogContract, watchdogIds } from './watchdog';
 
 export * from './define';
 export * from './search-attributes';
+export * from './scheduled';
 export * from './power';
 export * from './changes';
 export * from './rollout';

@@ -3,8 +3,7 @@
  * each run is scale-alerts-run/<task queue>. `genesis-cp scale run` starts one more, by hand.
  */
 import type { ScaleAlertInput, ScaleAlertsSummary } from '../src/domain/scale';
-import type { WorkflowContract } from './define';
-import { searchAttributes } from './search-attributes';
+import { scheduledRunContract } from './scheduled';
 
 export type { ScaleAlertInput, ScaleAlertsSummary };
 
@@ -17,10 +16,8 @@ export const scaleAlertIds = {
   manualRun: (taskQueue: string, at: number) => `scale-alerts-run/${taskQueue}-manual-${at}`,
 };
 
-export const scaleAlertsContract: WorkflowContract<ScaleAlertsWorkflow> = {
-  workflowType: 'scaleAlerts',
-  operation: 'scale_alerts',
-  conflictPolicy: 'FAIL',
-  workflowId: (_input, { taskQueue }) => scaleAlertIds.run(taskQueue),
-  searchAttributes: () => searchAttributes({ operation: 'scale_alerts' }),
-};
+export const scaleAlertsContract = scheduledRunContract<ScaleAlertsWorkflow>(
+  'scaleAlerts',
+  'scale_alerts',
+  scaleAlertIds.run,
+);

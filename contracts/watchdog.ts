@@ -3,8 +3,7 @@
  * creates or updates when it starts; each run is watchdog-run/<task queue>.
  */
 import type { WatchdogInput, WatchdogSummary } from '../src/domain/watchdog';
-import type { WorkflowContract } from './define';
-import { searchAttributes } from './search-attributes';
+import { scheduledRunContract } from './scheduled';
 
 export type { WatchdogInput, WatchdogSummary };
 
@@ -15,10 +14,8 @@ export const watchdogIds = {
   run: (taskQueue: string) => `watchdog-run/${taskQueue}`,
 };
 
-export const watchdogContract: WorkflowContract<WatchdogWorkflow> = {
-  workflowType: 'watchdog',
-  operation: 'watchdog',
-  conflictPolicy: 'FAIL',
-  workflowId: (_input, { taskQueue }) => watchdogIds.run(taskQueue),
-  searchAttributes: () => searchAttributes({ operation: 'watchdog' }),
-};
+export const watchdogContract = scheduledRunContract<WatchdogWorkflow>(
+  'watchdog',
+  'watchdog',
+  watchdogIds.run,
+);
