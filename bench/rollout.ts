@@ -30,8 +30,8 @@ import { SidecarClient } from '../src/sidecar/client';
 import { createFleetSimulator } from '../src/simulator/fleet';
 import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../src/temporal/cli-binary';
 import { startFleetRollout } from '../src/temporal/rollout-starts';
+import { heartbeatDrainContract, type HeartbeatDrainWorkflow } from '../contracts/heartbeat-drain';
 import type { FleetRolloutInput } from '../src/domain/rollout';
-import { heartbeatDrain } from '../workflows/heartbeat-drain';
 import { freshDatabase, machine, REDIS_URL } from './common';
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 1_000);
@@ -154,7 +154,7 @@ async function main() {
     maxCachedWorkflows: 2_000,
   });
   const running = worker.run();
-  await client.workflow.start(heartbeatDrain, {
+  await client.workflow.start<HeartbeatDrainWorkflow>(heartbeatDrainContract.workflowType, {
     taskQueue: TASK_QUEUE,
     workflowId: 'bench-drain',
     args: [{ consumer: 'drain-0', activityRunMs: 60_000, blockMs: 200, heartbeatTimeoutMs: 10_000 }],

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { DEFAULT_DATABASE_SCHEMA, schemaNameProblem } from './db/schema';
 import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './domain/liveness';
 import type { ScaleAlertInput } from './domain/scale';
+import { parseCodecKeys } from './temporal/codec-keys';
 
 export type Role = 'worker' | 'api' | 'all' | 'migrate' | 'cli';
 
@@ -83,6 +84,10 @@ export const isLoopbackHost = (host: string): boolean =>
   /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) ||
   host === '::ffff:127.0.0.1';
 
+const tableName = z
+  .string()
+  .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, 'must be [schema.]table in lower case');
+
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port');
 
 /** PEM text, or the same with literal "\n" as platforms that take one-line secrets store it. */
@@ -103,240 +108,324 @@ const rsaPrivateKey = pem('private key').refine(
   { message: 'must be a PEM RSA private key (RS256 signing key)' },
 );
 
-/**
- * Payload codec keys: "keyId:base64Key[,keyId:base64Key...]". The first key encrypts; every key
- * decrypts, so a new key is added in front and old ones stay until their histories age out.
- */
+/** Payload codec keys (see parseCodecKeys): the first key encrypts, every key decrypts. */
 export const codecKeysSchema = z.string().transform((v, ctx) => {
-  const keys: { id: string; key: Buffer }[] = [];
-  for (const part of v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const idx = part.indexOf(':');
-    const id = part.slice(0, idx);
-    const key = Buffer.from(part.slice(idx + 1), 'base64');
-    if (idx <= 0 || !/^[A-Za-z0-9_.-]{1,32}$/.test(id) || key.length !== 32) {
-      ctx.addIssue({ code: 'custom', message: 'each entry must be keyId:base64 of 32 bytes' });
-      return z.NEVER;
-    }
-    keys.push({ id, key });
-  }
-  if (keys.length === 0) {
-    ctx.addIssue({ code: 'custom', message: 'must hold at least one keyId:base64Key' });
+  const parsed = parseCodecKeys(v);
+  if ('problem' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
     return z.NEVER;
   }
-  if (new Set(keys.map((k) => k.id)).size !== keys.length) {
-    ctx.addIssue({ code: 'custom', message: 'key ids must be unique' });
-    return z.NEVER;
-  }
-  return keys;
+  return parsed.keys;
 });
 
-const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  SERVICE_VERSION: z.string().optional(),
+/** One environment variable, declared once: its name, its schema and default, its place in Config. */
+interface Variable<N extends string = string, S extends z.ZodType = z.ZodType> {
+  variable: N;
+  schema: S;
+}
+const env = <const N extends string, S extends z.ZodType>(variable: N, schema: S): Variable<N, S> => ({
+  variable,
+  schema,
+});
+interface Section {
+  [key: string]: Variable | Section;
+}
 
-  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']),
-  DATABASE_POOL_MAX: int(1, 200).default(10),
-  DATABASE_SCHEMA: z
-    .string()
-    .superRefine((v, ctx) => {
-      const problem = schemaNameProblem(v);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .default(DEFAULT_DATABASE_SCHEMA),
-  REDIS_URL: urlWithProtocols(['redis:', 'rediss:']).optional(),
-  REDIS_KEY_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9:_-]*$/, 'may hold letters, digits, : _ -')
-    .default('genesis:'),
-
-  TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('genesis-control-plane'),
-  TEMPORAL_API_KEY: z.string().min(1).optional(),
-  TEMPORAL_TLS: bool.default(false),
-  TEMPORAL_TLS_CERT: pem('certificate').optional(),
-  TEMPORAL_TLS_KEY: pem('private key').optional(),
-  TEMPORAL_TLS_CA: pem('certificate').optional(),
-  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
-  TEMPORAL_METRICS_PORT: int(0, 65535).default(9464),
-  TEMPORAL_WORKFLOW_BUNDLE: z.string().optional(),
-
-  PORT: int(0, 65535).default(8080),
-  API_HOST: z
-    .string()
-    .regex(/^[A-Za-z0-9.:\-_]+$/, 'must be a host name or IP address')
-    .optional(),
-  HEALTH_CHECK_TIMEOUT_MS: int(50, 30_000).default(1500),
-
-  WORKER_GROUP: z
-    .string()
-    .regex(/^[a-z0-9-]{1,40}$/, 'must be lowercase letters, digits, -')
-    .default('default'),
-  WORKER_BUILD_ID: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, . _ -')
-    .default('dev'),
-  WORKER_VERSIONING: bool.default(false),
-  WORKER_DEPLOYMENT_NAME: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, . _ -')
-    .default('genesis-control-plane'),
-  WORKER_SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
-  WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(200),
-
-  DIGITALOCEAN_API_TOKEN: z.string().min(1).optional(),
-  DIGITALOCEAN_API_URL: urlWithProtocols(['https:', 'http:']).default('https://api.digitalocean.com'),
-  DIGITALOCEAN_RATE_PER_MINUTE: int(1, 100_000).default(250),
-  DIGITALOCEAN_RATE_PER_HOUR: int(1, 1_000_000).default(5000),
-
-  SIDECAR_JWT_PRIVATE_KEY: rsaPrivateKey.optional(),
-  SIDECAR_COMMAND_TIMEOUT_MS: int(100, 600_000).default(30_000),
-  SIDECAR_HANDSHAKE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  DASHBOARD_RELAY_URL: urlWithProtocols(['https:', 'http:']).optional(),
-  DASHBOARD_RELAY_TIMEOUT_MS: int(100, 60_000).default(5_000),
-  DASHBOARD_RELAY_MAX_QUEUE: int(1, 1_000_000).default(10_000),
-  FLEET_CONCURRENCY_N8N_UPDATE: int(1, 10_000).default(50),
-  FLEET_CONCURRENCY_WORKFLOW_UPDATE: int(1, 10_000).default(100),
-  FLEET_CONCURRENCY_CREDENTIAL: int(1, 10_000).default(50),
-
-  PAYLOAD_CODEC_KEYS: codecKeysSchema.optional(),
-  CODEC_SERVER_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
-  CODEC_CORS_ORIGIN: list(origin).default(['http://localhost:8233']),
-  CODEC_TRUST_LOOPBACK_UI: bool.default(false),
-  CODEC_OIDC_ISSUER: urlWithProtocols(['https:', 'http:']).optional(),
-  CODEC_OIDC_AUDIENCE: list(z.string()).optional(),
-  CODEC_OIDC_JWKS_URL: urlWithProtocols(['https:', 'http:']).optional(),
-  CODEC_OIDC_GROUPS_CLAIM: z.string().min(1).default('groups'),
-  CODEC_OIDC_ALLOWED_GROUPS: list(z.string()).optional(),
-
-  HEARTBEAT_STREAM: z.string().min(1).default('heartbeats'),
-  HEARTBEAT_CONSUMER_GROUP: z.string().min(1).default('drain'),
-  HEARTBEAT_MAX_PER_REQUEST: int(1, 10_000).default(500),
-  HEARTBEAT_BODY_LIMIT_BYTES: int(1024, 50_000_000).default(1_000_000),
-  HEARTBEAT_RETENTION_DAYS: int(1, 3650).default(7),
-  HEARTBEAT_BACKLOG_ALERT: int(1, 100_000_000).default(1000),
-  DRAIN_CONSUMERS: int(1, 64).default(1),
-  DRAIN_BATCH_SIZE: int(1, 100_000).default(2000),
-
-  WATCHDOG_HEARTBEAT_TIMEOUT_S: int(30, 86_400).default(DEFAULT_HEARTBEAT_TIMEOUT_S),
-  WATCHDOG_STORM_FRACTION: fraction.default(0.1),
-  WATCHDOG_STORM_MIN_STALE: int(1, 1_000_000).default(5),
-  WATCHDOG_INTERVAL_S: int(5, 3600).default(60),
-  WATCHDOG_MAX_STARTS_PER_TICK: int(1, 1000).default(20),
-  WATCHDOG_TRANSITIONAL_DEADLINE_S: int(60, 7 * 86_400).default(900),
-  WATCHDOG_CPU_PERCENT: int(1, 100).default(90),
-  WATCHDOG_MEMORY_PERCENT: int(1, 100).default(85),
-  WATCHDOG_DISK_PERCENT: int(1, 100).default(90),
-  WATCHDOG_ENABLED: bool.default(true),
-
-  SCALE_ALERTS_ENABLED: bool.default(true),
-  SCALE_ALERTS_INTERVAL_S: int(60, 86_400).default(900),
-  SCALE_LEADS_TABLE: z
-    .string()
-    .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, 'must be [schema.]table in lower case')
-    .default('public.leads'),
-  SCALE_EMAIL_EVENTS_TABLE: z
-    .string()
-    .regex(/^([a-z_][a-z0-9_$]*\.)?[a-z_][a-z0-9_$]*$/, 'must be [schema.]table in lower case')
-    .default('public.email_events'),
-  SCALE_STALE_FRACTION_WARNING: fraction.default(0.05),
-
-  TELEGRAM_BOT_TOKEN: z.string().min(1).optional(),
-  TELEGRAM_CHAT_ID: z.string().min(1).optional(),
-  TELEGRAM_API_URL: urlWithProtocols(['https:', 'http:']).default('https://api.telegram.org'),
-  SLACK_WEBHOOK_URL: urlWithProtocols(['https:', 'http:']).optional(),
-  PAGERDUTY_ROUTING_KEY: z.string().min(1).optional(),
-  PAGERDUTY_EVENTS_URL: urlWithProtocols(['https:', 'http:']).default(
-    'https://events.pagerduty.com/v2/enqueue',
+/**
+ * Every variable the control plane reads, where it lands in the configuration. The parsed values
+ * have this shape (`Settings`); `Config` is derived from it by `toConfig`, which only assembles
+ * the groups that exist when their variables are set (TLS, OIDC, alert channels).
+ * Defaults are declared with each variable.
+ */
+const settings = {
+  env: env('NODE_ENV', z.enum(['development', 'production', 'test']).default('development')),
+  logLevel: env(
+    'LOG_LEVEL',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
-  ALERT_WEBHOOK_URL: urlWithProtocols(['https:', 'http:']).optional(),
-  ALERT_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-});
+  /** the package version when unset */
+  version: env('SERVICE_VERSION', z.string().optional()),
+
+  database: {
+    url: env('DATABASE_URL', urlWithProtocols(['postgres:', 'postgresql:'])),
+    poolMax: env('DATABASE_POOL_MAX', int(1, 200).default(10)),
+    /** where the control plane's tables live (search_path of every connection) */
+    schema: env(
+      'DATABASE_SCHEMA',
+      z
+        .string()
+        .superRefine((v, ctx) => {
+          const problem = schemaNameProblem(v);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .default(DEFAULT_DATABASE_SCHEMA),
+    ),
+  },
+  redis: {
+    /** required by the roles that use Redis (requiredByRole); '' for the others, which never connect */
+    url: env('REDIS_URL', urlWithProtocols(['redis:', 'rediss:']).optional()),
+    keyPrefix: env(
+      'REDIS_KEY_PREFIX',
+      z
+        .string()
+        .regex(/^[A-Za-z0-9:_-]*$/, 'may hold letters, digits, : _ -')
+        .default('genesis:'),
+    ),
+  },
+
+  temporal: {
+    address: env('TEMPORAL_ADDRESS', hostPort.default('localhost:7233')),
+    namespace: env('TEMPORAL_NAMESPACE', z.string().min(1).default('default')),
+    taskQueue: env('TEMPORAL_TASK_QUEUE', z.string().min(1).default('genesis-control-plane')),
+    apiKey: env('TEMPORAL_API_KEY', z.string().min(1).optional()),
+    /** TLS is on when this is true, or a client certificate or an API key is set */
+    tls: {
+      enabled: env('TEMPORAL_TLS', bool.default(false)),
+      cert: env('TEMPORAL_TLS_CERT', pem('certificate').optional()),
+      key: env('TEMPORAL_TLS_KEY', pem('private key').optional()),
+      ca: env('TEMPORAL_TLS_CA', pem('certificate').optional()),
+      serverName: env('TEMPORAL_TLS_SERVER_NAME', z.string().optional()),
+    },
+    metricsPort: env('TEMPORAL_METRICS_PORT', int(0, 65535).default(9464)),
+    workflowBundlePath: env('TEMPORAL_WORKFLOW_BUNDLE', z.string().optional()),
+  },
+
+  api: {
+    port: env('PORT', int(0, 65535).default(8080)),
+    /** the address to listen on (all interfaces when unset) */
+    host: env(
+      'API_HOST',
+      z
+        .string()
+        .regex(/^[A-Za-z0-9.:\-_]+$/, 'must be a host name or IP address')
+        .optional(),
+    ),
+    healthCheckTimeoutMs: env('HEALTH_CHECK_TIMEOUT_MS', int(50, 30_000).default(1500)),
+  },
+
+  worker: {
+    group: env(
+      'WORKER_GROUP',
+      z
+        .string()
+        .regex(/^[a-z0-9-]{1,40}$/, 'must be lowercase letters, digits, -')
+        .default('default'),
+    ),
+    buildId: env(
+      'WORKER_BUILD_ID',
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, . _ -')
+        .default('dev'),
+    ),
+    /** Worker Versioning: this worker is version <deploymentName>.<buildId> of a worker deployment */
+    versioning: env('WORKER_VERSIONING', bool.default(false)),
+    deploymentName: env(
+      'WORKER_DEPLOYMENT_NAME',
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, . _ -')
+        .default('genesis-control-plane'),
+    ),
+    shutdownGraceMs: env('WORKER_SHUTDOWN_GRACE_MS', int(0, 600_000).default(30_000)),
+    maxConcurrentActivities: env('WORKER_MAX_CONCURRENT_ACTIVITIES', int(1, 10_000).default(200)),
+  },
+
+  digitalocean: {
+    token: env('DIGITALOCEAN_API_TOKEN', z.string().min(1).optional()),
+    apiUrl: env(
+      'DIGITALOCEAN_API_URL',
+      urlWithProtocols(['https:', 'http:']).default('https://api.digitalocean.com'),
+    ),
+    ratePerMinute: env('DIGITALOCEAN_RATE_PER_MINUTE', int(1, 100_000).default(250)),
+    ratePerHour: env('DIGITALOCEAN_RATE_PER_HOUR', int(1, 1_000_000).default(5000)),
+  },
+
+  sidecar: {
+    jwtPrivateKey: env('SIDECAR_JWT_PRIVATE_KEY', rsaPrivateKey.optional()),
+    commandTimeoutMs: env('SIDECAR_COMMAND_TIMEOUT_MS', int(100, 600_000).default(30_000)),
+    handshakeSecret: env(
+      'SIDECAR_HANDSHAKE_SECRET',
+      z.string().min(16, 'must be at least 16 characters').optional(),
+    ),
+  },
+  /** where the agents' handshakes and cloud-init-complete calls are relayed (the dashboard) */
+  dashboardRelay: {
+    url: env('DASHBOARD_RELAY_URL', urlWithProtocols(['https:', 'http:']).optional()),
+    timeoutMs: env('DASHBOARD_RELAY_TIMEOUT_MS', int(100, 60_000).default(5_000)),
+    maxQueue: env('DASHBOARD_RELAY_MAX_QUEUE', int(1, 1_000_000).default(10_000)),
+  },
+  /** fleet-wide (all workers together) sidecar commands in flight per kind of change */
+  concurrency: {
+    n8nUpdate: env('FLEET_CONCURRENCY_N8N_UPDATE', int(1, 10_000).default(50)),
+    workflowUpdate: env('FLEET_CONCURRENCY_WORKFLOW_UPDATE', int(1, 10_000).default(100)),
+    credential: env('FLEET_CONCURRENCY_CREDENTIAL', int(1, 10_000).default(50)),
+  },
+
+  codec: {
+    keys: env('PAYLOAD_CODEC_KEYS', codecKeysSchema.optional()),
+    /** the shared bearer token of the CLI and scripts */
+    serverToken: env('CODEC_SERVER_TOKEN', z.string().min(16, 'must be at least 16 characters').optional()),
+    /** the Web UI origins allowed to call the codec server from a browser */
+    corsOrigins: env('CODEC_CORS_ORIGIN', list(origin).default(['http://localhost:8233'])),
+    /** a loopback-bound development API decodes for a loopback UI origin without a token */
+    trustLoopbackUi: env('CODEC_TRUST_LOOPBACK_UI', bool.default(false)),
+    /** operators' access tokens from the Web UI's identity provider (when issuer, audience and groups are set) */
+    oidc: {
+      issuer: env('CODEC_OIDC_ISSUER', urlWithProtocols(['https:', 'http:']).optional()),
+      audience: env('CODEC_OIDC_AUDIENCE', list(z.string()).optional()),
+      jwksUrl: env('CODEC_OIDC_JWKS_URL', urlWithProtocols(['https:', 'http:']).optional()),
+      groupsClaim: env('CODEC_OIDC_GROUPS_CLAIM', z.string().min(1).default('groups')),
+      allowedGroups: env('CODEC_OIDC_ALLOWED_GROUPS', list(z.string()).optional()),
+    },
+  },
+
+  heartbeats: {
+    stream: env('HEARTBEAT_STREAM', z.string().min(1).default('heartbeats')),
+    consumerGroup: env('HEARTBEAT_CONSUMER_GROUP', z.string().min(1).default('drain')),
+    maxPerRequest: env('HEARTBEAT_MAX_PER_REQUEST', int(1, 10_000).default(500)),
+    bodyLimitBytes: env('HEARTBEAT_BODY_LIMIT_BYTES', int(1024, 50_000_000).default(1_000_000)),
+    retentionDays: env('HEARTBEAT_RETENTION_DAYS', int(1, 3650).default(7)),
+    backlogAlert: env('HEARTBEAT_BACKLOG_ALERT', int(1, 100_000_000).default(1000)),
+    drainConsumers: env('DRAIN_CONSUMERS', int(1, 64).default(1)),
+    drainBatchSize: env('DRAIN_BATCH_SIZE', int(1, 100_000).default(2000)),
+  },
+
+  watchdog: {
+    heartbeatTimeoutS: env(
+      'WATCHDOG_HEARTBEAT_TIMEOUT_S',
+      int(30, 86_400).default(DEFAULT_HEARTBEAT_TIMEOUT_S),
+    ),
+    stormFraction: env('WATCHDOG_STORM_FRACTION', fraction.default(0.1)),
+    stormMinStale: env('WATCHDOG_STORM_MIN_STALE', int(1, 1_000_000).default(5)),
+    intervalS: env('WATCHDOG_INTERVAL_S', int(5, 3600).default(60)),
+    maxStartsPerTick: env('WATCHDOG_MAX_STARTS_PER_TICK', int(1, 1000).default(20)),
+    transitionalDeadlineS: env('WATCHDOG_TRANSITIONAL_DEADLINE_S', int(60, 7 * 86_400).default(900)),
+    thresholds: {
+      cpu: env('WATCHDOG_CPU_PERCENT', int(1, 100).default(90)),
+      memory: env('WATCHDOG_MEMORY_PERCENT', int(1, 100).default(85)),
+      disk: env('WATCHDOG_DISK_PERCENT', int(1, 100).default(90)),
+    },
+    enabled: env('WATCHDOG_ENABLED', bool.default(true)),
+  },
+
+  /** the scale probes' input also takes WATCHDOG_HEARTBEAT_TIMEOUT_S and HEARTBEAT_BACKLOG_ALERT */
+  scaleAlerts: {
+    enabled: env('SCALE_ALERTS_ENABLED', bool.default(true)),
+    intervalS: env('SCALE_ALERTS_INTERVAL_S', int(60, 86_400).default(900)),
+    leadsTable: env('SCALE_LEADS_TABLE', tableName.default('public.leads')),
+    emailEventsTable: env('SCALE_EMAIL_EVENTS_TABLE', tableName.default('public.email_events')),
+    staleFractionWarning: env('SCALE_STALE_FRACTION_WARNING', fraction.default(0.05)),
+  },
+
+  /** each channel is on when its variables are set */
+  alerts: {
+    telegram: {
+      botToken: env('TELEGRAM_BOT_TOKEN', z.string().min(1).optional()),
+      chatId: env('TELEGRAM_CHAT_ID', z.string().min(1).optional()),
+      apiUrl: env(
+        'TELEGRAM_API_URL',
+        urlWithProtocols(['https:', 'http:']).default('https://api.telegram.org'),
+      ),
+    },
+    slackWebhookUrl: env('SLACK_WEBHOOK_URL', urlWithProtocols(['https:', 'http:']).optional()),
+    pagerduty: {
+      routingKey: env('PAGERDUTY_ROUTING_KEY', z.string().min(1).optional()),
+      eventsUrl: env(
+        'PAGERDUTY_EVENTS_URL',
+        urlWithProtocols(['https:', 'http:']).default('https://events.pagerduty.com/v2/enqueue'),
+      ),
+    },
+    webhook: {
+      url: env('ALERT_WEBHOOK_URL', urlWithProtocols(['https:', 'http:']).optional()),
+      secret: env('ALERT_WEBHOOK_SECRET', z.string().min(16, 'must be at least 16 characters').optional()),
+    },
+  },
+} satisfies Section;
+
+// --- types derived from the declarations above ---------------------------------------------------
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/** A section's parsed values: a variable that may be unset is an optional key. */
+type Parsed<T> =
+  T extends Variable<string, infer S>
+    ? z.output<S>
+    : Simplify<
+        { [K in keyof T as undefined extends Parsed<T[K]> ? never : K]: Parsed<T[K]> } & {
+          [K in keyof T as undefined extends Parsed<T[K]> ? K : never]?: Parsed<T[K]>;
+        }
+      >;
+type Settings = Parsed<typeof settings>;
+type VariablesOf<T> = T extends Variable ? T : { [K in keyof T]: VariablesOf<T[K]> }[keyof T];
+type Declared = VariablesOf<typeof settings>;
+type EnvShape = { [N in Declared['variable']]: Extract<Declared, { variable: N }>['schema'] };
+
+function variablesOf(section: Section): Variable[] {
+  return Object.values(section).flatMap((v) =>
+    'variable' in v && 'schema' in v ? [v as Variable] : variablesOf(v as Section),
+  );
+}
+
+/** The section tree with each variable replaced by its parsed value. */
+function valuesOf(section: Section, e: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(section).map(([k, v]) => [
+      k,
+      'variable' in v && 'schema' in v ? e[(v as Variable).variable] : valuesOf(v as Section, e),
+    ]),
+  );
+}
+
+const schema = z.object(
+  Object.fromEntries(variablesOf(settings).map((v) => [v.variable, v.schema])) as unknown as EnvShape,
+);
 
 type Env = z.infer<typeof schema>;
 
-export interface Config {
-  env: Env['NODE_ENV'];
-  logLevel: Env['LOG_LEVEL'];
-  version: string;
-  /** schema: where the control plane's tables live (search_path of every connection) */
-  database: { url: string; poolMax: number; schema: string };
-  redis: { url: string; keyPrefix: string };
-  temporal: {
-    address: string;
-    namespace: string;
-    taskQueue: string;
-    apiKey?: string;
-    tls?: { cert?: string; key?: string; ca?: string; serverName?: string } | undefined;
-    metricsPort: number;
-    workflowBundlePath?: string;
+/** The groups that exist only when their variables are set; everything else as parsed. */
+function toConfig(s: Settings) {
+  const {
+    tls: { enabled: tlsEnabled, ...tls },
+    ...temporal
+  } = s.temporal;
+  const {
+    oidc: { issuer, audience, allowedGroups, ...oidc },
+    ...codec
+  } = s.codec;
+  const { telegram, pagerduty, webhook, ...alerts } = s.alerts;
+  const { leadsTable, emailEventsTable, staleFractionWarning, ...scaleAlerts } = s.scaleAlerts;
+  const scaleInput: ScaleAlertInput = {
+    leadsTable,
+    emailEventsTable,
+    staleAfterS: s.watchdog.heartbeatTimeoutS,
+    thresholds: {
+      fleet_stale_fraction: { warning: staleFractionWarning },
+      heartbeat_backlog: { warning: s.heartbeats.backlogAlert },
+    },
   };
-  /** host: the address to listen on (all interfaces when unset) */
-  api: { port: number; host?: string; healthCheckTimeoutMs: number };
-  worker: {
-    group: string;
-    buildId: string;
-    shutdownGraceMs: number;
-    maxConcurrentActivities: number;
-    /** Worker Versioning: this worker is version <deploymentName>.<buildId> of a worker deployment */
-    versioning: boolean;
-    deploymentName: string;
-  };
-  digitalocean: { token?: string; apiUrl: string; ratePerMinute: number; ratePerHour: number };
-  sidecar: { jwtPrivateKey?: string; commandTimeoutMs: number; handshakeSecret?: string };
-  /** where the agents' handshakes and cloud-init-complete calls are relayed (the dashboard) */
-  dashboardRelay: { url?: string; timeoutMs: number; maxQueue: number };
-  /** fleet-wide (all workers together) sidecar commands in flight per kind of change */
-  concurrency: { n8nUpdate: number; workflowUpdate: number; credential: number };
-  codec: {
-    keys?: { id: string; key: Buffer }[];
-    /** the shared bearer token of the CLI and scripts */
-    serverToken?: string;
-    /** the Web UI origins allowed to call the codec server from a browser */
-    corsOrigins: string[];
-    /** a loopback-bound development API decodes for a loopback UI origin without a token */
-    trustLoopbackUi: boolean;
-    /** operators' access tokens from the Web UI's identity provider */
-    oidc?: {
-      issuer: string;
-      audience: string[];
-      jwksUrl?: string;
-      groupsClaim: string;
-      allowedGroups: string[];
-    };
-  };
-  heartbeats: {
-    stream: string;
-    consumerGroup: string;
-    maxPerRequest: number;
-    bodyLimitBytes: number;
-    retentionDays: number;
-    backlogAlert: number;
-    drainConsumers: number;
-    drainBatchSize: number;
-  };
-  watchdog: {
-    enabled: boolean;
-    intervalS: number;
-    heartbeatTimeoutS: number;
-    stormFraction: number;
-    stormMinStale: number;
-    maxStartsPerTick: number;
-    transitionalDeadlineS: number;
-    thresholds: { cpu: number; memory: number; disk: number };
-  };
-  scaleAlerts: { enabled: boolean; intervalS: number; input: ScaleAlertInput };
-  alerts: {
-    telegram?: { botToken: string; chatId: string; apiUrl: string };
-    slackWebhookUrl?: string;
-    pagerduty?: { routingKey: string; eventsUrl: string };
-    webhook?: { url: string; secret: string };
+  return {
+    ...s,
+    version: s.version ?? packageVersion(),
+    redis: { ...s.redis, url: s.redis.url ?? '' },
+    temporal: { ...temporal, ...(tlsEnabled || !!tls.cert || !!temporal.apiKey ? { tls } : {}) },
+    codec: {
+      ...codec,
+      ...(issuer && audience && allowedGroups ? { oidc: { issuer, audience, allowedGroups, ...oidc } } : {}),
+    },
+    scaleAlerts: { ...scaleAlerts, input: scaleInput },
+    alerts: {
+      ...alerts,
+      ...(telegram.botToken && telegram.chatId
+        ? { telegram: { botToken: telegram.botToken, chatId: telegram.chatId, apiUrl: telegram.apiUrl } }
+        : {}),
+      ...(pagerduty.routingKey
+        ? { pagerduty: { routingKey: pagerduty.routingKey, eventsUrl: pagerduty.eventsUrl } }
+        : {}),
+      ...(webhook.url && webhook.secret ? { webhook: { url: webhook.url, secret: webhook.secret } } : {}),
+    },
   };
 }
+
+export type Config = ReturnType<typeof toConfig>;
 
 /** Variables a role cannot run without, beyond the ones every role needs. */
 const requiredByRole: Record<Role, (keyof Env)[]> = {
@@ -451,129 +540,7 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
-  const e = parsed.data;
-  const useTls = e.TEMPORAL_TLS || !!e.TEMPORAL_TLS_CERT || !!e.TEMPORAL_API_KEY;
-  return {
-    env: e.NODE_ENV,
-    logLevel: e.LOG_LEVEL,
-    version: e.SERVICE_VERSION ?? packageVersion(),
-    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, schema: e.DATABASE_SCHEMA },
-    // Roles that use Redis require REDIS_URL (see requiredByRole); the others never connect.
-    redis: { url: e.REDIS_URL ?? '', keyPrefix: e.REDIS_KEY_PREFIX },
-    temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      taskQueue: e.TEMPORAL_TASK_QUEUE,
-      apiKey: e.TEMPORAL_API_KEY,
-      tls: useTls
-        ? {
-            cert: e.TEMPORAL_TLS_CERT,
-            key: e.TEMPORAL_TLS_KEY,
-            ca: e.TEMPORAL_TLS_CA,
-            serverName: e.TEMPORAL_TLS_SERVER_NAME,
-          }
-        : undefined,
-      metricsPort: e.TEMPORAL_METRICS_PORT,
-      workflowBundlePath: e.TEMPORAL_WORKFLOW_BUNDLE,
-    },
-    api: { port: e.PORT, host: e.API_HOST, healthCheckTimeoutMs: e.HEALTH_CHECK_TIMEOUT_MS },
-    worker: {
-      group: e.WORKER_GROUP,
-      buildId: e.WORKER_BUILD_ID,
-      shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
-      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
-      versioning: e.WORKER_VERSIONING,
-      deploymentName: e.WORKER_DEPLOYMENT_NAME,
-    },
-    digitalocean: {
-      token: e.DIGITALOCEAN_API_TOKEN,
-      apiUrl: e.DIGITALOCEAN_API_URL,
-      ratePerMinute: e.DIGITALOCEAN_RATE_PER_MINUTE,
-      ratePerHour: e.DIGITALOCEAN_RATE_PER_HOUR,
-    },
-    sidecar: {
-      jwtPrivateKey: e.SIDECAR_JWT_PRIVATE_KEY,
-      commandTimeoutMs: e.SIDECAR_COMMAND_TIMEOUT_MS,
-      handshakeSecret: e.SIDECAR_HANDSHAKE_SECRET,
-    },
-    dashboardRelay: {
-      url: e.DASHBOARD_RELAY_URL,
-      timeoutMs: e.DASHBOARD_RELAY_TIMEOUT_MS,
-      maxQueue: e.DASHBOARD_RELAY_MAX_QUEUE,
-    },
-    concurrency: {
-      n8nUpdate: e.FLEET_CONCURRENCY_N8N_UPDATE,
-      workflowUpdate: e.FLEET_CONCURRENCY_WORKFLOW_UPDATE,
-      credential: e.FLEET_CONCURRENCY_CREDENTIAL,
-    },
-    codec: {
-      keys: e.PAYLOAD_CODEC_KEYS,
-      serverToken: e.CODEC_SERVER_TOKEN,
-      corsOrigins: e.CODEC_CORS_ORIGIN,
-      trustLoopbackUi: e.CODEC_TRUST_LOOPBACK_UI,
-      oidc:
-        e.CODEC_OIDC_ISSUER && e.CODEC_OIDC_AUDIENCE && e.CODEC_OIDC_ALLOWED_GROUPS
-          ? {
-              issuer: e.CODEC_OIDC_ISSUER,
-              audience: e.CODEC_OIDC_AUDIENCE,
-              jwksUrl: e.CODEC_OIDC_JWKS_URL,
-              groupsClaim: e.CODEC_OIDC_GROUPS_CLAIM,
-              allowedGroups: e.CODEC_OIDC_ALLOWED_GROUPS,
-            }
-          : undefined,
-    },
-    heartbeats: {
-      stream: e.HEARTBEAT_STREAM,
-      consumerGroup: e.HEARTBEAT_CONSUMER_GROUP,
-      maxPerRequest: e.HEARTBEAT_MAX_PER_REQUEST,
-      bodyLimitBytes: e.HEARTBEAT_BODY_LIMIT_BYTES,
-      retentionDays: e.HEARTBEAT_RETENTION_DAYS,
-      backlogAlert: e.HEARTBEAT_BACKLOG_ALERT,
-      drainConsumers: e.DRAIN_CONSUMERS,
-      drainBatchSize: e.DRAIN_BATCH_SIZE,
-    },
-    watchdog: {
-      enabled: e.WATCHDOG_ENABLED,
-      intervalS: e.WATCHDOG_INTERVAL_S,
-      heartbeatTimeoutS: e.WATCHDOG_HEARTBEAT_TIMEOUT_S,
-      stormFraction: e.WATCHDOG_STORM_FRACTION,
-      stormMinStale: e.WATCHDOG_STORM_MIN_STALE,
-      maxStartsPerTick: e.WATCHDOG_MAX_STARTS_PER_TICK,
-      transitionalDeadlineS: e.WATCHDOG_TRANSITIONAL_DEADLINE_S,
-      thresholds: {
-        cpu: e.WATCHDOG_CPU_PERCENT,
-        memory: e.WATCHDOG_MEMORY_PERCENT,
-        disk: e.WATCHDOG_DISK_PERCENT,
-      },
-    },
-    scaleAlerts: {
-      enabled: e.SCALE_ALERTS_ENABLED,
-      intervalS: e.SCALE_ALERTS_INTERVAL_S,
-      input: {
-        leadsTable: e.SCALE_LEADS_TABLE,
-        emailEventsTable: e.SCALE_EMAIL_EVENTS_TABLE,
-        staleAfterS: e.WATCHDOG_HEARTBEAT_TIMEOUT_S,
-        thresholds: {
-          fleet_stale_fraction: { warning: e.SCALE_STALE_FRACTION_WARNING },
-          heartbeat_backlog: { warning: e.HEARTBEAT_BACKLOG_ALERT },
-        },
-      },
-    },
-    alerts: {
-      telegram:
-        e.TELEGRAM_BOT_TOKEN && e.TELEGRAM_CHAT_ID
-          ? { botToken: e.TELEGRAM_BOT_TOKEN, chatId: e.TELEGRAM_CHAT_ID, apiUrl: e.TELEGRAM_API_URL }
-          : undefined,
-      slackWebhookUrl: e.SLACK_WEBHOOK_URL,
-      pagerduty: e.PAGERDUTY_ROUTING_KEY
-        ? { routingKey: e.PAGERDUTY_ROUTING_KEY, eventsUrl: e.PAGERDUTY_EVENTS_URL }
-        : undefined,
-      webhook:
-        e.ALERT_WEBHOOK_URL && e.ALERT_WEBHOOK_SECRET
-          ? { url: e.ALERT_WEBHOOK_URL, secret: e.ALERT_WEBHOOK_SECRET }
-          : undefined,
-    },
-  };
+  return toConfig(valuesOf(settings, parsed.data) as Settings);
 }
 
 /** The names of every variable the schema knows, for the README's configuration table test. */

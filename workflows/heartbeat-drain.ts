@@ -18,25 +18,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { addDrainStats, emptyDrainStats, type DrainStats } from '../src/domain/drain-stats';
-import { drainStatusQuery, stopDrainSignal, type DrainStatus } from './messages';
-
-export interface HeartbeatDrainInput {
-  consumer: string;
-  /** How long one drain activity runs before it returns (production: 5 min). */
-  activityRunMs?: number;
-  /** Drain activity runs per workflow execution before continue-as-new. */
-  runsPerExecution?: number;
-  batchSize?: number;
-  blockMs?: number;
-  /** Entries pending longer than this in another consumer are taken over. */
-  claimIdleMs?: number;
-  /** A drain run that stops heartbeating for this long is considered dead and retried. */
-  heartbeatTimeoutMs?: number;
-  /** Running totals carried across continue-as-new. */
-  totals?: DrainStats;
-  runs?: number;
-}
+import { addDrainStats, emptyDrainStats } from '../src/domain/drain-stats';
+import {
+  drainStatusQuery,
+  stopDrainSignal,
+  type DrainStatus,
+  type HeartbeatDrainInput,
+} from '../contracts/heartbeat-drain';
 
 export const drainDefaults = {
   activityRunMs: 5 * 60_000,

@@ -1,7 +1,7 @@
 /**
  * Workflow interceptor (registered by the worker and in the prebuilt bundle): the workspace and
  * droplet a workflow is about, taken from its WorkspaceId / DropletId search attributes (set on
- * every start, src/temporal/search-attributes.ts), are attached to every `log` line of the workflow
+ * every start, contracts/search-attributes.ts), are attached to every `log` line of the workflow
  * (the SDK already adds workflowId, runId, type). Activities find theirs in their arguments and the
  * droplet rows they read (src/worker/log-interceptor.ts); no header is added, because headers are
  * not encrypted by the payload codec. Nothing here changes the commands a workflow issues.

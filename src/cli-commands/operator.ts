@@ -33,8 +33,8 @@ import { dataConverterFor } from '../temporal/payload-codec';
 import { startHardReboot, startHibernate, startWake, type StartedPower } from '../temporal/power-starts';
 import { liveWorkers } from '../temporal/worker-groups';
 import { groupPause, pauseGroup, pausedGroups, resumeGroup } from '../worker/pause-flag';
-import { scaleAlertIds } from '../../workflows/messages';
-import { scaleAlerts } from '../../workflows/scale-alerts';
+import { scaleAlertIds, scaleAlertsContract } from '../../contracts/scale-alerts';
+import { executeWorkflow } from '../temporal/start';
 import { print } from './output';
 import { EXIT_INTERRUPTED, waitForPower } from './progress';
 
@@ -379,10 +379,10 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
     .option('--json', 'JSON output')
     .action((o: { json?: boolean }) =>
       withContext(loadConfig, { temporal: true }, async ({ client, config }) => {
-        const summary = await client!.workflow.execute(scaleAlerts, {
-          taskQueue: config.temporal.taskQueue,
-          workflowId: `${scaleAlertIds.run(config.temporal.taskQueue)}-manual-${Date.now()}`,
-          args: [config.scaleAlerts.input],
+        const taskQueue = config.temporal.taskQueue;
+        const summary = await executeWorkflow(client!, scaleAlertsContract, config.scaleAlerts.input, {
+          taskQueue,
+          workflowId: scaleAlertIds.manualRun(taskQueue, Date.now()),
         });
         if (o.json) return print(summary as unknown as Record<string, unknown>, true);
         print(

@@ -11,7 +11,7 @@
 import { type Client, type WorkflowHandle } from '@temporalio/client';
 import { CommanderError } from 'commander';
 import type { PowerStatus } from '../domain/power';
-import { powerStatusQuery, workflowIds } from '../../workflows/messages';
+import { powerIds, powerStatusQuery } from '../../contracts/power';
 
 export const EXIT_INTERRUPTED = 130;
 
@@ -90,7 +90,7 @@ export async function waitForPower<R>(
         const escalation =
           s.phase === 'escalated'
             ? await client.workflow
-                .getHandle(workflowIds.powerEscalation(dropletId))
+                .getHandle(powerIds.escalation(dropletId))
                 .query(powerStatusQuery)
                 .catch(() => undefined)
             : undefined;

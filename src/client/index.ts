@@ -13,33 +13,33 @@
  *   environment, and payloads are encrypted with PAYLOAD_CODEC_KEYS like the workers'.
  */
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { codecKeysSchema } from '../config';
+import type { Workflow } from '@temporalio/common';
 import {
-  invalidCredentialInjection,
+  abortSignal,
   agentSelfUpdateRefusal,
-  invalidAgentDropletId,
-  invalidN8nUpdate,
-  invalidWorkflowUpdate,
+  credentialInjectionContract,
+  fleetRolloutContract,
+  hardRebootContract,
+  hibernateContract,
+  n8nUpdateContract,
+  promoteUpdate,
+  setAgentDropletIdContract,
+  wakeContract,
+  workflowUpdateContract,
   type CredentialInjectionInput,
-  type N8nUpdateInput,
-  type SetAgentDropletIdInput,
-  type WorkflowUpdateInput,
-} from '../domain/changes';
-import {
-  invalidPowerInput,
-  REBOOT_REASONS,
-  WAKE_REASONS,
+  type FleetRolloutInput,
   type HardRebootInput,
   type HibernateDropletInput,
+  type N8nUpdateInput,
+  type RolloutProgress,
+  type SetAgentDropletIdInput,
   type WakeDropletInput,
-} from '../domain/power';
-import { invalidFleetRollout, type FleetRolloutInput, type RolloutProgress } from '../domain/rollout';
-import {
-  runSetAgentDropletId,
-  startCredentialInjection,
-  startN8nUpdate,
-  startWorkflowUpdate,
-} from '../temporal/change-starts';
+  type WorkflowContract,
+  type WorkflowUpdateInput,
+} from '../../contracts';
+import { parseCodecKeys } from '../temporal/codec-keys';
+import { temporalConnectionSettings } from '../temporal/connection-options';
+import { dataConverterFor } from '../temporal/payload-codec';
 import {
   abortRollout,
   pauseRollout,
@@ -47,10 +47,7 @@ import {
   rolloutProgress,
   startFleetRollout,
 } from '../temporal/rollout-starts';
-import { temporalConnectionSettings } from '../temporal/connection-options';
-import { dataConverterFor } from '../temporal/payload-codec';
-import { startHardReboot, startHibernate, startWake } from '../temporal/power-starts';
-import { abortSignal, promoteUpdate } from '../../workflows/messages';
+import { executeWorkflow, startWorkflow } from '../temporal/start';
 
 export { RolloutIdUsedError, RolloutRequestRefusedError } from '../temporal/rollout-starts';
 export type {
@@ -118,24 +115,20 @@ export class GenesisClient {
   ) {}
 
   async wake(input: WakeDropletInput): Promise<StartedOperation> {
-    check('wake', invalidPowerInput(input, WAKE_REASONS));
-    return started(await startWake(this.temporal, this.taskQueue, input));
+    return this.start('wake', wakeContract, input);
   }
 
   async hibernate(input: HibernateDropletInput): Promise<StartedOperation> {
-    check('hibernate', invalidPowerInput(input));
-    return started(await startHibernate(this.temporal, this.taskQueue, input));
+    return this.start('hibernate', hibernateContract, input);
   }
 
   async hardReboot(input: HardRebootInput): Promise<StartedOperation> {
-    check('hardReboot', invalidPowerInput(input, REBOOT_REASONS));
-    return started(await startHardReboot(this.temporal, this.taskQueue, input));
+    return this.start('hardReboot', hardRebootContract, input);
   }
 
   /** Blue-green update of the droplet's n8n container to n8nio/n8n:<toTag> (the agent's SWAP_CONTAINER). */
   async n8nUpdate(input: N8nUpdateInput): Promise<StartedOperation> {
-    check('n8nUpdate', invalidN8nUpdate(input));
-    return started(await startN8nUpdate(this.temporal, this.taskQueue, input));
+    return this.start('n8nUpdate', n8nUpdateContract, input);
   }
 
   /**
@@ -143,8 +136,8 @@ export class GenesisClient {
    * droplets provisioned with something other than their public IPv4. Resolves once recorded.
    */
   async setAgentDropletId(input: SetAgentDropletIdInput): Promise<{ agentDropletId: string }> {
-    check('setAgentDropletId', invalidAgentDropletId(input));
-    return runSetAgentDropletId(this.temporal, this.taskQueue, input);
+    check('setAgentDropletId', setAgentDropletIdContract.validate?.(input));
+    return executeWorkflow(this.temporal, setAgentDropletIdContract, input, { taskQueue: this.taskQueue });
   }
 
   /**
@@ -156,18 +149,16 @@ export class GenesisClient {
   }
 
   async workflowUpdate(input: WorkflowUpdateInput): Promise<StartedOperation> {
-    check('workflowUpdate', invalidWorkflowUpdate(input));
-    return started(await startWorkflowUpdate(this.temporal, this.taskQueue, input));
+    return this.start('workflowUpdate', workflowUpdateContract, input);
   }
 
   async credentialInjection(input: CredentialInjectionInput): Promise<StartedOperation> {
-    check('credentialInjection', invalidCredentialInjection(input));
-    return started(await startCredentialInjection(this.temporal, this.taskQueue, input));
+    return this.start('credentialInjection', credentialInjectionContract, input);
   }
 
   /** Starts a fleet rollout (workflow id rollout-<rolloutId>; a retried start joins it). */
   async fleetRollout(input: FleetRolloutInput): Promise<StartedOperation> {
-    check('fleetRollout', invalidFleetRollout(input));
+    check('fleetRollout', fleetRolloutContract.validate?.(input));
     return started(await startFleetRollout(this.temporal, this.taskQueue, input));
   }
 
@@ -193,6 +184,16 @@ export class GenesisClient {
     req: { reason?: string; by?: string } = {},
   ): Promise<RolloutProgress> {
     return abortRollout(this.temporal, this.rolloutId(rolloutId), req);
+  }
+
+  /** Validates the input against the contract, then starts (or joins) its workflow by name. */
+  private async start<W extends Workflow>(
+    operation: string,
+    contract: WorkflowContract<W>,
+    input: Parameters<W>[0],
+  ): Promise<StartedOperation> {
+    check(operation, contract.validate?.(input));
+    return started(await startWorkflow(this.temporal, contract, input, { taskQueue: this.taskQueue }));
   }
 
   private rolloutId(id: string): string {
@@ -240,25 +241,22 @@ export async function createGenesisClient(options: GenesisClientOptions = {}): P
     ...fromEnv(),
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   };
-  const keys = o.codecKeys ? codecKeysSchema.safeParse(o.codecKeys) : undefined;
-  if (keys && !keys.success)
+  const keys = o.codecKeys ? parseCodecKeys(o.codecKeys) : undefined;
+  if (keys && 'problem' in keys)
     throw new GenesisInputError('client', 'PAYLOAD_CODEC_KEYS must be keyId:base64(32 bytes)[,...]');
   const pem = (v?: string) => v?.replace(/\\n/g, '\n');
   const connection = await Connection.connect({
     ...temporalConnectionSettings({
       address: o.address ?? 'localhost:7233',
-      namespace: o.namespace ?? 'default',
-      taskQueue: o.taskQueue ?? 'genesis-control-plane',
       apiKey: o.apiKey,
       tls: o.apiKey || o.tlsCert ? { cert: pem(o.tlsCert), key: pem(o.tlsKey) } : undefined,
-      metricsPort: 0,
     }),
     connectTimeout: o.connectTimeoutMs ?? 3_000,
   });
   const temporal = new Client({
     connection,
     namespace: o.namespace ?? 'default',
-    dataConverter: dataConverterFor(keys?.success ? keys.data : undefined),
+    dataConverter: dataConverterFor(keys && 'keys' in keys ? keys.keys : undefined),
   });
   return new GenesisClient(temporal, o.taskQueue ?? 'genesis-control-plane');
 }

@@ -1,11 +1,15 @@
 /**
  * Starts the heartbeat drain workflows (one per consumer) when the control plane starts. Idempotent:
- * each has a fixed id and USE_EXISTING, so every worker replica may call this at start.
+ * each has a fixed id and USE_EXISTING (contracts/heartbeat-drain.ts), so every worker replica may
+ * call this at start.
  */
 import type { Client } from '@temporalio/client';
-import { heartbeatDrain, type HeartbeatDrainInput } from '../../workflows/heartbeat-drain';
-import { workflowIds } from '../../workflows/messages';
-import { searchAttributes } from '../temporal/search-attributes';
+import {
+  drainConsumer,
+  heartbeatDrainContract,
+  type HeartbeatDrainInput,
+} from '../../contracts/heartbeat-drain';
+import { startOptions } from '../temporal/start';
 
 export async function ensureDrainWorkflows(
   client: Client,
@@ -13,13 +17,11 @@ export async function ensureDrainWorkflows(
 ): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < opts.consumers; i++) {
-    const handle = await client.workflow.start(heartbeatDrain, {
-      workflowId: workflowIds.heartbeatDrain(opts.taskQueue, i),
-      taskQueue: opts.taskQueue,
-      args: [{ consumer: `drain-${i}`, batchSize: opts.batchSize, ...opts.overrides }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: searchAttributes({ operation: 'heartbeat_drain' }),
-    });
+    const input = { consumer: drainConsumer(i), batchSize: opts.batchSize, ...opts.overrides };
+    const handle = await client.workflow.start(
+      heartbeatDrainContract.workflowType,
+      startOptions(heartbeatDrainContract, input, { taskQueue: opts.taskQueue }),
+    );
     ids.push(handle.workflowId);
   }
   return ids;

@@ -1,6 +1,12 @@
 /** Connection settings shared by the worker (NativeConnection) and clients (Connection). */
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
-import type { Config } from '../config';
+
+/** What a connection needs of the configuration (Config['temporal'] is one). */
+export interface TemporalConnectionConfig {
+  address: string;
+  apiKey?: string;
+  tls?: { cert?: string; key?: string; ca?: string; serverName?: string };
+}
 
 export interface TemporalConnectionSettings {
   address: string;
@@ -8,7 +14,7 @@ export interface TemporalConnectionSettings {
   apiKey?: string;
 }
 
-export function temporalConnectionSettings(temporal: Config['temporal']): TemporalConnectionSettings {
+export function temporalConnectionSettings(temporal: TemporalConnectionConfig): TemporalConnectionSettings {
   const settings: TemporalConnectionSettings = { address: temporal.address };
   if (temporal.tls) {
     const { cert, key, ca, serverName } = temporal.tls;

@@ -12,16 +12,14 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec, ValueError } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import type { CodecKey } from './codec-keys';
+
+export type { CodecKey };
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 const KEY_ID = 'encryption-key-id';
 const COMPRESSION = 'encryption-compression';
 const COMPRESS_ABOVE_BYTES = 4 * 1024;
-
-export interface CodecKey {
-  id: string;
-  key: Buffer;
-}
 
 const text = (s: string) => Buffer.from(s, 'utf8');
 

@@ -5,7 +5,7 @@
  */
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { RemediationNotifier } from '../../activities/deps';
-import { heartbeatObservedSignal, workflowIds } from '../../workflows/messages';
+import { heartbeatObservedSignal, powerIds } from '../../contracts/power';
 import type { Logger } from '../logger';
 
 export function temporalRemediationNotifier(client: Client, logger: Logger): RemediationNotifier {
@@ -14,7 +14,7 @@ export function temporalRemediationNotifier(client: Client, logger: Logger): Rem
       await Promise.all(
         observed.map(async (o) => {
           try {
-            await client.workflow.getHandle(workflowIds.power(o.dropletId)).signal(heartbeatObservedSignal, {
+            await client.workflow.getHandle(powerIds.power(o.dropletId)).signal(heartbeatObservedSignal, {
               observedAt: o.observedAt,
               n8nStatus: o.n8nStatus,
               sidecarVersion: o.sidecarVersion,

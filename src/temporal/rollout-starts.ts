@@ -1,7 +1,8 @@
 /**
- * Starting and steering fleet rollouts. The workflow id is rollout-<rolloutId>: a retried start
- * joins the running rollout (USE_EXISTING), and a rollout id is never reused once its rollout has
- * ended (REJECT_DUPLICATE), so "start rollout X" cannot run X twice.
+ * Starting and steering fleet rollouts (contracts/rollout.ts). The workflow id is
+ * rollout-<rolloutId>: a retried start joins the running rollout (USE_EXISTING), and a rollout id
+ * is never reused once its rollout has ended (REJECT_DUPLICATE), so "start rollout X" cannot run X
+ * twice.
  */
 import {
   WorkflowExecutionAlreadyStartedError,
@@ -9,17 +10,18 @@ import {
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
-import type { FleetRolloutInput, RolloutProgress } from '../domain/rollout';
-import { fleetRollout } from '../../workflows/rollout/fleet-rollout';
 import {
   abortRolloutUpdate,
+  fleetRolloutContract,
   pauseRolloutUpdate,
   resumeRolloutUpdate,
   rolloutIds,
   rolloutProgressQuery,
-} from '../../workflows/messages';
-import { startOrJoin, type StartedWorkflow } from './idempotent-start';
-import { searchAttributes } from './search-attributes';
+  type FleetRolloutInput,
+  type FleetRolloutWorkflow,
+  type RolloutProgress,
+} from '../../contracts/rollout';
+import { startWorkflow, type StartedWorkflow } from './start';
 
 export class RolloutIdUsedError extends Error {
   constructor(readonly rolloutId: string) {
@@ -32,23 +34,9 @@ export async function startFleetRollout(
   client: Client,
   taskQueue: string,
   input: FleetRolloutInput,
-): Promise<StartedWorkflow<typeof fleetRollout>> {
-  const workflowId = rolloutIds.rollout(input.rolloutId);
+): Promise<StartedWorkflow<FleetRolloutWorkflow>> {
   try {
-    return await startOrJoin(client, workflowId, () =>
-      client.workflow.start(fleetRollout, {
-        taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: searchAttributes({
-          operation: 'fleet_rollout',
-          rolloutId: input.rolloutId,
-          reason: `${input.kind}->${input.targetVersion}`,
-        }),
-      }),
-    );
+    return await startWorkflow(client, fleetRolloutContract, input, { taskQueue });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw new RolloutIdUsedError(input.rolloutId);
     throw err;
@@ -82,7 +70,7 @@ async function steer<T>(client: Client, rolloutId: string, fn: () => Promise<T>)
 }
 
 const handle = (client: Client, rolloutId: string) =>
-  client.workflow.getHandle<typeof fleetRollout>(rolloutIds.rollout(rolloutId));
+  client.workflow.getHandle<FleetRolloutWorkflow>(rolloutIds.rollout(rolloutId));
 
 export function rolloutProgress(client: Client, rolloutId: string): Promise<RolloutProgress> {
   return handle(client, rolloutId).query(rolloutProgressQuery);

@@ -1,6 +1,6 @@
 /** What runs on a droplet right now, as Temporal knows it. */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { workflowIds } from '../../workflows/messages';
+import { powerIds } from '../../contracts/power';
 
 /** Running container updates, workflow updates and credential injections (visibility query). */
 export async function runningChangesOn(client: Client, dropletId: number): Promise<string[]> {
@@ -15,7 +15,7 @@ export async function runningChangesOn(client: Client, dropletId: number): Promi
 /** Whether the droplet's single-flight power workflow (`power-<id>`) is running (strongly consistent). */
 export async function powerOperationRunning(client: Client, dropletId: number): Promise<boolean> {
   try {
-    const d = await client.workflow.getHandle(workflowIds.power(dropletId)).describe();
+    const d = await client.workflow.getHandle(powerIds.power(dropletId)).describe();
     return d.status.name === 'RUNNING';
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) return false;

@@ -1,45 +1,86 @@
 /**
  * The control plane's Temporal Schedules, created when a worker starts (idempotent: an existing
- * schedule is updated to the configured spec, so a changed interval takes effect on deploy).
+ * schedule is updated to the configured spec, so a changed interval takes effect on deploy). Each
+ * schedule starts its workflow by name from the workflow's contract.
  */
-import { type Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import {
+  type Client,
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type ScheduleOptionsStartWorkflowAction,
+} from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
+import type { WorkflowContract } from '../../contracts/define';
+import { scaleAlertIds, scaleAlertsContract } from '../../contracts/scale-alerts';
+import { watchdogContract, watchdogIds } from '../../contracts/watchdog';
+import { SCALE_SCHEDULE_EVERY_MS, type ScaleAlertInput } from '../domain/scale';
 import type { WatchdogInput } from '../domain/watchdog';
-import { watchdog } from '../../workflows/watchdog';
-import { workflowIds } from '../../workflows/messages';
-import { searchAttributes } from './search-attributes';
+import { contractWorkflowId } from './start';
 
-export async function ensureWatchdogSchedule(
+/** Creates the schedule, or updates an existing one to this spec and action (overlap SKIP). */
+export async function ensureSchedule<W extends Workflow>(
   client: Client,
-  opts: { taskQueue: string; everyMs: number; input: WatchdogInput; paused?: boolean },
+  contract: WorkflowContract<W>,
+  opts: {
+    scheduleId: string;
+    taskQueue: string;
+    everyMs: number;
+    input: Parameters<W>[0];
+    paused?: boolean;
+    note: string;
+  },
 ): Promise<string> {
-  const scheduleId = workflowIds.watchdogSchedule(opts.taskQueue);
   const action = {
-    type: 'startWorkflow' as const,
-    workflowType: watchdog,
-    args: [opts.input] as [WatchdogInput],
+    type: 'startWorkflow',
+    workflowType: contract.workflowType,
+    args: [opts.input] as Parameters<W>,
     taskQueue: opts.taskQueue,
-    workflowId: `watchdog-run/${opts.taskQueue}`,
-    typedSearchAttributes: searchAttributes({ operation: 'watchdog' }),
-  };
+    workflowId: contractWorkflowId(contract, opts.input, opts.taskQueue),
+    typedSearchAttributes: contract.searchAttributes(opts.input),
+  } as unknown as ScheduleOptionsStartWorkflowAction<W>;
+  const spec = { intervals: [{ every: opts.everyMs }] };
   try {
-    await client.schedule.create({
-      scheduleId,
-      spec: { intervals: [{ every: opts.everyMs }] },
+    await client.schedule.create<W>({
+      scheduleId: opts.scheduleId,
+      spec,
       action,
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
-      state: {
-        paused: opts.paused ?? false,
-        note: 'genesis watchdog: stale heartbeats and resource breaches',
-      },
+      state: { paused: opts.paused ?? false, note: opts.note },
     });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(scheduleId).update((prev) => ({
+    await client.schedule.getHandle(opts.scheduleId).update<W>((prev) => ({
       ...prev,
-      spec: { intervals: [{ every: opts.everyMs }] },
+      spec,
       action,
       policies: { ...prev.policies, overlap: ScheduleOverlapPolicy.SKIP },
     }));
   }
-  return scheduleId;
+  return opts.scheduleId;
+}
+
+export function ensureWatchdogSchedule(
+  client: Client,
+  opts: { taskQueue: string; everyMs: number; input: WatchdogInput; paused?: boolean },
+): Promise<string> {
+  return ensureSchedule(client, watchdogContract, {
+    ...opts,
+    scheduleId: watchdogIds.schedule(opts.taskQueue),
+    note: 'genesis watchdog: stale heartbeats and resource breaches',
+  });
+}
+
+/** Every 15 min by default. */
+export function ensureScaleAlertsSchedule(
+  client: Client,
+  opts: { taskQueue: string; everyMs?: number; input?: ScaleAlertInput; paused?: boolean },
+): Promise<string> {
+  return ensureSchedule(client, scaleAlertsContract, {
+    taskQueue: opts.taskQueue,
+    everyMs: opts.everyMs ?? SCALE_SCHEDULE_EVERY_MS,
+    input: opts.input ?? {},
+    paused: opts.paused,
+    scheduleId: scaleAlertIds.schedule(opts.taskQueue),
+    note: 'genesis scale alerts: partitions, table sizes, connections, backlogs, failure ratio',
+  });
 }

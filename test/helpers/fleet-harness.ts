@@ -22,8 +22,7 @@ import {
   type FleetSimulatorOptions,
 } from '../../src/simulator/fleet';
 import { temporalRemediationNotifier } from '../../src/temporal/remediation-notifier';
-import { heartbeatDrain } from '../../workflows/heartbeat-drain';
-import { workflowIds } from '../../workflows/messages';
+import { heartbeatDrainContract, workflowIds, type HeartbeatDrainWorkflow } from '../../contracts';
 import { createTestDatabase, type TestDatabase } from './db';
 import { ingestApp } from './ingest-app';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from './redis';
@@ -151,12 +150,15 @@ export async function createFleetHarness(
 
   const startWorker = async () => {
     const w = await startTestWorker(temporal, { taskQueue, deps });
-    const drain = await temporal.client.workflow.start(heartbeatDrain, {
-      taskQueue,
-      workflowId: workflowIds.heartbeatDrain(taskQueue, 0),
-      args: [{ consumer: 'drain-0', activityRunMs: 30_000, blockMs: 200, heartbeatTimeoutMs: 5_000 }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    });
+    const drain = await temporal.client.workflow.start<HeartbeatDrainWorkflow>(
+      heartbeatDrainContract.workflowType,
+      {
+        taskQueue,
+        workflowId: workflowIds.heartbeatDrain(taskQueue, 0),
+        args: [{ consumer: 'drain-0', activityRunMs: 30_000, blockMs: 200, heartbeatTimeoutMs: 5_000 }],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      },
+    );
     return {
       async stop() {
         await drain.terminate('test over').catch(() => undefined);

@@ -11,7 +11,7 @@ import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { CredentialFailureDetails, CredentialSpec } from '../../src/domain/changes';
 import { encryptCredential } from '../../src/sidecar/credential-blob';
 import { credentialRequestKey, startCredentialInjection } from '../../src/temporal/change-starts';
-import { changeIds } from '../../workflows/messages';
+import { changeIds } from '../../contracts';
 import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
 import { replayAndRecord } from '../helpers/temporal';
 

@@ -19,7 +19,7 @@ import {
   rolloutProgress,
   startFleetRollout,
 } from '../../src/temporal/rollout-starts';
-import { rolloutIds } from '../../workflows/messages';
+import { rolloutIds } from '../../contracts';
 import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
 import { requireBuild, runCli } from '../helpers/processes';
 import { eventually, replayAndRecord } from '../helpers/temporal';

@@ -8,7 +8,7 @@
 import { Agent, request } from 'node:http';
 import { issueHeartbeatToken } from '../../src/heartbeats/tokens';
 import { startHibernate } from '../../src/temporal/power-starts';
-import { powerStatusQuery } from '../../workflows/messages';
+import { powerStatusQuery } from '../../contracts';
 import { createFleetHarness, harnessWorkerEnv, type FleetHarness } from '../helpers/fleet-harness';
 import { runCli, type ChildRun } from '../helpers/processes';
 import { eventually } from '../helpers/temporal';

@@ -14,7 +14,7 @@ import {
   streamBacklog,
 } from '../../src/heartbeats/stream';
 import { heartbeatDrain } from '../../workflows/heartbeat-drain';
-import { drainStatusQuery, stopDrainSignal } from '../../workflows/messages';
+import { drainStatusQuery, stopDrainSignal } from '../../contracts';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { createTestRedis, type TestRedis } from '../helpers/redis';
 import {

@@ -16,7 +16,7 @@ import { heartbeatStreamNames, streamBacklog } from '../../src/heartbeats/stream
 import { HeartbeatTokenVerifier, issueHeartbeatToken } from '../../src/heartbeats/tokens';
 import { createRedis } from '../../src/redis';
 import { heartbeatDrain } from '../../workflows/heartbeat-drain';
-import { workflowIds } from '../../workflows/messages';
+import { workflowIds } from '../../contracts';
 import { createTestDatabase, databaseUrl, schemaPool, TEST_SCHEMA, type TestDatabase } from '../helpers/db';
 import { nativeHeartbeat, post } from '../helpers/heartbeats';
 import { runCli, type ChildRun } from '../helpers/processes';

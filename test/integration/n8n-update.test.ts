@@ -11,7 +11,7 @@
  *   - an agent provisioned with another DROPLET_ID refuses commands until its claim is recorded
  *     (the client's setAgentDropletId), then accepts them; bad input names the field.
  */
-import { abortSignal, changeIds, n8nUpdateStatusQuery, promoteUpdate } from '../../workflows/messages';
+import { abortSignal, changeIds, n8nUpdateStatusQuery, promoteUpdate } from '../../contracts';
 import { n8nContainerUpdate } from '../../workflows/changes/n8n-container-update';
 import { runSetAgentDropletId, startN8nUpdate } from '../../src/temporal/change-starts';
 import { startHibernate } from '../../src/temporal/power-starts';

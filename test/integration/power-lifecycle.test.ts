@@ -9,7 +9,7 @@
  *   - a wake, a hibernate and the single-flight id on demand.
  */
 import { hardReboot } from '../../workflows/power/hard-reboot';
-import { workflowIds } from '../../workflows/messages';
+import { workflowIds } from '../../contracts';
 import { startHibernate, startWake } from '../../src/temporal/power-starts';
 import { ensureWatchdogSchedule } from '../../src/temporal/schedules';
 import { createFleetHarness, lifecyclePath, type FleetHarness } from '../helpers/fleet-harness';

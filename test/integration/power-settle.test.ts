@@ -25,7 +25,7 @@ import {
   type DigitalOceanSimulator,
 } from '../../src/simulator/digitalocean';
 import { startWake } from '../../src/temporal/power-starts';
-import { workflowIds } from '../../workflows/messages';
+import { workflowIds } from '../../contracts';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { createTestRedis, type TestRedis } from '../helpers/redis';
 import { startStubWorker, type ActivityStubs } from '../helpers/stub-activities';

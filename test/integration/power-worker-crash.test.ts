@@ -4,7 +4,7 @@
  * counted by the DigitalOcean simulator.
  */
 import { startHardReboot } from '../../src/temporal/power-starts';
-import { powerStatusQuery } from '../../workflows/messages';
+import { powerStatusQuery } from '../../contracts';
 import {
   createFleetHarness,
   harnessWorkerEnv,

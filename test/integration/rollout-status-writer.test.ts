@@ -6,7 +6,7 @@
  */
 import { WorkflowUpdateStage } from '@temporalio/client';
 import type { RolloutStatusName } from '../../src/domain/rollout';
-import { pauseRolloutUpdate, resumeRolloutUpdate, rolloutProgressQuery } from '../../workflows/messages';
+import { pauseRolloutUpdate, resumeRolloutUpdate, rolloutProgressQuery } from '../../contracts';
 import { startStubWorker, type StubWorker } from '../helpers/stub-activities';
 import { connectTestTemporal, eventually, uniqueTaskQueue, type TestTemporal } from '../helpers/temporal';
 

@@ -21,7 +21,7 @@ import {
   type ScaleProbeName,
 } from '../../src/domain/scale';
 import { appendHeartbeats, heartbeatStreamNames } from '../../src/heartbeats/stream';
-import { ensureScaleAlertsSchedule } from '../../src/temporal/scale-schedule';
+import { ensureScaleAlertsSchedule } from '../../src/temporal/schedules';
 import { scaleAlerts } from '../../workflows/scale-alerts';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { createTestRedis, type TestRedis } from '../helpers/redis';

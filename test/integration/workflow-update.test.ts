@@ -10,7 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createChangeActivities } from '../../activities/changes';
 import { startCredentialInjection, startWorkflowUpdate } from '../../src/temporal/change-starts';
 import { encryptCredential } from '../../src/sidecar/credential-blob';
-import { changeIds, changeStatusQuery } from '../../workflows/messages';
+import { changeIds, changeStatusQuery } from '../../contracts';
 import { workflowUpdate } from '../../workflows/changes/workflow-update';
 import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
 import { replayAndRecord } from '../helpers/temporal';

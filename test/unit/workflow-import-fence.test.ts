@@ -50,7 +50,7 @@ describe('workflows/ import fence', () => {
       "import type { Activities } from '../../activities';",
       "import { WAKE_REASONS } from '../../src/domain/power';",
       "import type { Pool } from '../../src/db/pool';",
-      "import { searchAttributes } from '../../src/temporal/search-attributes';",
+      "import { searchAttributes } from '../../contracts/search-attributes';",
     ];
     expect(refusedProbeLines('workflows/power/input.ts', probes)).toEqual([1, 2, 3, 4]);
   });

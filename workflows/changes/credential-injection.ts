@@ -16,7 +16,7 @@ import {
   type CredentialInjectionResult,
   type CredentialOutcome,
 } from '../../src/domain/changes';
-import { changeStatusQuery } from '../messages';
+import { changeStatusQuery } from '../../contracts/changes';
 import { db, sidecar } from './activities';
 import { failureMessage } from './input';
 import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';

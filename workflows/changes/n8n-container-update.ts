@@ -24,7 +24,7 @@ import {
   type N8nUpdateResult,
   type N8nUpdateStatus,
 } from '../../src/domain/changes';
-import { abortSignal, n8nUpdateStatusQuery, promoteUpdate } from '../messages';
+import { abortSignal, n8nUpdateStatusQuery, promoteUpdate } from '../../contracts/changes';
 import { db, probe, sidecar } from './activities';
 import { failureMessage } from './input';
 import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';

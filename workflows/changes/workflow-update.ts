@@ -17,7 +17,7 @@ import {
   type WorkflowUpdateResult,
 } from '../../src/domain/changes';
 import { forwardedWorkflow, substituteCredentials } from '../../src/domain/n8n-workflow';
-import { changeStatusQuery } from '../messages';
+import { changeStatusQuery } from '../../contracts/changes';
 import { db, sidecar } from './activities';
 import { failureMessage } from './input';
 import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';

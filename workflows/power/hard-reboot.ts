@@ -15,7 +15,7 @@ import {
   type PowerResult,
   type PowerStatus,
 } from '../../src/domain/power';
-import { heartbeatObservedSignal, powerStatusQuery } from '../messages';
+import { heartbeatObservedSignal, powerStatusQuery } from '../../contracts/power';
 import { actionWaiter, db, provider } from './activities';
 import { requireValidInput, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';

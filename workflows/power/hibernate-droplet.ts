@@ -11,7 +11,7 @@ import {
   type PowerResult,
   type PowerStatus,
 } from '../../src/domain/power';
-import { powerStatusQuery } from '../messages';
+import { powerStatusQuery } from '../../contracts/power';
 import { actionWaiter, db, provider } from './activities';
 import { requireValidInput, timingsWith } from './input';
 import { failureMessage } from './outcomes';

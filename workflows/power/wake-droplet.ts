@@ -24,7 +24,7 @@ import {
   type WakeDropletInput,
 } from '../../src/domain/power';
 import { isFresh } from '../../src/domain/liveness';
-import { heartbeatObservedSignal, powerStatusQuery, workflowIds } from '../messages';
+import { heartbeatObservedSignal, powerIds, powerStatusQuery } from '../../contracts/power';
 import { actionWaiter, db, provider } from './activities';
 import { hardReboot } from './hard-reboot';
 import { requireValidInput, timingsWith } from './input';
@@ -50,7 +50,7 @@ async function wake(input: WakeDropletInput): Promise<PowerResult> {
     watch.latestMs = Math.max(watch.latestMs, Date.parse(hb.observedAt));
     // The escalated hard reboot runs under its own id: pass the event on.
     if (escalated)
-      await getExternalWorkflowHandle(workflowIds.powerEscalation(dropletId))
+      await getExternalWorkflowHandle(powerIds.escalation(dropletId))
         .signal(heartbeatObservedSignal, hb)
         .catch(() => undefined);
   });
@@ -109,7 +109,7 @@ async function wake(input: WakeDropletInput): Promise<PowerResult> {
     escalated = true;
     log.warn('wake failed; escalating to hard reboot', { dropletId, workspaceId, failure });
     const result = await executeChild(hardReboot, {
-      workflowId: workflowIds.powerEscalation(dropletId),
+      workflowId: powerIds.escalation(dropletId),
       args: [
         {
           workspaceId,

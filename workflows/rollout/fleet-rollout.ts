@@ -45,24 +45,21 @@ import {
   type TargetResult,
   type WaveProgress,
 } from '../../src/domain/rollout';
-import { searchAttributes } from '../../src/temporal/search-attributes';
 import { n8nContainerUpdate } from '../changes/n8n-container-update';
 import { workflowUpdate } from '../changes/workflow-update';
 import { requireValid } from '../changes/input';
+import { abortSignal, changeIds } from '../../contracts/changes';
 import {
   abortRolloutUpdate,
-  abortSignal,
-  changeIds,
   pauseRolloutUpdate,
   resumeRolloutUpdate,
+  RolloutHalted,
   rolloutIds,
   rolloutProgressQuery,
-} from '../messages';
+} from '../../contracts/rollout';
+import { searchAttributes } from '../../contracts/search-attributes';
 import { rolloutDb } from './activities';
 import { childFailureMessage, runBounded } from './bounded';
-
-/** Failure type of a rollout that halted on its failure budget (details: the FleetRolloutResult). */
-export const RolloutHalted = 'RolloutHalted';
 
 /** Carried from run to run by continue-as-new. */
 export interface FleetRolloutState {

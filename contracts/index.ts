@@ -1,0 +1,49 @@
+/**
+ * Every Temporal contract of the control plane, one file per operation family: what a caller (the
+ * client, the CLI, activities, schedules) and a workflow must agree on. Pure: loads nothing but
+ * @temporalio/common and src/domain, so the Vercel client and the workflow sandbox both load it.
+ */
+import {
+  credentialInjectionContract,
+  n8nUpdateContract,
+  setAgentDropletIdContract,
+  workflowUpdateContract,
+} from './changes';
+import { drainIds, heartbeatDrainContract } from './heartbeat-drain';
+import { hardRebootContract, hibernateContract, powerIds, wakeContract } from './power';
+import { fleetRolloutContract } from './rollout';
+import { scaleAlertsContract } from './scale-alerts';
+import { watchdogContract, watchdogIds } from './watchdog';
+
+export * from './define';
+export * from './search-attributes';
+export * from './scheduled';
+export * from './power';
+export * from './changes';
+export * from './rollout';
+export * from './heartbeat-drain';
+export * from './watchdog';
+export * from './scale-alerts';
+
+/** The ids of the fixed-id workflows and schedules (the same functions as each family's ids). */
+export const workflowIds = {
+  heartbeatDrain: drainIds.consumer,
+  power: powerIds.power,
+  powerEscalation: powerIds.escalation,
+  watchdogSchedule: watchdogIds.schedule,
+};
+
+/** Every workflow started by name, by the contract it is started with. */
+export const workflowContracts = {
+  wake: wakeContract,
+  hibernate: hibernateContract,
+  hardReboot: hardRebootContract,
+  n8nUpdate: n8nUpdateContract,
+  credentialInjection: credentialInjectionContract,
+  workflowUpdate: workflowUpdateContract,
+  setAgentDropletId: setAgentDropletIdContract,
+  fleetRollout: fleetRolloutContract,
+  heartbeatDrain: heartbeatDrainContract,
+  watchdog: watchdogContract,
+  scaleAlerts: scaleAlertsContract,
+} as const;
