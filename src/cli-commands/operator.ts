@@ -13,7 +13,7 @@ import {
 import { type Command, CommanderError, InvalidArgumentError } from 'commander';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
-import { listOpenAlerts } from '../alerts/store';
+import { listOpenAlerts } from '../db/alerts';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
 import { DROPLET_ID_RULE, parseDropletId } from '../domain/droplet-id';
