@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
+import { ClientError } from '../errors/client-error';
 import { LUA_REDIS_NOW_MS, redisCommand, withCommands } from '../redis-commands';
 
 /** KEYS: slots. ARGV: leaseMs, limit, token. Drops expired leases, then takes a slot if one is free. */
@@ -59,7 +60,8 @@ export interface FleetSemaphoreOptions {
   pollMs?: number;
 }
 
-export class FleetConcurrencyBusyError extends Error {
+export class FleetConcurrencyBusyError extends ClientError {
+  readonly code = 'concurrency_busy';
   /** the activity's retry policy tries again later */
   readonly retryable = true;
   constructor(
@@ -68,12 +70,12 @@ export class FleetConcurrencyBusyError extends Error {
     waitedMs: number,
   ) {
     super(`no ${kind} slot free within ${waitedMs} ms (fleet-wide limit ${limit})`);
-    this.name = 'FleetConcurrencyBusyError';
   }
 }
 
 /** The holder's lease ran out while it worked; retryable: the next attempt takes a new slot. */
-export class FleetLeaseLostError extends Error {
+export class FleetLeaseLostError extends ClientError {
+  readonly code = 'lease_lost';
   readonly retryable = true;
   constructor(
     readonly kind: ConcurrencyKind,
@@ -81,7 +83,6 @@ export class FleetLeaseLostError extends Error {
     detail: string,
   ) {
     super(`lost the fleet-wide ${kind} slot: ${detail}`);
-    this.name = 'FleetLeaseLostError';
   }
 }
 

@@ -24,6 +24,7 @@
  * Cluster slot. The token itself is never written anywhere.
  */
 import { createHash } from 'node:crypto';
+import { parseRetryAfterMs } from '../errors/retry-after';
 import type { Logger } from '../logger';
 import { LUA_NOW_MS_OR_ARGV1, redisCommand, runCommand, type ScriptRunner } from '../redis-commands';
 import { DigitalOceanBudgetExhaustedError } from './errors';
@@ -173,14 +174,7 @@ export function headerValue(headers: HeaderSource, name: string): string | undef
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Retry-After as milliseconds: delta-seconds or an HTTP date. Undefined when absent or unreadable. */
-export function parseRetryAfterMs(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
+export { parseRetryAfterMs };
 
 /**
  * What DigitalOcean's rate-limit headers say about waiting: when `ratelimit-remaining` is 0, every
