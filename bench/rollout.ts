@@ -10,7 +10,6 @@
  * broken tag. Everything shares this machine's cores.
  */
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +32,7 @@ import { startFleetRollout } from '../src/temporal/rollout-starts';
 import type { FleetRolloutInput } from '../src/domain/rollout';
 import { heartbeatDrain } from '../workflows/heartbeat-drain';
 import { freshDatabase, machine, REDIS_URL } from './common';
+import { rsaTestKeys } from '../test/helpers/keys';
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 1_000);
 const FIRST = 100_001;
@@ -76,9 +76,7 @@ async function main() {
   const redis = new Redis(REDIS_URL);
   const prefix = `bench-rollout:${process.pid}:`;
   const stream = heartbeatStreamNames(prefix, 'heartbeats', 'drain');
-  const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString();
+  const privateKeyPem = rsaTestKeys().privatePem;
 
   const ok = async () => undefined;
   const api = createServer(

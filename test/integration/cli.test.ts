@@ -1,11 +1,9 @@
 /** The built CLI as operators and platforms run it: bad configuration exits 2 naming the variable. */
-import { generateKeyPairSync } from 'node:crypto';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { runCli } from '../helpers/processes';
+import { rsaTestKeys } from '../helpers/keys';
 
-const key = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  .privateKey.export({ type: 'pkcs8', format: 'pem' })
-  .toString();
+const key = rsaTestKeys().privatePem;
 const good = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
   REDIS_URL: 'redis://127.0.0.1:6379',

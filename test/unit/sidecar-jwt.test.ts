@@ -6,11 +6,12 @@ import {
   verifySidecarJwt,
   type SidecarJwtExpectation,
 } from '../../src/sidecar/jwt';
+import { newRsaTestKeys, rsaTestKeys } from '../helpers/keys';
 
-const dashboard = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const intruder = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const publicPem = dashboard.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-const privatePem = dashboard.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const dashboard = rsaTestKeys();
+const intruder = newRsaTestKeys();
+const publicPem = dashboard.publicPem;
+const privatePem = dashboard.privatePem;
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 const NOW_S = NOW / 1000;
