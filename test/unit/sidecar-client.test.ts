@@ -82,7 +82,7 @@ describe('SidecarClient', () => {
     expect(tokens[0]).not.toBe(tokens[1]);
     for (const t of tokens) {
       expect(
-        verifySidecarJwt(
+        await verifySidecarJwt(
           t,
           keys.publicKey,
           { workspaceId: 'ws_1', dropletId: '203.0.113.7', action: 'PULL_IMAGE' },

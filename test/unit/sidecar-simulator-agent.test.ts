@@ -28,7 +28,7 @@ async function cmd(
   action: string,
   payload: Record<string, unknown> = {},
 ): Promise<{ status: number; body: { success: boolean; result?: Record<string, unknown>; error?: string } }> {
-  const token = signSidecarJwt(privatePem, {
+  const token = await signSidecarJwt(privatePem, {
     workspaceId: `ws_${dropletId}`,
     dropletId: agentDropletIds.get(dropletId)!,
     action,
@@ -81,7 +81,7 @@ describe('identity', () => {
     const res = await fetch(`${fleet.urlFor(byIp)}/command`, {
       method: 'POST',
       headers: {
-        'x-genesis-jwt': signSidecarJwt(privatePem, {
+        'x-genesis-jwt': await signSidecarJwt(privatePem, {
           workspaceId: `ws_${byIp}`,
           dropletId: byIp,
           action: 'HEALTH_CHECK',

@@ -93,8 +93,9 @@ const goodClaims = (over: Record<string, unknown> = {}) => ({
 async function post(
   url: string,
   body: unknown,
-  token?: string,
+  signed?: string | Promise<string>,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
+  const token = await signed;
   const res = await fetch(`${url}/command`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { 'x-genesis-jwt': token } : {}) },
@@ -289,7 +290,7 @@ describe('the simulated agent refuses tokens as recorded', () => {
   });
 
   it('refuses a droplet_id claim that is not its DROPLET_ID, and accepts its own IP', async () => {
-    const wrong = signSidecarJwt(privatePem, {
+    const wrong = await signSidecarJwt(privatePem, {
       workspaceId: WORKSPACE,
       dropletId: DROPLET_ID,
       action: 'HEALTH_CHECK',
@@ -298,7 +299,7 @@ describe('the simulated agent refuses tokens as recorded', () => {
     expect({ status: got.status, error: got.body.error }).toEqual(
       errors.droplet_id_claim_not_equal_to_DROPLET_ID,
     );
-    const own = signSidecarJwt(privatePem, {
+    const own = await signSidecarJwt(privatePem, {
       workspaceId: WORKSPACE,
       dropletId: '127.0.0.1',
       action: 'HEALTH_CHECK',
