@@ -6,7 +6,7 @@
  * blobs pass through to the sidecar and are never logged or stored.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { TenantVersion } from '../src/db/changes';
+import type { CredentialFailure, N8nTagRecord, TenantVersion, TenantVersionRecord } from '../src/db/changes';
 import type { ConcurrencyKind } from '../src/concurrency/fleet-semaphore';
 import type { CredentialOutcome, CredentialSpec } from '../src/domain/changes';
 import { PowerFailure } from '../src/domain/power';
@@ -90,13 +90,7 @@ export function createChangeActivities(deps: ActivityDeps) {
     },
 
     /** Records the n8n tag now running: tenant_versions (with the previous tag) and the droplet row. */
-    async recordN8nTag(input: {
-      workspaceId: string;
-      dropletId: number;
-      tag: string;
-      previousTag: string;
-      workflowId: string;
-    }): Promise<void> {
+    async recordN8nTag(input: N8nTagRecord): Promise<void> {
       await tenantVersions.recordN8nTag(input);
     },
 
@@ -132,15 +126,7 @@ export function createChangeActivities(deps: ActivityDeps) {
      * Records what now runs. The previous version/artifact are the row's current ones; a retry of
      * the same record (same version and artifact) changes nothing.
      */
-    async recordTenantVersion(input: {
-      workspaceId: string;
-      component: string;
-      version: string;
-      /** used when no row exists yet (e.g. the sidecar's fromVersion) */
-      previousVersion?: string | null;
-      artifact?: Record<string, unknown> | null;
-      workflowId: string;
-    }): Promise<void> {
+    async recordTenantVersion(input: TenantVersionRecord): Promise<void> {
       await tenantVersions.record(input);
     },
 
@@ -207,16 +193,7 @@ export function createChangeActivities(deps: ActivityDeps) {
     },
 
     /** A 'failed' audit row for a credential whose push gave up (the error, never the blob). */
-    async auditCredentialFailure(input: {
-      workspaceId: string;
-      dropletId: number;
-      workflowId: string;
-      type: string;
-      name: string;
-      action: 'inject' | 'rotate';
-      credentialId?: string;
-      error: string;
-    }): Promise<void> {
+    async auditCredentialFailure(input: CredentialFailure): Promise<void> {
       await credentials.auditFailure(input);
     },
 

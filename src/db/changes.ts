@@ -24,11 +24,16 @@ export async function recordedN8nVersion(db: Queryable, workspaceId: string): Pr
   return rows[0]?.version ?? null;
 }
 
+export interface N8nTagRecord {
+  workspaceId: string;
+  dropletId: number;
+  tag: string;
+  previousTag: string;
+  workflowId: string;
+}
+
 /** Records the n8n tag now running: tenant_versions (with the previous tag) and the droplet row. */
-export async function recordN8nTag(
-  db: Queryable,
-  input: { workspaceId: string; dropletId: number; tag: string; previousTag: string; workflowId: string },
-): Promise<void> {
+export async function recordN8nTag(db: Queryable, input: N8nTagRecord): Promise<void> {
   await db.query(
     `WITH v AS (
        INSERT INTO tenant_versions AS t
@@ -73,17 +78,17 @@ export async function getTenantVersion(
  * Records what now runs. The previous version/artifact are the row's current ones; a retry of the
  * same record (same version and artifact) changes nothing.
  */
-export async function recordTenantVersion(
-  db: Queryable,
-  input: {
-    workspaceId: string;
-    component: string;
-    version: string;
-    previousVersion?: string | null;
-    artifact?: Record<string, unknown> | null;
-    workflowId: string;
-  },
-): Promise<void> {
+export interface TenantVersionRecord {
+  workspaceId: string;
+  component: string;
+  version: string;
+  /** used when no row exists yet (e.g. the sidecar's fromVersion) */
+  previousVersion?: string | null;
+  artifact?: Record<string, unknown> | null;
+  workflowId: string;
+}
+
+export async function recordTenantVersion(db: Queryable, input: TenantVersionRecord): Promise<void> {
   await db.query(
     `INSERT INTO tenant_versions AS t
        (workspace_id, component, version, previous_version, artifact, workflow_id, updated_at)
@@ -162,20 +167,19 @@ export async function recordCredentialPushed(pool: Pool, c: CredentialPushed): P
   });
 }
 
+export interface CredentialFailure {
+  workspaceId: string;
+  dropletId: number;
+  workflowId: string;
+  type: string;
+  name: string;
+  action: 'inject' | 'rotate';
+  credentialId?: string;
+  error: string;
+}
+
 /** A 'failed' audit row for a credential whose push gave up (the error, never the blob). */
-export async function auditCredentialFailure(
-  db: Queryable,
-  input: {
-    workspaceId: string;
-    dropletId: number;
-    workflowId: string;
-    type: string;
-    name: string;
-    action: 'inject' | 'rotate';
-    credentialId?: string;
-    error: string;
-  },
-): Promise<void> {
+export async function auditCredentialFailure(db: Queryable, input: CredentialFailure): Promise<void> {
   await db.query(
     `INSERT INTO credential_audit
        (workspace_id, droplet_id, credential_type, credential_name, n8n_credential_id, action, outcome, error, workflow_id)

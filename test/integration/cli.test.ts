@@ -3,12 +3,11 @@ import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/d
 import { runCli } from '../helpers/processes';
 import { rsaTestKeys } from '../helpers/keys';
 
-const key = rsaTestKeys().privatePem;
 const good = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
   REDIS_URL: 'redis://127.0.0.1:6379',
   DIGITALOCEAN_API_TOKEN: 'dop_v1_secret_token_value',
-  SIDECAR_JWT_PRIVATE_KEY: key,
+  SIDECAR_JWT_PRIVATE_KEY: rsaTestKeys().privatePem,
   SIDECAR_HANDSHAKE_SECRET: 'handshake-secret-value',
 };
 
