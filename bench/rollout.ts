@@ -18,12 +18,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import Redis from 'ioredis';
 import { createActivities } from '../activities';
-import { createApp } from '../src/api/app';
-import { HealthChecker } from '../src/api/health';
 import { FleetSemaphore } from '../src/concurrency/fleet-semaphore';
 import { heartbeatStreamNames } from '../src/heartbeats/stream';
-import { HeartbeatTokenVerifier } from '../src/heartbeats/tokens';
-import { WorkspaceDirectory } from '../src/heartbeats/workspace-directory';
 import { createLogger } from '../src/logger';
 import { SidecarClient } from '../src/sidecar/client';
 import { createFleetSimulator } from '../src/simulator/fleet';
@@ -31,6 +27,7 @@ import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../src/temp
 import { startFleetRollout } from '../src/temporal/rollout-starts';
 import type { FleetRolloutInput } from '../src/domain/rollout';
 import { heartbeatDrain } from '../workflows/heartbeat-drain';
+import { ingestApp } from '../test/helpers/ingest-app';
 import { freshDatabase, machine, REDIS_URL } from './common';
 import { rsaTestKeys } from '../test/helpers/keys';
 
@@ -78,31 +75,9 @@ async function main() {
   const stream = heartbeatStreamNames(prefix, 'heartbeats', 'drain');
   const privateKeyPem = rsaTestKeys().privatePem;
 
-  const ok = async () => undefined;
+  // the API's ingest routes, built as the tests build them
   const api = createServer(
-    createApp({
-      logger,
-      health: new HealthChecker(
-        { temporal: ok, redis: ok, postgres: ok, worker: ok },
-        { version: 'b', timeoutMs: 500 },
-      ),
-      heartbeats: {
-        redis,
-        stream,
-        verifier: new HeartbeatTokenVerifier(db.pool),
-        maxPerRequest: 100,
-        bodyLimitBytes: 100_000,
-        logger,
-      },
-      sidecar: {
-        redis,
-        stream,
-        handshakeSecret: HANDSHAKE_SECRET,
-        workspaces: new WorkspaceDirectory(db.pool),
-        bodyLimitBytes: 100_000,
-        logger,
-      },
-    }),
+    ingestApp({ redis, stream, pool: db.pool, logger, handshakeSecret: HANDSHAKE_SECRET }),
   );
   const apiUrl = `http://127.0.0.1:${await listen(api)}`;
   const fleet = await createFleetSimulator({
