@@ -6,7 +6,7 @@
  * blobs pass through to the sidecar and are never logged or stored.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { getDroplet, setAgentDropletId } from '../src/db/droplets';
+import type { CredentialFailure, N8nTagRecord, TenantVersion, TenantVersionRecord } from '../src/db/changes';
 import type { ConcurrencyKind } from '../src/concurrency/fleet-semaphore';
 import type { CredentialOutcome, CredentialSpec } from '../src/domain/changes';
 import { PowerFailure } from '../src/domain/power';
@@ -15,15 +15,10 @@ import { N8N_IMAGE, type N8nWorkflow } from '../src/sidecar/protocol';
 import { sidecarTargetOf } from '../src/sidecar/target';
 import { workflowDifferences } from '../src/domain/n8n-workflow';
 import { bindLogContext } from '../src/observability/log-context';
-import type { ActivityDeps } from './deps';
+import { portsOf, type ActivityDeps } from './deps';
 import { asActivityFailure, required } from './errors';
 
-export interface TenantVersion {
-  version: string;
-  previousVersion: string | null;
-  artifact: Record<string, unknown> | null;
-  previousArtifact: Record<string, unknown> | null;
-}
+export type { TenantVersion };
 
 export interface DropletHeartbeatView {
   lastHeartbeatAt: string | null;
@@ -36,9 +31,10 @@ const SWAP_TIMEOUT_MS = 5 * 60_000;
 export function createChangeActivities(deps: ActivityDeps) {
   const sidecar = () => required(deps.sidecar, 'the sidecar client');
   const signal = () => Context.current().cancellationSignal;
+  const { droplets, tenantVersions, credentials, workflowDeploys } = portsOf(deps);
 
   async function targetOf(dropletId: number): Promise<SidecarTarget> {
-    const row = await getDroplet(deps.pool, dropletId);
+    const row = await droplets.get(dropletId);
     if (!row)
       throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
     bindLogContext({ workspaceId: row.workspace_id, dropletId });
@@ -87,37 +83,15 @@ export function createChangeActivities(deps: ActivityDeps) {
 
     /** The n8n image tag the control plane last recorded for the droplet (its own record). */
     async recordedN8nTag(dropletId: number): Promise<string | null> {
-      const row = await getDroplet(deps.pool, dropletId);
+      const row = await droplets.get(dropletId);
       if (!row)
         throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
-      const { rows } = await deps.pool.query<{ version: string }>(
-        `SELECT version FROM tenant_versions WHERE workspace_id = $1 AND component = 'n8n'`,
-        [row.workspace_id],
-      );
-      return rows[0]?.version ?? row.n8n_version ?? null;
+      return (await tenantVersions.recordedN8nVersion(row.workspace_id)) ?? row.n8n_version ?? null;
     },
 
     /** Records the n8n tag now running: tenant_versions (with the previous tag) and the droplet row. */
-    async recordN8nTag(input: {
-      workspaceId: string;
-      dropletId: number;
-      tag: string;
-      previousTag: string;
-      workflowId: string;
-    }): Promise<void> {
-      await deps.pool.query(
-        `WITH v AS (
-           INSERT INTO tenant_versions AS t
-             (workspace_id, component, version, previous_version, workflow_id, updated_at)
-           VALUES ($1, 'n8n', $3, $4, $5, now())
-           ON CONFLICT (workspace_id, component) DO UPDATE SET
-             previous_version = CASE WHEN t.workflow_id = EXCLUDED.workflow_id AND t.version = EXCLUDED.version
-                                     THEN t.previous_version ELSE t.version END,
-             version = EXCLUDED.version, workflow_id = EXCLUDED.workflow_id, updated_at = now()
-           RETURNING 1)
-         UPDATE droplets SET n8n_version = $3, updated_at = now() WHERE id = $2`,
-        [input.workspaceId, input.dropletId, input.tag, input.previousTag, input.workflowId],
-      );
+    async recordN8nTag(input: N8nTagRecord): Promise<void> {
+      await tenantVersions.recordN8nTag(input);
     },
 
     /** Records the droplet_id claim the droplet's agent expects (an operator's or the dashboard's word). */
@@ -126,7 +100,7 @@ export function createChangeActivities(deps: ActivityDeps) {
       agentDropletId: string;
       source: 'operator' | 'client';
     }): Promise<void> {
-      if (!(await setAgentDropletId(deps.pool, input.dropletId, input.agentDropletId, input.source)))
+      if (!(await droplets.setAgentDropletId(input.dropletId, input.agentDropletId, input.source)))
         throw ApplicationFailure.nonRetryable(
           `droplet ${input.dropletId} is not known`,
           PowerFailure.notFound,
@@ -135,7 +109,7 @@ export function createChangeActivities(deps: ActivityDeps) {
 
     /** The droplet's newest keep-alive as the drain recorded it. */
     async dropletHeartbeat(dropletId: number): Promise<DropletHeartbeatView> {
-      const row = await getDroplet(deps.pool, dropletId);
+      const row = await droplets.get(dropletId);
       if (!row)
         throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
       return {
@@ -145,82 +119,20 @@ export function createChangeActivities(deps: ActivityDeps) {
     },
 
     async getTenantVersion(input: { workspaceId: string; component: string }): Promise<TenantVersion | null> {
-      const { rows } = await deps.pool.query<{
-        version: string;
-        previous_version: string | null;
-        artifact: Record<string, unknown> | null;
-        previous_artifact: Record<string, unknown> | null;
-      }>(
-        `SELECT version, previous_version, artifact, previous_artifact FROM tenant_versions
-          WHERE workspace_id = $1 AND component = $2`,
-        [input.workspaceId, input.component],
-      );
-      const r = rows[0];
-      return r
-        ? {
-            version: r.version,
-            previousVersion: r.previous_version,
-            artifact: r.artifact,
-            previousArtifact: r.previous_artifact,
-          }
-        : null;
+      return tenantVersions.get(input);
     },
 
     /**
      * Records what now runs. The previous version/artifact are the row's current ones; a retry of
      * the same record (same version and artifact) changes nothing.
      */
-    async recordTenantVersion(input: {
-      workspaceId: string;
-      component: string;
-      version: string;
-      /** used when no row exists yet (e.g. the sidecar's fromVersion) */
-      previousVersion?: string | null;
-      artifact?: Record<string, unknown> | null;
-      workflowId: string;
-    }): Promise<void> {
-      await deps.pool.query(
-        `INSERT INTO tenant_versions AS t
-           (workspace_id, component, version, previous_version, artifact, workflow_id, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now())
-         ON CONFLICT (workspace_id, component) DO UPDATE SET
-           previous_version  = CASE WHEN t.workflow_id = EXCLUDED.workflow_id AND t.version = EXCLUDED.version
-                                    THEN t.previous_version ELSE t.version END,
-           previous_artifact = CASE WHEN t.workflow_id = EXCLUDED.workflow_id AND t.version = EXCLUDED.version
-                                    THEN t.previous_artifact ELSE t.artifact END,
-           version = EXCLUDED.version, artifact = EXCLUDED.artifact,
-           workflow_id = EXCLUDED.workflow_id, updated_at = now()`,
-        [
-          input.workspaceId,
-          input.component,
-          input.version,
-          input.previousVersion ?? null,
-          input.artifact ? JSON.stringify(input.artifact) : null,
-          input.workflowId,
-        ],
-      );
+    async recordTenantVersion(input: TenantVersionRecord): Promise<void> {
+      await tenantVersions.record(input);
     },
 
     /** Credentials this workflow id already injected or rotated successfully (a re-run skips them). */
     async credentialsSucceededFor(workflowId: string): Promise<CredentialOutcome[]> {
-      const { rows } = await deps.pool.query<{
-        credential_type: string;
-        credential_name: string;
-        n8n_credential_id: string | null;
-        action: 'inject' | 'rotate';
-      }>(
-        `SELECT DISTINCT ON (credential_type, credential_name)
-                credential_type, credential_name, n8n_credential_id, action
-           FROM credential_audit WHERE workflow_id = $1 AND outcome = 'succeeded'
-          ORDER BY credential_type, credential_name, at DESC`,
-        [workflowId],
-      );
-      return rows.map((r) => ({
-        type: r.credential_type,
-        name: r.credential_name,
-        action: r.action,
-        credentialId: r.n8n_credential_id ?? undefined,
-      }));
+      return credentials.succeededFor(workflowId);
     },
 
     /**
@@ -258,31 +170,15 @@ export function createChangeActivities(deps: ActivityDeps) {
         );
         credentialId = result.credential_id;
       }
-      const db = await deps.pool.connect();
-      try {
-        await db.query('BEGIN');
-        await db.query(
-          `INSERT INTO n8n_credentials
-             (workspace_id, credential_type, credential_name, droplet_id, n8n_credential_id, workflow_id, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, now())
-           ON CONFLICT (workspace_id, credential_type, credential_name) DO UPDATE SET
-             droplet_id = EXCLUDED.droplet_id, n8n_credential_id = EXCLUDED.n8n_credential_id,
-             workflow_id = EXCLUDED.workflow_id, updated_at = now()`,
-          [input.workspaceId, c.type, c.name, input.dropletId, credentialId, input.workflowId],
-        );
-        await db.query(
-          `INSERT INTO credential_audit
-             (workspace_id, droplet_id, credential_type, credential_name, n8n_credential_id, action, outcome, workflow_id)
-           VALUES ($1, $2, $3, $4, $5, $6, 'succeeded', $7)`,
-          [input.workspaceId, input.dropletId, c.type, c.name, credentialId, action, input.workflowId],
-        );
-        await db.query('COMMIT');
-      } catch (err) {
-        await db.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        db.release();
-      }
+      await credentials.recordPushed({
+        workspaceId: input.workspaceId,
+        dropletId: input.dropletId,
+        workflowId: input.workflowId,
+        type: c.type,
+        name: c.name,
+        credentialId,
+        action,
+      });
       deps.logger.info(
         {
           workspaceId: input.workspaceId,
@@ -297,31 +193,8 @@ export function createChangeActivities(deps: ActivityDeps) {
     },
 
     /** A 'failed' audit row for a credential whose push gave up (the error, never the blob). */
-    async auditCredentialFailure(input: {
-      workspaceId: string;
-      dropletId: number;
-      workflowId: string;
-      type: string;
-      name: string;
-      action: 'inject' | 'rotate';
-      credentialId?: string;
-      error: string;
-    }): Promise<void> {
-      await deps.pool.query(
-        `INSERT INTO credential_audit
-           (workspace_id, droplet_id, credential_type, credential_name, n8n_credential_id, action, outcome, error, workflow_id)
-         VALUES ($1, $2, $3, $4, $5, $6, 'failed', $7, $8)`,
-        [
-          input.workspaceId,
-          input.dropletId,
-          input.type,
-          input.name,
-          input.credentialId ?? null,
-          input.action,
-          input.error.slice(0, 1_000),
-          input.workflowId,
-        ],
-      );
+    async auditCredentialFailure(input: CredentialFailure): Promise<void> {
+      await credentials.auditFailure(input);
     },
 
     /**
@@ -340,15 +213,13 @@ export function createChangeActivities(deps: ActivityDeps) {
       credentialMap?: Record<string, string>;
     }): Promise<string> {
       const t = await targetOf(input.dropletId);
-      const intent = await deps.pool.query<{ n8n_workflow_id: string | null; fresh: boolean }>(
-        `INSERT INTO workflow_deploys (workflow_id, workspace_id, droplet_id, workflow_name)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (workflow_id, droplet_id) DO UPDATE SET workflow_name = EXCLUDED.workflow_name
-         RETURNING n8n_workflow_id, (xmax = 0) AS fresh`,
-        [input.workflowId, input.workspaceId, input.dropletId, input.workflowName],
-      );
-      const row = intent.rows[0]!;
-      if (row.n8n_workflow_id) return row.n8n_workflow_id;
+      const row = await workflowDeploys.claim({
+        workflowId: input.workflowId,
+        workspaceId: input.workspaceId,
+        dropletId: input.dropletId,
+        workflowName: input.workflowName,
+      });
+      if (row.n8nWorkflowId) return row.n8nWorkflowId;
       if (!row.fresh)
         throw ApplicationFailure.nonRetryable(
           `an earlier attempt sent DEPLOY_WORKFLOW for "${input.workflowName}" to droplet ${input.dropletId} and ` +
@@ -365,11 +236,11 @@ export function createChangeActivities(deps: ActivityDeps) {
           { signal: s },
         ),
       );
-      await deps.pool.query(
-        `UPDATE workflow_deploys SET n8n_workflow_id = $3, recorded_at = now()
-          WHERE workflow_id = $1 AND droplet_id = $2`,
-        [input.workflowId, input.dropletId, result.id],
-      );
+      await workflowDeploys.recordN8nWorkflowId({
+        workflowId: input.workflowId,
+        dropletId: input.dropletId,
+        n8nWorkflowId: result.id,
+      });
       return result.id;
     },
 

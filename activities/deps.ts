@@ -13,6 +13,7 @@ import type { ObservedHeartbeat } from '../src/db/heartbeats';
 import type { HeartbeatStreamNames } from '../src/heartbeats/stream';
 import type { Logger } from '../src/logger';
 import type { SidecarClient } from '../src/sidecar/client';
+import { createRepositories, type Repositories } from '../src/db/repositories';
 
 /**
  * The seam between the heartbeat drain and remediation: told about droplets whose fresh heartbeat
@@ -28,8 +29,27 @@ export interface AlertSink {
   resolve(key: string): Promise<{ resolved: boolean }>;
 }
 
+/**
+ * The ports activities use to reach Postgres, one per aggregate (src/db/repositories.ts); each
+ * activity factory names the slice it takes.
+ */
+export type Ports = Repositories;
+export type DropletsPort = Ports['droplets'];
+export type PowerActionsPort = Ports['powerActions'];
+export type TenantVersionsPort = Ports['tenantVersions'];
+export type CredentialsPort = Ports['credentials'];
+export type WorkflowDeploysPort = Ports['workflowDeploys'];
+export type RolloutsPort = Ports['rollouts'];
+export type AlertsPort = Ports['alerts'];
+export type WatchdogPort = Ports['watchdog'];
+export type HeartbeatHistoryPort = Ports['heartbeatHistory'];
+export type ScaleProbesPort = Ports['scaleProbes'];
+
 export interface ActivityDeps {
+  /** the connection the repositories (and the heartbeat drain's batch statement) run on */
   pool: Pool;
+  /** the repositories over `pool`; built from it when absent (tests wire only a pool) */
+  repositories?: Ports;
   redis: Redis;
   logger: Logger;
   heartbeatStream: HeartbeatStreamNames;
@@ -47,4 +67,17 @@ export interface ActivityDeps {
   clock?: () => number;
   /** Aborted when the process begins a graceful shutdown: long-running loops return early. */
   shutdown?: AbortSignal;
+}
+
+const built = new WeakMap<object, Ports>();
+
+/** The repositories of `deps`: the wired ones, else one set per deps object over its pool. */
+export function portsOf(deps: ActivityDeps): Ports {
+  if (deps.repositories) return deps.repositories;
+  let ports = built.get(deps);
+  if (!ports) {
+    ports = createRepositories(deps.pool);
+    built.set(deps, ports);
+  }
+  return ports;
 }

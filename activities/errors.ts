@@ -1,14 +1,16 @@
 /**
- * Maps the clients' typed errors onto Temporal's retry model: a retryable error is rethrown as is
- * (the activity's retry policy applies); anything else becomes a non-retryable ApplicationFailure
- * whose type a workflow can branch on.
+ * Maps the clients' typed errors onto Temporal's retry model through their one contract
+ * `{code, retryable}` (src/errors/client-error.ts): a retryable error is rethrown as is (the
+ * activity's retry policy applies); anything else becomes a non-retryable ApplicationFailure whose
+ * type a workflow can branch on.
  */
 import { ApplicationFailure } from '@temporalio/activity';
+import { isClientError } from '../src/errors/client-error';
 
 export function asActivityFailure(err: unknown, type?: string): Error {
   if (err instanceof ApplicationFailure) return err;
-  const e = err as { retryable?: unknown; name?: string; message?: string };
-  if (e && typeof e === 'object' && e.retryable === true) return err as Error;
+  if (isClientError(err) && err.retryable) return err;
+  const e = err as { name?: string; message?: string } | null | undefined;
   return ApplicationFailure.nonRetryable(e?.message ?? String(err), type ?? e?.name ?? 'Error');
 }
 

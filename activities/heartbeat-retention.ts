@@ -1,10 +1,11 @@
-import { maintainHeartbeatHistory, type RetentionResult } from '../src/db/heartbeat-retention';
-import type { ActivityDeps } from './deps';
+import type { RetentionResult } from '../src/db/heartbeat-retention';
+import { portsOf, type ActivityDeps } from './deps';
 
 export function createHeartbeatRetentionActivities(deps: ActivityDeps) {
+  const { heartbeatHistory } = portsOf(deps);
   return {
     async maintainHeartbeatHistory(): Promise<RetentionResult> {
-      const result = await maintainHeartbeatHistory(deps.pool, {
+      const result = await heartbeatHistory.maintain({
         retentionDays: deps.heartbeatRetentionDays,
       });
       if (result.created.length || result.dropped.length || result.deletedFromDefault) {

@@ -4,12 +4,7 @@
  * and whether another operation is running on the droplet.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import {
-  getDroplet,
-  settleTransitional,
-  transitionDroplet,
-  type TransitionRequest,
-} from '../src/db/droplets';
+import type { TransitionRequest } from '../src/db/droplets';
 import { goalHolds, type PowerActionType } from '../src/digitalocean/client';
 import { IllegalTransitionError, type DropletState } from '../src/domain/droplet-state';
 import { PowerFailure } from '../src/domain/power';
@@ -18,7 +13,7 @@ import { bindLogContext } from '../src/observability/log-context';
 import { isHealthy } from '../src/sidecar/protocol';
 import { sidecarTargetOf } from '../src/sidecar/target';
 import { runningChangesOn } from '../src/temporal/running-on-droplet';
-import type { ActivityDeps } from './deps';
+import { portsOf, type ActivityDeps } from './deps';
 import { asActivityFailure, required } from './errors';
 
 export interface DropletRecord {
@@ -35,9 +30,10 @@ export interface DropletRecord {
 export function createPowerActivities(deps: ActivityDeps) {
   const digitalocean = () => required(deps.digitalocean, 'the DigitalOcean client');
   const sidecar = () => required(deps.sidecar, 'the sidecar client');
+  const { droplets, powerActions } = portsOf(deps);
 
   async function record(dropletId: number): Promise<DropletRecord> {
-    const row = await getDroplet(deps.pool, dropletId);
+    const row = await droplets.get(dropletId);
     if (!row)
       throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
     bindLogContext({ workspaceId: row.workspace_id, dropletId });
@@ -58,7 +54,7 @@ export function createPowerActivities(deps: ActivityDeps) {
     /** Every state change of a power workflow goes through the transition function. */
     async transitionDroplet(req: TransitionRequest): Promise<{ from: DropletState; changed: boolean }> {
       try {
-        const r = await transitionDroplet(deps.pool, req);
+        const r = await droplets.transition(req);
         const ended = r.changed ? remediationOutcome(r.from, req.to) : undefined;
         if (ended) deps.sharedMetrics?.inc(SHARED.remediations, ended);
         return { from: r.from, changed: r.changed };
@@ -92,7 +88,7 @@ export function createPowerActivities(deps: ActivityDeps) {
       cause: string;
       detail?: Record<string, unknown>;
     }): Promise<{ from: DropletState; changed: boolean }> {
-      const r = await settleTransitional(deps.pool, req);
+      const r = await droplets.settleTransitional(req);
       if (r.changed)
         deps.logger.warn(
           { dropletId: req.dropletId, from: r.from, to: req.to, cause: req.cause, ...req.detail },
@@ -115,22 +111,16 @@ export function createPowerActivities(deps: ActivityDeps) {
     }): Promise<number | null> {
       const { key, dropletId, type } = input;
       const signal = Context.current().cancellationSignal;
-      const inserted = await deps.pool.query<{ action_id: string | null; started_at: Date }>(
-        `INSERT INTO power_actions (key, droplet_id, type) VALUES ($1, $2, $3)
-         ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key
-         RETURNING action_id, started_at, (xmax = 0) AS fresh`,
-        [key, dropletId, type],
-      );
-      const row = inserted.rows[0]! as { action_id: string | null; started_at: Date; fresh?: boolean };
-      if (row.action_id) return Number(row.action_id);
+      const claim = await powerActions.claim({ key, dropletId, type });
+      if (claim.actionId) return claim.actionId;
       try {
         const client = digitalocean();
         let actionId: number | undefined;
-        if (row.fresh === false) {
+        if (!claim.fresh) {
           const earlier = await client.findRecentAction(
             dropletId,
             type,
-            row.started_at.getTime() - 5_000,
+            claim.startedAt.getTime() - 5_000,
             signal,
           );
           actionId = earlier?.id;
@@ -157,10 +147,7 @@ export function createPowerActivities(deps: ActivityDeps) {
             'DigitalOcean returned an action without id',
             PowerFailure.provider,
           );
-        await deps.pool.query(`UPDATE power_actions SET action_id = $2, recorded_at = now() WHERE key = $1`, [
-          key,
-          actionId,
-        ]);
+        await powerActions.recordActionId(key, actionId);
         deps.logger.info(
           { dropletId, actionId, type, workflowId: Context.current().info.workflowExecution?.workflowId },
           'power action started',
@@ -209,7 +196,7 @@ export function createPowerActivities(deps: ActivityDeps) {
     async sidecarHealthCheck(
       dropletId: number,
     ): Promise<{ ok: boolean; n8nStatus?: string; containerStatus?: string; error?: string }> {
-      const row = await getDroplet(deps.pool, dropletId);
+      const row = await droplets.get(dropletId);
       if (!row)
         throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
       bindLogContext({ workspaceId: row.workspace_id, dropletId });

@@ -2,24 +2,15 @@
  * Side effects of fleet rollouts: the plan, each wave's tenants, outcomes and statuses, all in
  * Postgres (rollouts, rollout_waves, rollout_targets) so the dashboard reads what the workflow does.
  */
-import {
-  finishWave,
-  planRollout,
-  recordTargetResults,
-  setRolloutStatus,
-  startWave,
-  succeededTargets,
-  waveTargets,
-  type PlanRolloutRequest,
-  type RolloutPlan,
-} from '../src/db/rollouts';
+import type { PlanRolloutRequest, RolloutPlan } from '../src/db/rollouts';
 import type { RolloutStatusName, RolloutTarget, TargetResult } from '../src/domain/rollout';
-import type { ActivityDeps } from './deps';
+import { portsOf, type ActivityDeps } from './deps';
 
 export function createRolloutActivities(deps: ActivityDeps) {
+  const { rollouts } = portsOf(deps);
   return {
     async planRollout(req: PlanRolloutRequest): Promise<RolloutPlan> {
-      const plan = await planRollout(deps.pool, req);
+      const plan = await rollouts.plan(req);
       deps.logger.info(
         { rolloutId: req.rolloutId, workflowId: req.workflowId, ...plan },
         plan.created ? 'rollout planned' : 'rollout plan already stored',
@@ -29,12 +20,12 @@ export function createRolloutActivities(deps: ActivityDeps) {
 
     /** Marks the wave running and returns its tenants not yet done. */
     async startRolloutWave(req: { rolloutId: string; wave: number; size: number }): Promise<RolloutTarget[]> {
-      await startWave(deps.pool, req);
-      return waveTargets(deps.pool, req.rolloutId, req.wave);
+      await rollouts.startWave(req);
+      return rollouts.waveTargets(req.rolloutId, req.wave);
     },
 
     async recordRolloutResults(req: { rolloutId: string; results: TargetResult[] }): Promise<void> {
-      await recordTargetResults(deps.pool, req.rolloutId, req.results);
+      await rollouts.recordTargetResults(req.rolloutId, req.results);
     },
 
     async finishRolloutWave(req: {
@@ -42,7 +33,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
       wave: number;
       status: 'succeeded' | 'halted' | 'aborted';
     }): Promise<void> {
-      await finishWave(deps.pool, req);
+      await rollouts.finishWave(req);
     },
 
     async setRolloutStatus(req: {
@@ -50,7 +41,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
       status: RolloutStatusName;
       reason?: string | null;
     }): Promise<void> {
-      await setRolloutStatus(deps.pool, req);
+      await rollouts.setStatus(req);
       deps.logger.info(
         { rolloutId: req.rolloutId, status: req.status, reason: req.reason },
         'rollout status',
@@ -64,7 +55,7 @@ export function createRolloutActivities(deps: ActivityDeps) {
       afterDropletId: number;
       limit: number;
     }): Promise<RolloutTarget[]> {
-      return succeededTargets(deps.pool, req);
+      return rollouts.succeededTargets(req);
     },
   };
 }

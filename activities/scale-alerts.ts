@@ -23,7 +23,7 @@ import {
   probeTemporalFailures,
   type ProbeContext,
 } from '../src/scale/probes';
-import type { ActivityDeps } from './deps';
+import { portsOf, type ActivityDeps } from './deps';
 
 const UNIT_LABEL: Record<string, string> = { percent: '%', fraction: '', ratio: '' };
 
@@ -33,8 +33,9 @@ function formatValue(value: number, unit: string): string {
 }
 
 export function createScaleAlertActivities(deps: ActivityDeps) {
+  const { scaleProbes, alerts } = portsOf(deps);
   const ctx = (): ProbeContext => ({
-    pool: deps.pool,
+    scale: scaleProbes,
     redis: deps.redis,
     heartbeatStream: deps.heartbeatStream,
     temporal: deps.temporal,
@@ -82,11 +83,7 @@ export function createScaleAlertActivities(deps: ActivityDeps) {
       const { probe, cfg } = input;
       const key = scaleAlertKey(probe.name);
       const t = cfg.thresholds[probe.name];
-      const { rows } = await deps.pool.query<{ severity: 'info' | 'warning' | 'critical' }>(
-        `SELECT severity FROM alerts WHERE key = $1 AND status = 'open'`,
-        [key],
-      );
-      const current = rows[0]?.severity ?? null;
+      const current = await alerts.openSeverity(key);
       const level =
         probe.status === 'ok' &&
         probe.value !== null &&

@@ -1,24 +1,18 @@
 /** Side effects of the watchdog: the fleet scan, remediation starts, breach alerts, the run summary. */
 import { Context } from '@temporalio/activity';
-import {
-  openBreachAlertKeys,
-  recordWatchdogRun,
-  scanFleet,
-  type FleetScan,
-  type ResourceBreach,
-} from '../src/db/watchdog';
+import type { FleetScan, ResourceBreach, WatchdogRun } from '../src/db/watchdog';
 import type { WakeDropletInput } from '../src/domain/power';
 import { HEARTBEAT_BACKLOG_ALERT_KEY } from '../src/domain/watchdog';
 import { streamBacklog } from '../src/heartbeats/stream';
-import { stuckDroplets, transitionDroplet } from '../src/db/droplets';
 import { startHardReboot, startHibernate, startWake, type StartedPower } from '../src/temporal/power-starts';
 import { powerOperationRunning, runningChangesOn } from '../src/temporal/running-on-droplet';
-import type { ActivityDeps } from './deps';
+import { portsOf, type ActivityDeps } from './deps';
 import { required } from './errors';
 
 const breachKey = (b: Pick<ResourceBreach, 'dropletId' | 'kind'>) => `droplet:${b.dropletId}:${b.kind}`;
 
 export function createWatchdogActivities(deps: ActivityDeps) {
+  const { droplets, alerts, watchdog } = portsOf(deps);
   return {
     async scanFleet(opts: {
       timeoutS: number;
@@ -27,7 +21,7 @@ export function createWatchdogActivities(deps: ActivityDeps) {
       memory: number;
       disk: number;
     }): Promise<FleetScan> {
-      return scanFleet(deps.pool, opts);
+      return watchdog.scanFleet(opts);
     },
 
     /** Starts (or joins) a watchdog_recovery wake per droplet under its single-flight id. */
@@ -70,7 +64,7 @@ export function createWatchdogActivities(deps: ActivityDeps) {
       wake: Pick<WakeDropletInput, 'timings' | 'reboot'>;
     }): Promise<{ found: number; redriven: number; busy: number; workflowIds: string[] }> {
       const { client, taskQueue } = required(deps.temporal, 'the Temporal client');
-      const stuck = await stuckDroplets(deps.pool, { olderThanS: input.olderThanS, limit: input.limit });
+      const stuck = await droplets.stuck({ olderThanS: input.olderThanS, limit: input.limit });
       const ids: string[] = [];
       let busy = 0;
       for (const d of stuck) {
@@ -95,7 +89,7 @@ export function createWatchdogActivities(deps: ActivityDeps) {
           });
         } else {
           if (d.state === 'UPDATING')
-            await transitionDroplet(deps.pool, {
+            await droplets.transition({
               dropletId: d.dropletId,
               to: 'FAILED',
               expectedFrom: ['UPDATING'],
@@ -140,7 +134,7 @@ export function createWatchdogActivities(deps: ActivityDeps) {
         } else deps.logger.warn(alert, 'resource breach (no alert sink configured)');
       }
       if (deps.alerts) {
-        for (const key of await openBreachAlertKeys(deps.pool)) {
+        for (const key of await alerts.openBreachKeys()) {
           if (!current.has(key) && (await deps.alerts.resolve(key)).resolved) resolved++;
         }
       }
@@ -172,8 +166,8 @@ export function createWatchdogActivities(deps: ActivityDeps) {
       return { length: b.length, pending: b.pending, alerting };
     },
 
-    async recordWatchdogRun(run: Parameters<typeof recordWatchdogRun>[1]): Promise<void> {
-      await recordWatchdogRun(deps.pool, run);
+    async recordWatchdogRun(run: WatchdogRun): Promise<void> {
+      await watchdog.recordRun(run);
     },
   };
 }

@@ -1,10 +1,12 @@
-/** Shared by the benchmarks: machine facts, percentiles, a fresh database seeded with droplets. */
+/**
+ * Shared by the benchmarks: machine facts, percentiles, a fresh database seeded with droplets. The
+ * database, keys and fleet set-up are the tests' own helpers (test/helpers/: db.ts, keys.ts), so a
+ * benchmark runs what the tests check.
+ */
 import { cpus, totalmem } from 'node:os';
-import { Pool } from 'pg';
-import { migrate } from '../src/db/migrate';
-import { searchPathOptions } from '../src/db/pool';
-import { DEFAULT_DATABASE_SCHEMA } from '../src/db/schema';
+import type { Pool } from 'pg';
 import { issueHeartbeatToken } from '../src/heartbeats/tokens';
+import { createDatabase } from '../test/helpers/db';
 
 export const ADMIN_URL =
   process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -20,29 +22,11 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** A fresh, migrated database of that name (the default schema, as the CLI processes some benchmarks start use it). */
 export async function freshDatabase(
   name: string,
 ): Promise<{ url: string; pool: Pool; drop(): Promise<void> }> {
-  const admin = new Pool({ connectionString: ADMIN_URL, max: 1 });
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  // The default schema, as the CLI processes some benchmarks start use it.
-  const pool = new Pool({ connectionString: url, max: 10, ...searchPathOptions(DEFAULT_DATABASE_SCHEMA) });
-  await migrate(pool, DEFAULT_DATABASE_SCHEMA);
-  return {
-    url,
-    pool,
-    async drop() {
-      await pool.end();
-      const a = new Pool({ connectionString: ADMIN_URL, max: 1 });
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    },
-  };
+  return createDatabase(name, { adminUrl: ADMIN_URL, poolMax: 10, replace: true });
 }
 
 /** n workspaces with one ACTIVE_HEALTHY droplet each, ids from 1; returns tokens when asked. */

@@ -10,7 +10,6 @@
  * broken tag. Everything shares this machine's cores.
  */
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,12 +18,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import Redis from 'ioredis';
 import { createActivities } from '../activities';
-import { createApp } from '../src/api/app';
-import { HealthChecker } from '../src/api/health';
 import { FleetSemaphore } from '../src/concurrency/fleet-semaphore';
 import { heartbeatStreamNames } from '../src/heartbeats/stream';
-import { HeartbeatTokenVerifier } from '../src/heartbeats/tokens';
-import { WorkspaceDirectory } from '../src/heartbeats/workspace-directory';
 import { createLogger } from '../src/logger';
 import { SidecarClient } from '../src/sidecar/client';
 import { createFleetSimulator } from '../src/simulator/fleet';
@@ -32,7 +27,9 @@ import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../src/temp
 import { startFleetRollout } from '../src/temporal/rollout-starts';
 import { heartbeatDrainContract, type HeartbeatDrainWorkflow } from '../contracts/heartbeat-drain';
 import type { FleetRolloutInput } from '../src/domain/rollout';
+import { ingestApp } from '../test/helpers/ingest-app';
 import { freshDatabase, machine, REDIS_URL } from './common';
+import { rsaTestKeys } from '../test/helpers/keys';
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 1_000);
 const FIRST = 100_001;
@@ -76,35 +73,11 @@ async function main() {
   const redis = new Redis(REDIS_URL);
   const prefix = `bench-rollout:${process.pid}:`;
   const stream = heartbeatStreamNames(prefix, 'heartbeats', 'drain');
-  const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString();
+  const privateKeyPem = rsaTestKeys().privatePem;
 
-  const ok = async () => undefined;
+  // the API's ingest routes, built as the tests build them
   const api = createServer(
-    createApp({
-      logger,
-      health: new HealthChecker(
-        { temporal: ok, redis: ok, postgres: ok, worker: ok },
-        { version: 'b', timeoutMs: 500 },
-      ),
-      heartbeats: {
-        redis,
-        stream,
-        verifier: new HeartbeatTokenVerifier(db.pool),
-        maxPerRequest: 100,
-        bodyLimitBytes: 100_000,
-        logger,
-      },
-      sidecar: {
-        redis,
-        stream,
-        handshakeSecret: HANDSHAKE_SECRET,
-        workspaces: new WorkspaceDirectory(db.pool),
-        bodyLimitBytes: 100_000,
-        logger,
-      },
-    }),
+    ingestApp({ redis, stream, pool: db.pool, logger, handshakeSecret: HANDSHAKE_SECRET }),
   );
   const apiUrl = `http://127.0.0.1:${await listen(api)}`;
   const fleet = await createFleetSimulator({

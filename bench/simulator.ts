@@ -9,12 +9,13 @@
  *      BENCH_INTERVALS (seconds, comma separated, default "60,30"), BENCH_MODE (v1 | native, default v1).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createSidecarFleet } from '../src/simulator/sidecars';
+import { rsaTestKeys } from '../test/helpers/keys';
 
 interface ReceiverCount {
   count: number;
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
     receiver.once('message', (m) => resolve(m as { port: number })),
   );
 
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey } = rsaTestKeys();
   const setupStart = performance.now();
   const fleet = await createSidecarFleet({
     publicKey,

@@ -15,6 +15,7 @@ import { ConfigError, loadConfig, type Role } from './config';
 import { EnvFileError, loadEnvFile } from './env-file';
 import { createPool, type DatabaseTarget } from './db/pool';
 import { migrate } from './db/migrate';
+import { dropletExists } from './db/droplets';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
 import { registerAgentCommands } from './cli-commands/agent';
@@ -255,8 +256,7 @@ export function buildProgram(): Command {
       const logger = createLogger({ level: 'warn' });
       const pool = createPool(config.database, logger, { max: 1 });
       try {
-        const exists = await pool.query('SELECT 1 FROM droplets WHERE id = $1', [id]);
-        if (exists.rowCount === 0) throw fail(EXIT_NOT_FOUND, `droplet ${id} is not known`);
+        if (!(await dropletExists(pool, id))) throw fail(EXIT_NOT_FOUND, `droplet ${id} is not known`);
         process.stdout.write(`${await issueHeartbeatToken(pool, id)}\n`);
       } finally {
         await pool.end();

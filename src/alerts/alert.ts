@@ -5,6 +5,8 @@
  * workflow id to open in the Web UI, value against threshold).
  */
 
+import { ClientError } from '../errors/client-error';
+
 export type AlertSeverity = 'info' | 'warning' | 'critical';
 export type AlertStatus = 'firing' | 'resolved';
 
@@ -37,7 +39,9 @@ export interface AlertChannel {
  * help); any other 4xx or an answer the service documents as a refusal is not. `status` is the HTTP
  * status (absent when no answer came). The message never holds a token, key, secret or webhook URL.
  */
-export class AlertDeliveryError extends Error {
+export class AlertDeliveryError extends ClientError {
+  /** 'rejected': the service answered with a refusal; 'unreachable': no answer (timeout, network) */
+  readonly code: 'rejected' | 'unreachable';
   readonly channel: string;
   readonly status?: number;
   readonly retryable: boolean;
@@ -52,7 +56,7 @@ export class AlertDeliveryError extends Error {
     retryAfterMs?: number;
   }) {
     super(`${opts.channel}: ${opts.message}`);
-    this.name = 'AlertDeliveryError';
+    this.code = opts.status === undefined ? 'unreachable' : 'rejected';
     this.channel = opts.channel;
     this.status = opts.status;
     this.retryable = opts.retryable;

@@ -9,6 +9,7 @@
  * Logs name the alert and the channels, never a token, routing key, webhook URL or secret.
  */
 import type { Config } from '../config';
+import { ClientError } from '../errors/client-error';
 import type { Logger } from '../logger';
 import { AlertDeliveryError, type Alert, type AlertChannel } from './alert';
 import { PagerDutyChannel } from './pagerduty';
@@ -105,14 +106,14 @@ export class AlertNotifier {
 }
 
 /** Thrown by `throwIfRetryable`: some channel failed and trying again can help. */
-export class AlertNotificationError extends Error {
+export class AlertNotificationError extends ClientError {
+  readonly code = 'notification_failed';
   readonly retryable = true;
   constructor(readonly result: NotifyResult) {
     super(
       `alert delivery failed on ${result.failed.map((f) => f.channel).join(', ')}: ` +
         result.failed.map((f) => f.error).join('; '),
     );
-    this.name = 'AlertNotificationError';
   }
 
   /** The channels worth retrying (pass as `only` on the next attempt). */

@@ -7,6 +7,7 @@
  * Secrets (bot token in the URL path, routing key, webhook URL) are scrubbed out of every message
  * this module builds: fetch's own errors can quote the URL they failed on.
  */
+import { parseRetryAfterMs } from '../errors/retry-after';
 import { AlertDeliveryError, isRetryableStatus } from './alert';
 
 export const DEFAULT_ALERT_TIMEOUT_MS = 10_000;
@@ -70,13 +71,9 @@ export function deliveryError(
   });
 }
 
-/** Retry-After in seconds or as an HTTP date, as milliseconds; undefined when absent or unreadable. */
+/** The answer's Retry-After as milliseconds (src/errors/retry-after.ts); undefined when absent or unreadable. */
 export function retryAfterMs(headers: Headers, nowMs = Date.now()): number | undefined {
-  const v = headers.get('retry-after');
-  if (!v) return undefined;
-  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+  return parseRetryAfterMs(headers.get('retry-after'), nowMs);
 }
 
 /** Removes every secret (and anything after a "/bot" path segment) from text, and caps its length. */

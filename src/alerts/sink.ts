@@ -7,7 +7,7 @@ import type { Pool } from 'pg';
 import type { AlertSink } from '../../activities/deps';
 import type { AlertNotifier } from './channels';
 import { throwIfRetryable } from './channels';
-import { alertFromRow, markNotified, raiseAlert, releaseNotification, resolveAlert } from './store';
+import { alertFromRow, markNotified, raiseAlert, releaseNotification, resolveAlert } from '../db/alerts';
 
 export function alertSink(
   pool: Pool,

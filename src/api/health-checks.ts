@@ -3,13 +3,14 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
+import { pingDatabase } from '../db/pool';
 import type { DashboardRelayStatus } from './dashboard-relay';
 import type { Check } from './health';
 
 export const postgresCheck =
   (pool: Pool): Check =>
   async () => {
-    await pool.query('SELECT 1');
+    await pingDatabase(pool);
   };
 
 export const redisCheck =

@@ -13,7 +13,7 @@ import {
 import { type Command, CommanderError, InvalidArgumentError } from 'commander';
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
-import { listOpenAlerts } from '../alerts/store';
+import { listOpenAlerts } from '../db/alerts';
 import type { Config } from '../config';
 import { createPool } from '../db/pool';
 import { DROPLET_ID_RULE, parseDropletId } from '../domain/droplet-id';
@@ -153,7 +153,18 @@ async function report(
   }
 }
 
+/** Every operator command, one group at a time. */
 export function registerOperatorCommands(program: Command, loadConfig: () => Config): void {
+  registerPowerCommands(program, loadConfig);
+  registerScheduleCommands(program, loadConfig);
+  registerWorkerGroupCommands(program, loadConfig);
+  registerActivityHoldCommands(program, loadConfig);
+  registerScaleCommands(program, loadConfig);
+  registerAlertCommands(program, loadConfig);
+}
+
+/** wake, hibernate, reboot: start (or join) the droplet's power workflow, optionally wait for it. */
+function registerPowerCommands(program: Command, loadConfig: () => Config): void {
   const power = (name: string, description: string) =>
     program
       .command(name)
@@ -225,7 +236,10 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
         await report({ client: client!, config }, s, d.id, !!o.wait, !!o.json);
       }),
     );
+}
 
+/** schedules list|pause|resume|trigger: the control plane's Temporal Schedules. */
+function registerScheduleCommands(program: Command, loadConfig: () => Config): void {
   const schedules = program.command('schedules').description('the control plane Temporal Schedules');
   const scheduleId = (name: string, config: Config) =>
     name.includes('/') ? name : `${name}/${config.temporal.taskQueue}`;
@@ -273,7 +287,10 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
         }),
       );
   }
+}
 
+/** workers pause|resume|status: worker groups. */
+function registerWorkerGroupCommands(program: Command, loadConfig: () => Config): void {
   const workers = program
     .command('workers')
     .description('worker groups: pause to roll back, resume to bring back');
@@ -345,7 +362,10 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
         print(rows, !!o.json);
       }),
     );
+}
 
+/** activities hold|release: all activity work of the task queue. */
+function registerActivityHoldCommands(program: Command, loadConfig: () => Config): void {
   const activities = program
     .command('activities')
     .description('hold or release all activity work of the task queue (provider outage)');
@@ -370,7 +390,10 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
         }),
       );
   }
+}
 
+/** scale run: the scale probes now, on a worker. */
+function registerScaleCommands(program: Command, loadConfig: () => Config): void {
   program
     .command('scale')
     .description('scale alerts')
@@ -397,7 +420,10 @@ export function registerOperatorCommands(program: Command, loadConfig: () => Con
         );
       }),
     );
+}
 
+/** alerts: the open alerts. */
+function registerAlertCommands(program: Command, loadConfig: () => Config): void {
   program
     .command('alerts')
     .description('open alerts, most severe first')

@@ -13,30 +13,38 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
+import { ClientError } from '../errors/client-error';
+import { LUA_REDIS_NOW_MS, redisCommand, withCommands } from '../redis-commands';
 
-/** ARGV: leaseMs, limit, token. Drops expired leases, then takes a slot if one is free. */
-const ACQUIRE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+/** KEYS: slots. ARGV: leaseMs, limit, token. Drops expired leases, then takes a slot if one is free. */
+const ACQUIRE = redisCommand(
+  'fleetSemaphoreAcquire',
+  `
+${LUA_REDIS_NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[3])
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2)
   return 1
 end
-return 0`;
+return 0`,
+  1,
+);
 
-/** ARGV: leaseMs, token. Extends a lease still held; 0 when it was lost (expired and reclaimed). */
-const RENEW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+/** KEYS: slots. ARGV: leaseMs, token. Extends a lease still held; 0 when it was lost (expired and reclaimed). */
+const RENEW = redisCommand(
+  'fleetSemaphoreRenew',
+  `
+${LUA_REDIS_NOW_MS}
 local held = redis.call('ZSCORE', KEYS[1], ARGV[2])
 if held and tonumber(held) > now then
   redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]) * 2)
   return 1
 end
-return 0`;
+return 0`,
+  1,
+);
 
 export type ConcurrencyKind = 'n8n_update' | 'workflow_update' | 'credential';
 
@@ -52,7 +60,8 @@ export interface FleetSemaphoreOptions {
   pollMs?: number;
 }
 
-export class FleetConcurrencyBusyError extends Error {
+export class FleetConcurrencyBusyError extends ClientError {
+  readonly code = 'concurrency_busy';
   /** the activity's retry policy tries again later */
   readonly retryable = true;
   constructor(
@@ -61,12 +70,12 @@ export class FleetConcurrencyBusyError extends Error {
     waitedMs: number,
   ) {
     super(`no ${kind} slot free within ${waitedMs} ms (fleet-wide limit ${limit})`);
-    this.name = 'FleetConcurrencyBusyError';
   }
 }
 
 /** The holder's lease ran out while it worked; retryable: the next attempt takes a new slot. */
-export class FleetLeaseLostError extends Error {
+export class FleetLeaseLostError extends ClientError {
+  readonly code = 'lease_lost';
   readonly retryable = true;
   constructor(
     readonly kind: ConcurrencyKind,
@@ -74,7 +83,6 @@ export class FleetLeaseLostError extends Error {
     detail: string,
   ) {
     super(`lost the fleet-wide ${kind} slot: ${detail}`);
-    this.name = 'FleetLeaseLostError';
   }
 }
 
@@ -82,8 +90,10 @@ export class FleetSemaphore {
   private readonly leaseMs: number;
   private readonly maxWaitMs: number;
   private readonly pollMs: number;
+  private readonly redis: ReturnType<typeof withCommands<'fleetSemaphoreAcquire' | 'fleetSemaphoreRenew'>>;
 
   constructor(private readonly opts: FleetSemaphoreOptions) {
+    this.redis = withCommands(opts.redis, [ACQUIRE, RENEW]);
     this.leaseMs = opts.leaseMs ?? 30_000;
     this.maxWaitMs = opts.maxWaitMs ?? 60_000;
     this.pollMs = opts.pollMs ?? 50;
@@ -121,7 +131,7 @@ export class FleetSemaphore {
     for (;;) {
       signal?.throwIfAborted();
       sentAt = performance.now();
-      const got = await this.opts.redis.eval(ACQUIRE, 1, key, this.leaseMs, this.limit(kind), token);
+      const got = await this.redis.fleetSemaphoreAcquire(key, this.leaseMs, this.limit(kind), token);
       if (got === 1) break;
       const waited = Date.now() - started;
       if (waited >= this.maxWaitMs) throw new FleetConcurrencyBusyError(kind, this.limit(kind), waited);
@@ -151,8 +161,8 @@ export class FleetSemaphore {
         if (renewing || now - lastSent < this.leaseMs / 3) return;
         renewing = true;
         lastSent = now;
-        this.opts.redis
-          .eval(RENEW, 1, key, this.leaseMs, token)
+        this.redis
+          .fleetSemaphoreRenew(key, this.leaseMs, token)
           .then((held) => {
             if (held === 1) heldSince = Math.max(heldSince, now);
             else lose('reclaimed', 'the lease expired and the slot was reclaimed');

@@ -6,6 +6,7 @@ import {
   isTransitional,
   type DropletState,
 } from '../domain/droplet-state';
+import { withTransaction } from './transaction';
 
 export interface DropletRow {
   id: number;
@@ -39,6 +40,11 @@ export class DropletNotFoundError extends Error {
 export async function getDroplet(db: Pool | PoolClient, id: number): Promise<DropletRow | undefined> {
   const { rows } = await db.query<DropletRow>('SELECT * FROM droplets WHERE id = $1', [id]);
   return rows[0] ? { ...rows[0], id: Number(rows[0].id) } : undefined;
+}
+
+export async function dropletExists(db: Pick<Pool, 'query'>, id: number): Promise<boolean> {
+  const { rowCount } = await db.query('SELECT 1 FROM droplets WHERE id = $1', [id]);
+  return (rowCount ?? 0) > 0;
 }
 
 export interface TransitionRequest {
@@ -87,31 +93,20 @@ async function writeStateChange(
  * transaction. Moving to the current state is a no-op (no log row), so retried activities are safe.
  */
 export async function transitionDroplet(pool: Pool, req: TransitionRequest): Promise<TransitionResult> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     const { rows } = await client.query<{ state: DropletState }>(
       'SELECT state FROM droplets WHERE id = $1 FOR UPDATE',
       [req.dropletId],
     );
     const from = rows[0]?.state;
     if (from === undefined) throw new DropletNotFoundError(req.dropletId);
-    if (from === req.to) {
-      await client.query('COMMIT');
-      return { from, to: req.to, changed: false };
-    }
+    if (from === req.to) return { from, to: req.to, changed: false };
     if ((req.expectedFrom && !req.expectedFrom.includes(from)) || !canTransition(from, req.to)) {
       throw new IllegalTransitionError(req.dropletId, from, req.to);
     }
     await writeStateChange(client, from, req);
-    await client.query('COMMIT');
     return { from, to: req.to, changed: true };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
@@ -130,9 +125,7 @@ export async function settleTransitional(
     detail?: Record<string, unknown>;
   },
 ): Promise<TransitionResult> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     const { rows } = await client.query<{ state: DropletState; last_workflow: string | null }>(
       `SELECT d.state,
               (SELECT l.workflow_id FROM droplet_lifecycle_log l
@@ -143,19 +136,11 @@ export async function settleTransitional(
     const row = rows[0];
     if (!row) throw new DropletNotFoundError(req.dropletId);
     const from = row.state;
-    if (!isTransitional(from) || row.last_workflow !== req.workflowId || !canTransition(from, req.to)) {
-      await client.query('COMMIT');
+    if (!isTransitional(from) || row.last_workflow !== req.workflowId || !canTransition(from, req.to))
       return { from, to: from, changed: false };
-    }
     await writeStateChange(client, from, req);
-    await client.query('COMMIT');
     return { from, to: req.to, changed: true };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export interface StuckDroplet {

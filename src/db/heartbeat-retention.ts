@@ -7,6 +7,7 @@
  * Two processes never do it at once: a transaction-scoped advisory lock guards every step.
  */
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './transaction';
 
 const RETENTION_LOCK = 727_002;
 const DAY_MS = 86_400_000;
@@ -81,18 +82,13 @@ export async function maintainHeartbeatHistory(
 
 /** Runs fn in a transaction holding the retention lock; false (nothing run) when another holds it. */
 async function underRetentionLock(client: PoolClient, fn: () => Promise<void>): Promise<boolean> {
-  await client.query('BEGIN');
-  try {
+  return inTransaction(client, async () => {
     const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
       RETENTION_LOCK,
     ]);
     if (locked.rows[0]?.ok) await fn();
-    await client.query('COMMIT');
     return locked.rows[0]?.ok === true;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  });
 }
 
 /** Partitions of heartbeat_history (the one search_path resolves: the control plane's schema). */

@@ -16,6 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Pool, PoolClient } from 'pg';
 import { schemaIdent } from './schema';
+import { inTransaction } from './transaction';
 
 const MIGRATION_LOCK = 727_001; // advisory lock key, arbitrary but fixed
 
@@ -112,16 +113,11 @@ export async function migrate(pool: Pool, schema: string, dir = migrationsDir())
 
 /** One transaction, inside the schema, holding the migration lock until it commits or rolls back. */
 async function locked(client: PoolClient, schema: string, fn: () => Promise<void>): Promise<void> {
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await client.query(`SELECT set_config('search_path', $1, true)`, [schemaIdent(schema)]);
     await fn();
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
+  });
 }
 
 async function appliedMigrations(client: PoolClient): Promise<Map<string, string>> {

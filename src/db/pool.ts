@@ -45,3 +45,8 @@ export function createPool(db: DatabaseTarget, logger: Logger, extra: PoolConfig
   pool.on('error', (err) => logger.warn({ err: err.message }, 'postgres idle client error'));
   return pool;
 }
+
+/** One round trip: throws when the database cannot answer. */
+export async function pingDatabase(pool: Pick<Pool, 'query'>): Promise<void> {
+  await pool.query('SELECT 1');
+}

@@ -4,6 +4,7 @@
  * a time; this is the whole record.
  */
 import type { Pool } from 'pg';
+import { withTransaction } from './transaction';
 import type {
   RolloutKind,
   RolloutSelector,
@@ -43,9 +44,7 @@ const UPDATABLE_STATE = 'ACTIVE_HEALTHY';
  * canary is a spread sample of the fleet, not its oldest tenants.
  */
 export async function planRollout(pool: Pool, req: PlanRolloutRequest): Promise<RolloutPlan> {
-  const db = await pool.connect();
-  try {
-    await db.query('BEGIN');
+  return withTransaction(pool, async (db) => {
     const inserted = await db.query(
       `INSERT INTO rollouts (id, kind, target_version, spec, status, workflow_id)
        VALUES ($1, $2, $3, $4, 'running', $5) ON CONFLICT (id) DO NOTHING`,
@@ -91,7 +90,6 @@ export async function planRollout(pool: Pool, req: PlanRolloutRequest): Promise<
          FROM rollout_targets WHERE rollout_id = $1`,
       [req.rolloutId],
     );
-    await db.query('COMMIT');
     const p = plan.rows[0]!;
     return {
       totalTenants: Number(p.total),
@@ -99,12 +97,7 @@ export async function planRollout(pool: Pool, req: PlanRolloutRequest): Promise<
       skipped: Number(p.skipped),
       created: inserted.rowCount === 1,
     };
-  } catch (err) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
+  });
 }
 
 function selectorSql(s: RolloutSelector, firstParam: number): { where: string; params: unknown[] } {
@@ -163,9 +156,7 @@ export async function recordTargetResults(
   results: TargetResult[],
 ): Promise<void> {
   if (results.length === 0) return;
-  const db = await pool.connect();
-  try {
-    await db.query('BEGIN');
+  await withTransaction(pool, async (db) => {
     await db.query(
       `UPDATE rollout_targets t SET status = r.status, reason = r.reason,
               workflow_id = coalesce(r.workflow_id, t.workflow_id), updated_at = now()
@@ -180,13 +171,7 @@ export async function recordTargetResults(
       ],
     );
     await refreshCounters(db, rolloutId);
-    await db.query('COMMIT');
-  } catch (err) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
+  });
 }
 
 async function refreshCounters(db: Pick<Pool, 'query'>, rolloutId: string): Promise<void> {

@@ -84,19 +84,18 @@ export async function scanFleet(
   };
 }
 
-export async function recordWatchdogRun(
-  pool: Pool,
-  run: {
-    workflowId: string;
-    eligible: number;
-    stale: number;
-    breached: number;
-    started: number;
-    joined: number;
-    braked: boolean;
-    queryMs: number;
-  },
-): Promise<void> {
+export interface WatchdogRun {
+  workflowId: string;
+  eligible: number;
+  stale: number;
+  breached: number;
+  started: number;
+  joined: number;
+  braked: boolean;
+  queryMs: number;
+}
+
+export async function recordWatchdogRun(pool: Pool, run: WatchdogRun): Promise<void> {
   await pool.query(
     `INSERT INTO watchdog_runs (workflow_id, eligible, stale, breached, remediations_started, remediations_joined, braked, query_ms)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,

@@ -24,8 +24,9 @@
  * Cluster slot. The token itself is never written anywhere.
  */
 import { createHash } from 'node:crypto';
-import type Redis from 'ioredis';
+import { parseRetryAfterMs } from '../errors/retry-after';
 import type { Logger } from '../logger';
+import { LUA_NOW_MS_OR_ARGV1, redisCommand, runCommand, type ScriptRunner } from '../redis-commands';
 import { DigitalOceanBudgetExhaustedError } from './errors';
 
 /** What the client needs from a budget; the Redis one below, or a fake in unit tests. */
@@ -40,7 +41,7 @@ export type HeaderSource = Headers | Record<string, string | string[] | undefine
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 /** Only the two commands the budget uses, so unit tests can stand in for Redis. */
-export type BudgetRedis = Pick<Redis, 'evalsha' | 'eval'>;
+export type BudgetRedis = ScriptRunner;
 
 export interface DigitalOceanBudgetOptions {
   redis: BudgetRedis;
@@ -76,12 +77,10 @@ export interface BudgetUsage {
  * KEYS: blocked, seq, log_1..log_n.  ARGV: now|'' , margin, ttlSlack, max_1, window_1, ..., max_n, window_n.
  * Returns {granted 0|1, waitMs, now, reason 0=window|1=blocked}.
  */
-const ACQUIRE_LUA = `
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+const ACQUIRE = redisCommand(
+  'doBudgetAcquire',
+  `
+${LUA_NOW_MS_OR_ARGV1}
 local margin = tonumber(ARGV[2])
 local blocked = tonumber(redis.call('GET', KEYS[1]) or '0')
 if blocked > now then
@@ -115,18 +114,17 @@ for i = 1, n do
 end
 redis.call('PEXPIRE', KEYS[2], longest + tonumber(ARGV[3]))
 return {1, 0, now, 0}
-`;
+`,
+);
 
 /**
  * KEYS: blocked.  ARGV: now|'', untilEpochMs|'', relativeMs|''.
  * Pushes "blocked until" later (never earlier). Returns the resulting blocked-until epoch ms.
  */
-const BLOCK_LUA = `
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+const BLOCK = redisCommand(
+  'doBudgetBlock',
+  `
+${LUA_NOW_MS_OR_ARGV1}
 local untilMs = tonumber(ARGV[2])
 if not untilMs then untilMs = now + tonumber(ARGV[3]) end
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -135,15 +133,15 @@ if untilMs > current and untilMs > now then
   return untilMs
 end
 return current
-`;
+`,
+  1,
+);
 
 /** KEYS: blocked, log_1..log_n.  ARGV: now|'', margin, window_1..window_n. Returns {blockedForMs, used_1..used_n}. */
-const USAGE_LUA = `
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+const USAGE = redisCommand(
+  'doBudgetUsage',
+  `
+${LUA_NOW_MS_OR_ARGV1}
 local blocked = tonumber(redis.call('GET', KEYS[1]) or '0') - now
 if blocked < 0 then blocked = 0 end
 local out = {blocked}
@@ -152,9 +150,8 @@ for i = 2, #KEYS do
   out[#out + 1] = redis.call('ZCOUNT', KEYS[i], '(' .. (now - window), '+inf')
 end
 return out
-`;
-
-const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+`,
+);
 
 export const defaultSleep: Sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
@@ -177,14 +174,7 @@ export function headerValue(headers: HeaderSource, name: string): string | undef
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Retry-After as milliseconds: delta-seconds or an HTTP date. Undefined when absent or unreadable. */
-export function parseRetryAfterMs(value: string | undefined, nowMs: number): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
-}
+export { parseRetryAfterMs };
 
 /**
  * What DigitalOcean's rate-limit headers say about waiting: when `ratelimit-remaining` is 0, every
@@ -300,8 +290,9 @@ export class DigitalOceanBudget implements RequestBudget {
 
   async usage(): Promise<BudgetUsage> {
     const now = this.clock ? String(this.clock()) : '';
-    const res = (await this.evalScript(
-      USAGE_LUA,
+    const res = (await runCommand(
+      this.redis,
+      USAGE,
       [this.blockedKey, ...this.windows.map((w) => w.key)],
       [now, String(this.margin), ...this.windows.map((w) => String(w.windowMs))],
     )) as number[];
@@ -320,8 +311,9 @@ export class DigitalOceanBudget implements RequestBudget {
     const now = this.clock ? String(this.clock()) : '';
     const args = [now, String(this.margin), '60000'];
     for (const w of this.windows) args.push(String(w.max), String(w.windowMs));
-    const res = (await this.evalScript(
-      ACQUIRE_LUA,
+    const res = (await runCommand(
+      this.redis,
+      ACQUIRE,
       [this.blockedKey, this.seqKey, ...this.windows.map((w) => w.key)],
       args,
     )) as number[];
@@ -330,19 +322,6 @@ export class DigitalOceanBudget implements RequestBudget {
 
   private async block(untilEpochMs: string, relativeMs: string): Promise<void> {
     const now = this.clock ? String(this.clock()) : '';
-    await this.evalScript(BLOCK_LUA, [this.blockedKey], [now, untilEpochMs, relativeMs]);
-  }
-
-  private async evalScript(script: string, keys: string[], args: string[]): Promise<unknown> {
-    const sha = SHAS.get(script) ?? sha1(script);
-    SHAS.set(script, sha);
-    try {
-      return await this.redis.evalsha(sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
-      return this.redis.eval(script, keys.length, ...keys, ...args);
-    }
+    await runCommand(this.redis, BLOCK, [this.blockedKey], [now, untilEpochMs, relativeMs]);
   }
 }
-
-const SHAS = new Map<string, string>();

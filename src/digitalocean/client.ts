@@ -23,7 +23,8 @@
  * The token goes into the Authorization header only: never into a log line or an error message.
  */
 import type { Logger } from '../logger';
-import { defaultSleep, headerValue, parseRetryAfterMs, type RequestBudget, type Sleep } from './budget';
+import { parseRetryAfterMs } from '../errors/retry-after';
+import { defaultSleep, headerValue, type RequestBudget, type Sleep } from './budget';
 import {
   DigitalOceanActionFailedError,
   DigitalOceanAlreadyInStateError,

@@ -2,8 +2,23 @@
  * Typed errors of the DigitalOcean client. Every error says whether trying again can help
  * (`retryable`), carries the HTTP status (0 when there was no answer) and names the method, the
  * path and DigitalOcean's own error id/message. None of them ever contains the API token: messages
- * are built only from the method, the path (no query string) and DigitalOcean's answer.
+ * are built only from the method, the path (no query string) and DigitalOcean's answer. Each class
+ * has its `code` (the base contract of src/errors/client-error.ts).
  */
+import { ClientError } from '../errors/client-error';
+
+export type DigitalOceanErrorCode =
+  | 'not_found'
+  | 'unauthorized'
+  | 'rate_limited'
+  | 'server_error'
+  | 'request_rejected'
+  | 'already_in_state'
+  | 'bad_response'
+  | 'network'
+  | 'action_failed'
+  | 'action_timeout'
+  | 'budget_exhausted';
 
 export interface DigitalOceanErrorDetails {
   method: string;
@@ -23,8 +38,9 @@ function describe(d: DigitalOceanErrorDetails, fallback: string): string {
   return `${head} ${what}` + (d.requestId ? ` (request_id ${d.requestId})` : '');
 }
 
-export abstract class DigitalOceanError extends Error {
-  abstract readonly retryable: boolean;
+export abstract class DigitalOceanError extends ClientError {
+  abstract override readonly code: DigitalOceanErrorCode;
+  abstract override readonly retryable: boolean;
   readonly status: number;
   readonly method: string;
   readonly path: string;
@@ -34,7 +50,6 @@ export abstract class DigitalOceanError extends Error {
 
   constructor(details: DigitalOceanErrorDetails, fallback: string, options?: { cause?: unknown }) {
     super(describe(details, fallback), options);
-    this.name = new.target.name;
     this.status = details.status;
     this.method = details.method;
     this.path = details.path;
@@ -46,6 +61,7 @@ export abstract class DigitalOceanError extends Error {
 
 /** 404: the droplet or action does not exist (any more). */
 export class DigitalOceanNotFoundError extends DigitalOceanError {
+  readonly code = 'not_found';
   readonly retryable = false;
   constructor(details: DigitalOceanErrorDetails) {
     super(details, 'not found');
@@ -54,6 +70,7 @@ export class DigitalOceanNotFoundError extends DigitalOceanError {
 
 /** 401/403: the token is wrong, revoked or lacks the scope. Retrying cannot help. */
 export class DigitalOceanUnauthorizedError extends DigitalOceanError {
+  readonly code = 'unauthorized';
   readonly retryable = false;
   constructor(details: DigitalOceanErrorDetails) {
     super(details, 'unauthorized');
@@ -69,6 +86,7 @@ export interface AttemptFacts {
 
 /** 429 that outlived the client's waits under the shared budget. `retryAfterMs` is how long DigitalOcean asked to wait. */
 export class DigitalOceanRateLimitedError extends DigitalOceanError {
+  readonly code = 'rate_limited';
   readonly retryable = true;
   constructor(
     details: DigitalOceanErrorDetails,
@@ -80,6 +98,7 @@ export class DigitalOceanRateLimitedError extends DigitalOceanError {
 
 /** 5xx: thrown at once; the caller's retry policy tries again. */
 export class DigitalOceanServerError extends DigitalOceanError {
+  readonly code = 'server_error';
   readonly retryable = true;
   readonly mayHaveReachedServer: boolean;
   constructor(details: DigitalOceanErrorDetails, facts: AttemptFacts = {}) {
@@ -90,6 +109,7 @@ export class DigitalOceanServerError extends DigitalOceanError {
 
 /** Any other 4xx (400, 422 ...): the request itself is wrong for the droplet's state. Never retried. */
 export class DigitalOceanRequestError extends DigitalOceanError {
+  readonly code: DigitalOceanErrorCode = 'request_rejected';
   readonly retryable = false;
   constructor(details: DigitalOceanErrorDetails) {
     super(details, 'request rejected');
@@ -102,6 +122,7 @@ export class DigitalOceanRequestError extends DigitalOceanError {
  * goal holds: the caller treats it as done (`goalHolds` in client.ts).
  */
 export class DigitalOceanAlreadyInStateError extends DigitalOceanRequestError {
+  override readonly code: DigitalOceanErrorCode = 'already_in_state';
   constructor(
     details: DigitalOceanErrorDetails,
     readonly state: 'off' | 'active',
@@ -112,6 +133,7 @@ export class DigitalOceanAlreadyInStateError extends DigitalOceanRequestError {
 
 /** A 2xx whose body is not what the API documents (missing `droplet`, `action` ...). */
 export class DigitalOceanResponseError extends DigitalOceanError {
+  readonly code = 'bad_response';
   readonly retryable = false;
   constructor(details: DigitalOceanErrorDetails, problem: string) {
     super(details, `unexpected response: ${problem}`);
@@ -120,6 +142,7 @@ export class DigitalOceanResponseError extends DigitalOceanError {
 
 /** No answer: connection refused/reset, DNS, or the request timed out. Thrown at once. */
 export class DigitalOceanNetworkError extends DigitalOceanError {
+  readonly code = 'network';
   readonly retryable = true;
   readonly mayHaveReachedServer: boolean;
   constructor(details: Omit<DigitalOceanErrorDetails, 'status'>, reason: string, facts: AttemptFacts = {}) {
@@ -130,6 +153,7 @@ export class DigitalOceanNetworkError extends DigitalOceanError {
 
 /** The action ran and ended `errored` (DigitalOcean could not do it). */
 export class DigitalOceanActionFailedError extends DigitalOceanError {
+  readonly code = 'action_failed';
   readonly retryable = false;
   constructor(
     readonly actionId: number,
@@ -145,6 +169,7 @@ export class DigitalOceanActionFailedError extends DigitalOceanError {
 
 /** The action was still in progress when the caller's deadline passed. */
 export class DigitalOceanActionTimeoutError extends DigitalOceanError {
+  readonly code = 'action_timeout';
   readonly retryable = true;
   constructor(
     readonly actionId: number,
@@ -162,7 +187,8 @@ export class DigitalOceanActionTimeoutError extends DigitalOceanError {
  * The fleet-wide request budget would make this request wait longer than the caller allows.
  * Retryable: an activity retry after `waitMs` will find room.
  */
-export class DigitalOceanBudgetExhaustedError extends Error {
+export class DigitalOceanBudgetExhaustedError extends ClientError {
+  readonly code = 'budget_exhausted';
   readonly retryable = true;
   readonly status = 0;
   constructor(
@@ -175,6 +201,5 @@ export class DigitalOceanBudgetExhaustedError extends Error {
         ? `DigitalOcean request budget: all workers are blocked for ${waitMs} ms after a rate-limit signal (max wait ${maxWaitMs} ms)`
         : `DigitalOcean request budget exhausted: next slot in ${waitMs} ms (max wait ${maxWaitMs} ms)`,
     );
-    this.name = 'DigitalOceanBudgetExhaustedError';
   }
 }

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Pool } from 'pg';
+import { heartbeatTokenOf, storeHeartbeatTokenHash } from '../db/tokens';
 import { parseDropletId } from '../domain/droplet-id';
 
 export function hashToken(token: string): Buffer {
@@ -26,11 +27,7 @@ export function parseHeartbeatToken(token: string): { dropletId: number } | unde
 /** Creates (or replaces) a droplet's token; returns the token, which is shown once and never stored. */
 export async function issueHeartbeatToken(pool: Pool, dropletId: number): Promise<string> {
   const token = `${dropletId}.${randomBytes(32).toString('base64url')}`;
-  await pool.query(
-    `INSERT INTO heartbeat_tokens (droplet_id, token_hash) VALUES ($1, $2)
-     ON CONFLICT (droplet_id) DO UPDATE SET token_hash = EXCLUDED.token_hash, created_at = now()`,
-    [dropletId, hashToken(token)],
-  );
+  await storeHeartbeatTokenHash(pool, dropletId, hashToken(token));
   return token;
 }
 
@@ -109,15 +106,10 @@ export class HeartbeatTokenVerifier {
   }
 
   private async query(dropletId: number): Promise<CacheEntry> {
-    const { rows } = await this.pool.query<{ token_hash: Buffer; workspace_id: string }>(
-      `SELECT t.token_hash, d.workspace_id FROM heartbeat_tokens t JOIN droplets d ON d.id = t.droplet_id
-       WHERE t.droplet_id = $1`,
-      [dropletId],
-    );
+    const row = await heartbeatTokenOf(this.pool, dropletId);
     const now = this.now();
-    const row = rows[0];
     const entry: CacheEntry = row
-      ? { hash: row.token_hash, workspaceId: row.workspace_id, expiresAt: now + this.opts.ttlMs }
+      ? { hash: row.tokenHash, workspaceId: row.workspaceId, expiresAt: now + this.opts.ttlMs }
       : { hash: null, workspaceId: null, expiresAt: now + this.opts.negativeTtlMs };
     if (this.cache.size >= this.opts.maxEntries) {
       const oldest = this.cache.keys().next().value;

@@ -6,6 +6,7 @@
  * has no answer.
  */
 import type { Pool } from 'pg';
+import { workspaceExists } from '../db/tokens';
 
 interface Entry {
   exists: boolean;
@@ -62,8 +63,7 @@ export class WorkspaceDirectory {
   }
 
   private async query(workspaceId: string): Promise<Entry> {
-    const { rowCount } = await this.pool.query('SELECT 1 FROM workspaces WHERE id = $1', [workspaceId]);
-    const exists = (rowCount ?? 0) > 0;
+    const exists = await workspaceExists(this.pool, workspaceId);
     const entry = { exists, expiresAt: this.now() + (exists ? this.ttlMs : this.negativeTtlMs) };
     if (this.cache.size >= this.maxEntries) {
       const oldest = this.cache.keys().next().value;

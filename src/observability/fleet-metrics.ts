@@ -10,6 +10,7 @@
 import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { readFleetMetricsRows, type FleetMetricsRows } from '../db/fleet-metrics';
 import type { HeartbeatStreamNames } from '../heartbeats/stream';
 import { SHARED, type SharedMetrics, type SharedSample } from './shared-metrics';
 
@@ -24,30 +25,7 @@ export interface FleetMetricsOptions {
 }
 
 interface Snapshot {
-  postgres?: {
-    droplets: { state: string; n: number }[];
-    stale: number;
-    active: number;
-    watchdog?: {
-      at: Date;
-      eligible: number;
-      stale: number;
-      breached: number;
-      remediations_started: number;
-      braked: boolean;
-      query_ms: number;
-    };
-    rollouts: { status: string; n: number }[];
-    rolloutTenants: {
-      id: string;
-      total_tenants: number;
-      succeeded: number;
-      failed: number;
-      rolled_back: number;
-      skipped: number;
-    }[];
-    alerts: { severity: string; n: number }[];
-  };
+  postgres?: FleetMetricsRows;
   redis?: { counters: SharedSample[]; gauges: SharedSample[]; oldestEntryMs: number | null };
 }
 
@@ -74,42 +52,7 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
     return last;
   }
 
-  async function readPostgres(): Promise<NonNullable<Snapshot['postgres']>> {
-    const q = <T extends object>(sql: string, params: unknown[] = []) =>
-      o.pool.query<T>(sql, params).then((r) => r.rows);
-    const [droplets, stale, watchdog, rollouts, rolloutTenants, alerts] = await Promise.all([
-      q<{ state: string; n: number }>(
-        'SELECT state::text AS state, count(*)::int AS n FROM droplets GROUP BY state',
-      ),
-      q<{ stale: number; active: number }>(
-        `SELECT count(*) FILTER (WHERE last_heartbeat_at IS NULL OR last_heartbeat_at < now() - make_interval(secs => $1))::int AS stale,
-                count(*)::int AS active
-           FROM droplets WHERE state IN ('ACTIVE_HEALTHY', 'ACTIVE_DEGRADED')`,
-        [o.staleAfterS],
-      ),
-      q<NonNullable<NonNullable<Snapshot['postgres']>['watchdog']>>(
-        `SELECT at, eligible, stale, breached, remediations_started, braked, query_ms
-           FROM watchdog_runs ORDER BY id DESC LIMIT 1`,
-      ),
-      q<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM rollouts GROUP BY status'),
-      q<NonNullable<Snapshot['postgres']>['rolloutTenants'][number]>(
-        `SELECT id, total_tenants, succeeded, failed, rolled_back, skipped FROM rollouts
-          WHERE status IN ('running', 'paused') ORDER BY created_at DESC LIMIT 20`,
-      ),
-      q<{ severity: string; n: number }>(
-        `SELECT severity, count(*)::int AS n FROM alerts WHERE status = 'open' GROUP BY severity`,
-      ),
-    ]);
-    return {
-      droplets,
-      stale: stale[0]?.stale ?? 0,
-      active: stale[0]?.active ?? 0,
-      watchdog: watchdog[0],
-      rollouts,
-      rolloutTenants,
-      alerts,
-    };
-  }
+  const readPostgres = () => readFleetMetricsRows(o.pool, o.staleAfterS);
 
   async function readRedis(): Promise<NonNullable<Snapshot['redis']>> {
     const [shared, oldest] = await Promise.all([

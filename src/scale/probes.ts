@@ -4,18 +4,17 @@
  * was never created, Redis without maxmemory, a Temporal server without task-queue stats) is
  * `not_applicable`: it never alerts and never fails the run. Anything else that goes wrong
  * (Postgres down) throws, so the activity retries.
- *
- * Table names are passed to to_regclass as parameters, never spliced into SQL.
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type Redis from 'ioredis';
-import type { Pool } from 'pg';
+import type { ScaleProbeQueries } from '../db/scale-probes';
 import type { ProbeResult, ScaleAlertConfig } from '../domain/scale';
 import { streamBacklog, type HeartbeatStreamNames } from '../heartbeats/stream';
 
 export interface ProbeContext {
-  pool: Pool;
+  /** what the probes read from Postgres */
+  scale: ScaleProbeQueries;
   redis: Redis;
   heartbeatStream: HeartbeatStreamNames;
   temporal?: { client: Client; taskQueue: string };
@@ -34,12 +33,7 @@ const notApplicable = (name: ProbeResult['name'], unit: string, detail: string):
 
 /** Partitions of the leads table (direct children in pg_inherits). */
 export async function probeLeadsPartitions(ctx: ProbeContext, cfg: ScaleAlertConfig): Promise<ProbeResult> {
-  const { rows } = await ctx.pool.query<{ relkind: string; partitions: number }>(
-    `SELECT c.relkind, (SELECT count(*) FROM pg_inherits i WHERE i.inhparent = c.oid)::int AS partitions
-     FROM pg_class c WHERE c.oid = to_regclass($1)`,
-    [cfg.leadsTable],
-  );
-  const row = rows[0];
+  const row = await ctx.scale.tablePartitions(cfg.leadsTable);
   if (!row) return notApplicable('leads_partitions', 'partitions', `table ${cfg.leadsTable} does not exist`);
   if (row.relkind !== 'p' && row.partitions === 0)
     return notApplicable('leads_partitions', 'partitions', `table ${cfg.leadsTable} is not partitioned`);
@@ -57,26 +51,7 @@ export async function probeLeadsPartitions(ctx: ProbeContext, cfg: ScaleAlertCon
  * partitions of a partitioned table): count(*) over a billion rows is not a probe.
  */
 export async function probeEmailEventsRows(ctx: ProbeContext, cfg: ScaleAlertConfig): Promise<ProbeResult> {
-  const { rows } = await ctx.pool.query<{
-    relkind: string;
-    estimate: number;
-    leaves: number;
-    unanalyzed: number;
-  }>(
-    `WITH t AS (SELECT c.oid, c.relkind, c.reltuples FROM pg_class c WHERE c.oid = to_regclass($1)),
-          leaves AS (
-            SELECT p.reltuples FROM t, pg_partition_tree(t.oid) pt JOIN pg_class p ON p.oid = pt.relid
-            WHERE t.relkind = 'p' AND pt.isleaf
-            UNION ALL
-            SELECT t.reltuples FROM t WHERE t.relkind <> 'p')
-     SELECT t.relkind,
-            (SELECT coalesce(sum(greatest(reltuples, 0)), 0) FROM leaves)::float8 AS estimate,
-            (SELECT count(*) FROM leaves)::int AS leaves,
-            (SELECT count(*) FILTER (WHERE reltuples < 0) FROM leaves)::int AS unanalyzed
-     FROM t`,
-    [cfg.emailEventsTable],
-  );
-  const row = rows[0];
+  const row = await ctx.scale.tableRowEstimate(cfg.emailEventsTable);
   if (!row) return notApplicable('email_events_rows', 'rows', `table ${cfg.emailEventsTable} does not exist`);
   const parts = row.relkind === 'p' ? ` over ${row.leaves} partitions` : '';
   const never = row.unanalyzed > 0 ? `; ${row.unanalyzed} never analyzed (counted as 0)` : '';
@@ -91,11 +66,7 @@ export async function probeEmailEventsRows(ctx: ProbeContext, cfg: ScaleAlertCon
 
 /** Client connections in use as a percentage of the server's own max_connections. */
 export async function probeConnections(ctx: ProbeContext): Promise<ProbeResult> {
-  const { rows } = await ctx.pool.query<{ used: number; max: number }>(
-    `SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS used,
-            current_setting('max_connections')::int AS max`,
-  );
-  const { used, max } = rows[0]!;
+  const { used, max } = await ctx.scale.clientConnections();
   const value = (used / max) * 100;
   return {
     name: 'db_connections',
@@ -108,23 +79,14 @@ export async function probeConnections(ctx: ProbeContext): Promise<ProbeResult> 
 
 /** Database size and its five largest tables (informational: no thresholds by default). */
 export async function probeDatabaseSize(ctx: ProbeContext): Promise<ProbeResult> {
-  const [size, largest] = await Promise.all([
-    ctx.pool.query<{ bytes: string }>('SELECT pg_database_size(current_database())::text AS bytes'),
-    ctx.pool.query<{ name: string; bytes: string }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS name, pg_total_relation_size(c.oid)::text AS bytes
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-         AND n.nspname NOT LIKE 'pg_toast%'
-       ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 5`,
-    ),
-  ]);
+  const size = await ctx.scale.databaseSize();
   const mb = (b: string) => `${(Number(b) / 1024 / 1024).toFixed(1)} MiB`;
   return {
     name: 'db_size',
-    value: Number(size.rows[0]!.bytes),
+    value: Number(size.bytes),
     unit: 'bytes',
     status: 'ok',
-    detail: `${mb(size.rows[0]!.bytes)}; largest tables: ${largest.rows.map((r) => `${r.name} ${mb(r.bytes)}`).join(', ')}`,
+    detail: `${mb(size.bytes)}; largest tables: ${size.largest.map((r) => `${r.name} ${mb(r.bytes)}`).join(', ')}`,
   };
 }
 
@@ -212,15 +174,7 @@ export async function probeTemporalFailures(ctx: ProbeContext, cfg: ScaleAlertCo
 
 /** Fraction of the droplets expected to heartbeat whose heartbeat is older than staleAfterS. */
 export async function probeFleetStale(ctx: ProbeContext, cfg: ScaleAlertConfig): Promise<ProbeResult> {
-  // The same eligibility and staleness rules as the watchdog's scan (src/db/watchdog.ts).
-  const { rows } = await ctx.pool.query<{ eligible: number; stale: number }>(
-    `SELECT count(*) FILTER (WHERE state NOT IN ('HIBERNATING', 'HIBERNATED', 'PROVISIONING', 'TERMINATED'))::int AS eligible,
-            count(*) FILTER (WHERE state IN ('ACTIVE_HEALTHY', 'ACTIVE_DEGRADED')
-              AND (last_heartbeat_at IS NULL OR last_heartbeat_at < now() - make_interval(secs => $1)))::int AS stale
-     FROM droplets`,
-    [cfg.staleAfterS],
-  );
-  const { eligible, stale } = rows[0]!;
+  const { eligible, stale } = await ctx.scale.fleetStaleCounts(cfg.staleAfterS);
   if (eligible === 0)
     return notApplicable('fleet_stale_fraction', 'fraction', 'no droplet is expected to heartbeat');
   return {

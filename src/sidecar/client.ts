@@ -159,7 +159,7 @@ export class SidecarClient {
     opts: SidecarCallOptions = {},
   ): Promise<SidecarCommandOutcome> {
     const ctx: SidecarErrorContext = { dropletId: target.agentDropletId, action };
-    const token = signSidecarJwt(this.key, {
+    const token = await signSidecarJwt(this.key, {
       workspaceId: target.workspaceId,
       dropletId: target.agentDropletId,
       action,
@@ -338,6 +338,8 @@ export class SidecarClient {
   ): Promise<{ status: number; body: unknown }> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     if (!URL.canParse(url)) throw new SidecarProtocolError(`sidecar url is not a URL: ${url}`, ctx);
+    // cancelled before the request left (e.g. while its token was signed): nothing is sent
+    if (opts.signal?.aborted) throw new SidecarCancelledError('sidecar call cancelled by caller', ctx);
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -345,8 +347,7 @@ export class SidecarClient {
       controller.abort();
     }, timeoutMs);
     const onCallerAbort = () => controller.abort();
-    if (opts.signal?.aborted) controller.abort();
-    else opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    opts.signal?.addEventListener('abort', onCallerAbort, { once: true });
     try {
       const res = await this.fetchImpl(url, { ...init, signal: controller.signal });
       const text = await res.text();

@@ -13,7 +13,11 @@
  *   refused/reset/unreachable      SidecarUnreachableError           retryable
  *   other status / bad answer      SidecarProtocolError              not retryable (names the field)
  *   caller's signal aborted        SidecarCancelledError             not retryable
+ *
+ * Every one keeps the clients' base contract `{code, retryable}` (src/errors/client-error.ts).
  */
+import { ClientError } from '../errors/client-error';
+
 export type SidecarErrorCode =
   | 'unauthorized'
   | 'forbidden'
@@ -32,16 +36,15 @@ export interface SidecarErrorContext {
   status?: number;
 }
 
-export abstract class SidecarError extends Error {
-  abstract readonly code: SidecarErrorCode;
-  abstract readonly retryable: boolean;
+export abstract class SidecarError extends ClientError {
+  abstract override readonly code: SidecarErrorCode;
+  abstract override readonly retryable: boolean;
   readonly dropletId?: string;
   readonly action?: string;
   readonly status?: number;
 
   constructor(message: string, ctx: SidecarErrorContext = {}, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
     this.dropletId = ctx.dropletId;
     this.action = ctx.action;
     this.status = ctx.status;

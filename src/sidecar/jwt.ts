@@ -1,5 +1,7 @@
 /**
- * The command token of the sidecar protocol (DESIGN.md section 3), with node:crypto only.
+ * The command token of the sidecar protocol (DESIGN.md section 3), signed and its signature checked
+ * through `jose` (RS256 only); the fleet-specific rules (the droplet_id claim, expiry, the jti replay
+ * cache) and the agent's own order and error texts are this module's.
  *
  * Header `{alg: 'RS256', typ: 'JWT'}`; claims `iss='genesis-dashboard'`, `sub=<workspace id>`,
  * `aud='sidecar'`, `iat`, `exp` (iat + ttl, ttl at most 300 s), `jti` (fresh UUID per token),
@@ -9,7 +11,8 @@
  * (specs/sidecar-v1/), with its error texts; the simulated fleet uses it, so the control plane is
  * tested against the same rules.
  */
-import { createPrivateKey, createPublicKey, randomUUID, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { compactVerify, SignJWT } from 'jose';
 import { JtiCache } from './jti-cache';
 
 export const SIDECAR_JWT_ISSUER = 'genesis-dashboard';
@@ -55,15 +58,18 @@ function toPublicKey(key: PublicKeyInput): KeyObject {
   return k.type === 'private' ? createPublicKey(k) : k;
 }
 
-const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-const HEADER_B64 = b64url({ alg: 'RS256', typ: 'JWT' });
+/** The protected header the deployed agents accept (specs/sidecar-v1/PROTOCOL.md). */
+const HEADER = { alg: 'RS256', typ: 'JWT' } as const;
 
 /** Parses a PEM once for callers that sign or verify many tokens. */
 export const loadPrivateKey = toPrivateKey;
 export const loadPublicKey = toPublicKey;
 
-/** Signs one command token; every call has a new jti. */
-export function signSidecarJwt(privateKey: PrivateKeyInput, input: SignSidecarJwtInput): string {
+/**
+ * Signs one command token; every call has a new jti. A bad input or key throws at once (before
+ * anything is signed); the token itself arrives asynchronously (jose signs with WebCrypto semantics).
+ */
+export function signSidecarJwt(privateKey: PrivateKeyInput, input: SignSidecarJwtInput): Promise<string> {
   const ttl = input.ttlSeconds ?? DEFAULT_SIDECAR_JWT_TTL_S;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_SIDECAR_JWT_TTL_S) {
     throw new RangeError(`ttlSeconds must be an integer in 1..${MAX_SIDECAR_JWT_TTL_S}, got ${ttl}`);
@@ -81,9 +87,9 @@ export function signSidecarJwt(privateKey: PrivateKeyInput, input: SignSidecarJw
     action: input.action,
     droplet_id: String(input.dropletId),
   };
-  const signingInput = `${HEADER_B64}.${b64url(claims)}`;
-  const signature = sign('sha256', Buffer.from(signingInput), toPrivateKey(privateKey));
-  return `${signingInput}.${signature.toString('base64url')}`;
+  const key = toPrivateKey(privateKey);
+  // the claims object as it is (no jose setters): the same claims, in the same order, as always
+  return new SignJWT({ ...claims }).setProtectedHeader(HEADER).sign(key);
 }
 
 export type SidecarJwtFailure =
@@ -164,13 +170,13 @@ const NO_EXP_RETENTION_S = 24 * 3600;
  * workspace mismatch, missing jti, and the simulator's own jti bound (jti_cache_full). Which of
  * steps 2-4 comes first is not observable in the recordings (each recorded case breaks one rule).
  */
-export function verifySidecarJwt(
+export async function verifySidecarJwt(
   token: string,
   publicKey: PublicKeyInput,
   expected: SidecarJwtExpectation,
   seenJti: JtiCache,
   now: number = Date.now(),
-): SidecarJwtVerification {
+): Promise<SidecarJwtVerification> {
   const fail = (reason: SidecarJwtFailure, error: string): SidecarJwtVerification => ({
     ok: false,
     reason,
@@ -188,13 +194,12 @@ export function verifySidecarJwt(
   if (header.alg !== 'RS256') return fail('unsupported_alg', 'Invalid token: invalid algorithm');
   if (!B64URL.test(s)) return fail('bad_signature', 'Invalid token: invalid signature');
 
-  let valid: boolean;
+  // the signature, by jose, RS256 only (the checks above keep jsonwebtoken's order and texts)
   try {
-    valid = verify('sha256', Buffer.from(`${h}.${p}`), toPublicKey(publicKey), Buffer.from(s, 'base64url'));
+    await compactVerify(token, toPublicKey(publicKey), { algorithms: ['RS256'] });
   } catch {
-    valid = false;
+    return fail('bad_signature', 'Invalid token: invalid signature');
   }
-  if (!valid) return fail('bad_signature', 'Invalid token: invalid signature');
 
   const c = decodeJson(p);
   if (!isObject(c)) return fail('malformed', 'Invalid token: invalid token');

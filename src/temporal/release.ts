@@ -8,6 +8,7 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
+import { lastRelease, recordRelease } from '../db/releases';
 
 export interface ReleaseVersion {
   buildId: string;
@@ -111,17 +112,6 @@ async function setCurrent(
   }
 }
 
-async function record(
-  pool: Pool,
-  r: { deploymentName: string; buildId: string; previous: string | null; action: string; by: string },
-): Promise<void> {
-  await pool.query(
-    `INSERT INTO worker_releases (deployment_name, build_id, previous_build_id, action, set_by)
-     VALUES ($1, $2, $3, $4, $5)`,
-    [r.deploymentName, r.buildId, r.previous, r.action, r.by],
-  );
-}
-
 export interface ReleaseTarget {
   client: Client;
   pool: Pool;
@@ -152,18 +142,20 @@ async function switchTo(
   action: 'bootstrap' | 'set-current' | 'rollback',
 ): Promise<{ previous: string | null; current: string }> {
   await setCurrent(t.client, t.namespace, t.deploymentName, buildId, t.identity);
-  await record(t.pool, { deploymentName: t.deploymentName, buildId, previous, action, by: t.identity });
+  await recordRelease(t.pool, {
+    deploymentName: t.deploymentName,
+    buildId,
+    previous,
+    action,
+    by: t.identity,
+  });
   return { previous, current: buildId };
 }
 
 /** The build current before the present one: our record first, the server's history second. */
 export async function previousRelease(t: ReleaseTarget, status: ReleaseStatus): Promise<string | null> {
-  const { rows } = await t.pool.query<{ build_id: string; previous_build_id: string | null }>(
-    `SELECT build_id, previous_build_id FROM worker_releases WHERE deployment_name = $1 ORDER BY id DESC LIMIT 1`,
-    [t.deploymentName],
-  );
-  const last = rows[0];
-  if (last && last.build_id === status.current && last.previous_build_id) return last.previous_build_id;
+  const last = await lastRelease(t.pool, t.deploymentName);
+  if (last && last.buildId === status.current && last.previousBuildId) return last.previousBuildId;
   const candidates = status.versions
     .filter((v) => v.buildId && v.buildId !== status.current && v.lastDeactivated)
     .sort((a, b) => (a.lastDeactivated! < b.lastDeactivated! ? 1 : -1));

@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import type { ActivityDeps, AlertSink } from '../../activities/deps';
 import type { Config } from '../config';
+import { createRepositories } from '../db/repositories';
 import { FleetSemaphore } from '../concurrency/fleet-semaphore';
 import { SHARED, SharedMetrics } from '../observability/shared-metrics';
 import { DigitalOceanBudget } from '../digitalocean/budget';
@@ -38,6 +39,7 @@ export function buildActivityDeps(opts: {
   let budgetReadAt = 0;
   return {
     pool,
+    repositories: createRepositories(pool),
     redis,
     logger,
     heartbeatStream: heartbeatStreamNames(

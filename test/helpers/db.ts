@@ -31,14 +31,21 @@ export function databaseUrl(name: string, base = ADMIN_URL): string {
   return u.toString();
 }
 
-export async function createTestDatabase(
-  options: { migrate?: boolean; poolMax?: number } = {},
+/**
+ * Creates database `name` (dropping one of that name first when `replace`), migrated unless told
+ * not to; `drop()` ends the pool and drops it. Tests and the benchmarks (bench/common.ts) both
+ * build their databases here.
+ */
+export async function createDatabase(
+  name: string,
+  options: { adminUrl?: string; migrate?: boolean; poolMax?: number; replace?: boolean } = {},
 ): Promise<TestDatabase> {
-  const name = `gcp_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = new Pool({ connectionString: ADMIN_URL, max: 1 });
+  const adminUrl = options.adminUrl ?? ADMIN_URL;
+  const admin = new Pool({ connectionString: adminUrl, max: 1 });
+  if (options.replace) await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
-  const url = databaseUrl(name);
+  const url = databaseUrl(name, adminUrl);
   const pool = schemaPool({ connectionString: url, max: options.poolMax ?? 5 });
   pool.on('error', () => undefined);
   if (options.migrate !== false) await migrate(pool, TEST_SCHEMA);
@@ -48,11 +55,18 @@ export async function createTestDatabase(
     pool,
     async drop() {
       await pool.end();
-      const a = new Pool({ connectionString: ADMIN_URL, max: 1 });
+      const a = new Pool({ connectionString: adminUrl, max: 1 });
       await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await a.end();
     },
   };
+}
+
+/** A database of its own for one test file. */
+export async function createTestDatabase(
+  options: { migrate?: boolean; poolMax?: number } = {},
+): Promise<TestDatabase> {
+  return createDatabase(`gcp_test_${process.pid}_${randomBytes(4).toString('hex')}`, options);
 }
 
 /** Inserts a workspace and its droplet in a given state; returns the droplet id. */

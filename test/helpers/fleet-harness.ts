@@ -4,7 +4,6 @@
  * dev server with real activities (DigitalOcean client -> simulator through the Redis budget,
  * sidecar client with a real RS256 key), the heartbeat drain, and a webhook receiver for alerts.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { ActivityDeps } from '../../activities';
 import { AlertNotifier } from '../../src/alerts/channels';
@@ -33,6 +32,8 @@ import {
   uniqueTaskQueue,
   type TestTemporal,
 } from './temporal';
+import { rsaTestKeys } from './keys';
+import { workerEnv } from './worker-env';
 
 /** The v1 agents' SIDECAR_HANDSHAKE_SECRET in harness tests. */
 export const HARNESS_HANDSHAKE_SECRET = 'harness-handshake-secret-0123456789';
@@ -63,9 +64,7 @@ export async function createFleetHarness(
   opts: Partial<FleetSimulatorOptions> & { worker?: boolean } = {},
 ): Promise<FleetHarness> {
   const cleanup: (() => Promise<unknown>)[] = [];
-  const privateKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString();
+  const privateKeyPem = rsaTestKeys().privatePem;
   const db = await createTestDatabase({ poolMax: 10 });
   cleanup.unshift(() => db.drop());
   const r = await createTestRedis();
@@ -189,21 +188,17 @@ export function harnessWorkerEnv(
   h: FleetHarness,
   extra: Record<string, string> = {},
 ): Record<string, string> {
-  return {
-    DATABASE_URL: h.db.url,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: h.redis.prefix,
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
-    TEMPORAL_TASK_QUEUE: h.taskQueue,
-    TEMPORAL_METRICS_PORT: '0',
-    DIGITALOCEAN_API_URL: h.fleet.digitalocean.url,
-    DIGITALOCEAN_API_TOKEN: DEFAULT_SIMULATOR_TOKEN,
-    SIDECAR_JWT_PRIVATE_KEY: h.privateKeyPem,
-    WATCHDOG_ENABLED: 'false',
-    WORKER_SHUTDOWN_GRACE_MS: '2000',
-    LOG_LEVEL: 'info',
-    ...extra,
-  };
+  return workerEnv(
+    {
+      databaseUrl: h.db.url,
+      redisPrefix: h.redis.prefix,
+      taskQueue: h.taskQueue,
+      digitaloceanUrl: h.fleet.digitalocean.url,
+      digitaloceanToken: DEFAULT_SIMULATOR_TOKEN,
+      privateKeyPem: h.privateKeyPem,
+    },
+    { WATCHDOG_ENABLED: 'false', WORKER_SHUTDOWN_GRACE_MS: '2000', LOG_LEVEL: 'info', ...extra },
+  );
 }
 
 export async function lifecyclePath(db: TestDatabase, dropletId: number): Promise<string[]> {

@@ -7,7 +7,7 @@ import {
   releaseNotification,
   resolveAlert,
   type RaiseAlertInput,
-} from '../../src/alerts/store';
+} from '../../src/db/alerts';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 
 const HOUR = 60 * 60 * 1000;

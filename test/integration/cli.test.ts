@@ -1,16 +1,13 @@
 /** The built CLI as operators and platforms run it: bad configuration exits 2 naming the variable. */
-import { generateKeyPairSync } from 'node:crypto';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { runCli } from '../helpers/processes';
+import { rsaTestKeys } from '../helpers/keys';
 
-const key = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  .privateKey.export({ type: 'pkcs8', format: 'pem' })
-  .toString();
 const good = {
   DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
   REDIS_URL: 'redis://127.0.0.1:6379',
   DIGITALOCEAN_API_TOKEN: 'dop_v1_secret_token_value',
-  SIDECAR_JWT_PRIVATE_KEY: key,
+  SIDECAR_JWT_PRIVATE_KEY: rsaTestKeys().privatePem,
   SIDECAR_HANDSHAKE_SECRET: 'handshake-secret-value',
 };
 

@@ -5,7 +5,6 @@
  * budget left), plus droplets, the latest watchdog run, a running rollout and open alerts in
  * Postgres. Scraped twice: the counters move with the work in between.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { createMetrics } from '../../src/metrics';
@@ -19,6 +18,7 @@ import { nativeHeartbeat } from '../helpers/heartbeats';
 import { createTestRedis, type TestRedis } from '../helpers/redis';
 import { eventually, testConfig, testLogger } from '../helpers/temporal';
 import type { Client } from '@temporalio/client';
+import { rsaTestKeys } from '../helpers/keys';
 
 jest.setTimeout(60_000);
 
@@ -49,9 +49,7 @@ describe('fleet metrics on /metrics', () => {
       REDIS_KEY_PREFIX: r.prefix,
       DIGITALOCEAN_API_URL: sim.url,
       DIGITALOCEAN_API_TOKEN: DEFAULT_SIMULATOR_TOKEN,
-      SIDECAR_JWT_PRIVATE_KEY: generateKeyPairSync('rsa', { modulusLength: 2048 })
-        .privateKey.export({ type: 'pkcs8', format: 'pem' })
-        .toString(),
+      SIDECAR_JWT_PRIVATE_KEY: rsaTestKeys().privatePem,
     });
     const deps = buildActivityDeps({
       config,

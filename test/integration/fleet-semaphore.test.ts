@@ -6,7 +6,6 @@
  * activity fails retryably.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { generateKeyPairSync } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import Redis from 'ioredis';
 import pino from 'pino';
@@ -22,6 +21,7 @@ import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/d
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
 import { eventually } from '../helpers/temporal';
 import { throwawayRedis, type Throwaway } from '../helpers/throwaway';
+import { rsaTestKeys } from '../helpers/keys';
 
 const limits = { n8n_update: 5, workflow_update: 100, credential: 1 };
 
@@ -210,9 +210,7 @@ describe('fleet semaphore: a lost lease stops the holder', () => {
       const port = (sidecar.address() as { port: number }).port;
       await seedDroplet(db.pool, { id: 8801, sidecarUrl: `http://127.0.0.1:${port}` });
       const logger = pino({ level: 'silent' });
-      const key = generateKeyPairSync('rsa', { modulusLength: 2048 })
-        .privateKey.export({ type: 'pkcs8', format: 'pem' })
-        .toString();
+      const key = rsaTestKeys().privatePem;
       const deps = {
         pool: db.pool,
         logger,

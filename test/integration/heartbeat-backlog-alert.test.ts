@@ -2,7 +2,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createWatchdogActivities } from '../../activities/watchdog';
 import { AlertNotifier } from '../../src/alerts/channels';
-import { listOpenAlerts } from '../../src/alerts/store';
+import { listOpenAlerts } from '../../src/db/alerts';
 import { alertSink } from '../../src/alerts/sink';
 import { appendHeartbeats, heartbeatStreamNames } from '../../src/heartbeats/stream';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';

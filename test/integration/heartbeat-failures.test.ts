@@ -5,7 +5,6 @@
  * Both check every acknowledged heartbeat against Postgres: the newest one per droplet is the
  * droplet's latest state, and every acknowledged heartbeat is a history row.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
 import { Pool } from 'pg';
 import { createApp } from '../../src/api/app';
@@ -30,6 +29,7 @@ import {
   type TestTemporal,
 } from '../helpers/temporal';
 import { throwawayPostgres, type Throwaway } from '../helpers/throwaway';
+import { rsaTestKeys } from '../helpers/keys';
 
 jest.setTimeout(180_000);
 
@@ -130,10 +130,7 @@ describe('heartbeat pipeline under failure', () => {
   it('loses nothing acknowledged when the worker is SIGKILLed with 100,000 heartbeats in flight', async () => {
     const db: TestDatabase = await createTestDatabase({ poolMax: 10 });
     const taskQueue = uniqueTaskQueue('sigkill');
-    const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
-      type: 'pkcs8',
-      format: 'pem',
-    });
+    const key = rsaTestKeys().privatePem;
     const env = {
       DATABASE_URL: db.url,
       REDIS_URL: TEST_REDIS_URL,

@@ -5,7 +5,6 @@
  * the expected claim, 200 success:false, two-level success of container actions, 500, timeouts,
  * unreachable agents), and power, crash and swap faults behave end to end.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import pino from 'pino';
 import { SidecarClient, type SidecarTarget } from '../../src/sidecar/client';
 import { encryptCredential } from '../../src/sidecar/credential-blob';
@@ -21,10 +20,11 @@ import {
 } from '../../src/sidecar/errors';
 import { createSidecarFleet, type NewSidecarAgent, type SidecarFleet } from '../../src/simulator/sidecars';
 import { waitFor } from '../helpers/wait';
+import { rsaTestKeys } from '../helpers/keys';
 
 const logger = pino({ level: 'silent' });
-const dashboard = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const privatePem = dashboard.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const dashboard = rsaTestKeys();
+const privatePem = dashboard.privatePem;
 const MASTER_KEY = 'fleet-master-key-for-integration-tests';
 
 async function failure(p: Promise<unknown>): Promise<SidecarError> {

@@ -5,7 +5,6 @@
  * the agent's droplet_id claim, its capabilities), cloud-init-complete, and the asynchronous relay
  * to the dashboard, which never delays or fails the agent's answer.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type Redis from 'ioredis';
 import { Pool } from 'pg';
@@ -25,6 +24,7 @@ import { ingestApp } from '../helpers/ingest-app';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
 import { throwawayRedis } from '../helpers/throwaway';
 import { eventually } from '../helpers/temporal';
+import { rsaTestKeys } from '../helpers/keys';
 
 jest.setTimeout(60_000);
 
@@ -320,7 +320,7 @@ describe('POST /api/sidecar/handshake, as the deployed agent needs it', () => {
   });
 
   it('registers a first-booting v1 agent: it gets success:true and does not crash-loop', async () => {
-    const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const keys = rsaTestKeys();
     const fleet = await createSidecarFleet({
       publicKey: keys.publicKey,
       masterKey: 'k',

@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { randomBytes, generateKeyPairSync } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadConfig } from '../../src/config';
 import { encryptCredential } from '../../src/sidecar/credential-blob';
@@ -27,6 +27,7 @@ import { runCli, requireBuild, type ChildRun } from '../helpers/processes';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
 import { connectTestTemporal, eventually, type TestTemporal } from '../helpers/temporal';
 import { freePort, waitForPort } from '../helpers/throwaway';
+import { rsaTestKeys } from '../helpers/keys';
 
 jest.setTimeout(240_000);
 
@@ -80,9 +81,7 @@ describe('Temporal Web UI decoding in a real browser', () => {
     await waitForPort(uiPort, 30_000);
 
     // The deployment's one env file, as make dev writes it.
-    const key = generateKeyPairSync('rsa', { modulusLength: 2048 })
-      .privateKey.export({ type: 'pkcs8', format: 'pem' })
-      .toString();
+    const key = rsaTestKeys().privatePem;
     envFile = join(dir, 'dev.env');
     writeFileSync(
       envFile,

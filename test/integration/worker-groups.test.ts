@@ -4,13 +4,13 @@
  * is lost or run twice, and group a resumes without a process restart.
  */
 import { temporal } from '@temporalio/proto';
-import { generateKeyPairSync } from 'node:crypto';
 import { groupPause, pauseGroup, resumeGroup } from '../../src/worker/pause-flag';
 import { wakeDroplet } from '../../workflows/power/wake-droplet';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { runCli } from '../helpers/processes';
-import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
+import { createTestRedis, type TestRedis } from '../helpers/redis';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../helpers/temporal';
+import { workerEnv } from '../helpers/worker-env';
 
 jest.setTimeout(120_000);
 
@@ -39,27 +39,19 @@ describe('worker groups', () => {
 
   it('pauses group a mid-stream; group b finishes all 200; a resumes in-process', async () => {
     const taskQueue = uniqueTaskQueue('groups');
-    const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
-      type: 'pkcs8',
-      format: 'pem',
-    });
     // Each group is its own worker process, as in production (the SDK allows one worker per task
     // queue per process); both run the real control-plane bootstrap with its pause supervisor.
-    const env = (group: string) => ({
-      DATABASE_URL: db.url,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: r.prefix,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      TEMPORAL_METRICS_PORT: '0',
-      DIGITALOCEAN_API_TOKEN: 'unused',
-      SIDECAR_JWT_PRIVATE_KEY: key.toString(),
-      WATCHDOG_ENABLED: 'false',
-      SCALE_ALERTS_ENABLED: 'false',
-      WORKER_GROUP: group,
-      WORKER_SHUTDOWN_GRACE_MS: '3000',
-      LOG_LEVEL: 'info',
-    });
+    const env = (group: string) =>
+      workerEnv(
+        { databaseUrl: db.url, redisPrefix: r.prefix, taskQueue, digitaloceanToken: 'unused' },
+        {
+          WATCHDOG_ENABLED: 'false',
+          SCALE_ALERTS_ENABLED: 'false',
+          WORKER_GROUP: group,
+          WORKER_SHUTDOWN_GRACE_MS: '3000',
+          LOG_LEVEL: 'info',
+        },
+      );
     const a = runCli(['worker'], env('a'));
     const b = runCli(['worker'], env('b'));
     try {

@@ -3,15 +3,15 @@
  * after a workflow that completes, one whose activity fails and one that fails, every name in
  * TEMPORAL_SDK_METRICS (what the alert rules and the dashboard query) is exported with its type.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { startHibernate, startWake } from '../../src/temporal/power-starts';
 import { TEMPORAL_SDK_METRICS } from '../../src/observability/metric-names';
 import { createDigitalOceanSimulator, DEFAULT_SIMULATOR_TOKEN } from '../../src/simulator/digitalocean';
 import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
 import { runCli, type ChildRun } from '../helpers/processes';
-import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
+import { createTestRedis, type TestRedis } from '../helpers/redis';
 import { freePort } from '../helpers/throwaway';
 import { connectTestTemporal, uniqueTaskQueue, type TestTemporal } from '../helpers/temporal';
+import { workerEnv } from '../helpers/worker-env';
 
 jest.setTimeout(120_000);
 
@@ -39,22 +39,24 @@ describe("the worker's Temporal SDK metrics", () => {
 
   it('exports every metric the rules and the dashboard use', async () => {
     const port = await freePort();
-    worker = runCli(['worker'], {
-      DATABASE_URL: db.url,
-      REDIS_URL: TEST_REDIS_URL,
-      REDIS_KEY_PREFIX: r.prefix,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      TEMPORAL_METRICS_PORT: String(port),
-      DIGITALOCEAN_API_URL: sim.url,
-      DIGITALOCEAN_API_TOKEN: DEFAULT_SIMULATOR_TOKEN,
-      SIDECAR_JWT_PRIVATE_KEY: generateKeyPairSync('rsa', { modulusLength: 2048 })
-        .privateKey.export({ type: 'pkcs8', format: 'pem' })
-        .toString(),
-      WATCHDOG_ENABLED: 'false',
-      SCALE_ALERTS_ENABLED: 'false',
-      WORKER_SHUTDOWN_GRACE_MS: '1000',
-    });
+    worker = runCli(
+      ['worker'],
+      workerEnv(
+        {
+          databaseUrl: db.url,
+          redisPrefix: r.prefix,
+          taskQueue,
+          digitaloceanUrl: sim.url,
+          digitaloceanToken: DEFAULT_SIMULATOR_TOKEN,
+        },
+        {
+          TEMPORAL_METRICS_PORT: String(port),
+          WATCHDOG_ENABLED: 'false',
+          SCALE_ALERTS_ENABLED: 'false',
+          WORKER_SHUTDOWN_GRACE_MS: '1000',
+        },
+      ),
+    );
     await worker.waitFor(/worker polling/, 60_000);
 
     // completes: hibernate of a droplet already hibernated

@@ -5,13 +5,15 @@
  * rollback` sends new runs to v1 again. Which build ran a workflow is read from the server
  * (the execution's versioning info), not from the workers.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { wakeDroplet } from '../../workflows/power/wake-droplet';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { runCli, type ChildRun } from '../helpers/processes';
-import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
+import { createTestRedis, type TestRedis } from '../helpers/redis';
 import { connectTestTemporal, eventually, uniqueTaskQueue, type TestTemporal } from '../helpers/temporal';
+import { rsaTestKeys } from '../helpers/keys';
+import { workerEnv } from '../helpers/worker-env';
 
 jest.setTimeout(180_000);
 
@@ -22,9 +24,7 @@ describe('release set-current / rollback (Worker Versioning)', () => {
   const workers: ChildRun[] = [];
   const taskQueue = uniqueTaskQueue('versioning');
   const deployment = `genesis-test-${randomBytes(3).toString('hex')}`;
-  const key = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString();
+  const key = rsaTestKeys().privatePem;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -39,14 +39,13 @@ describe('release set-current / rollback (Worker Versioning)', () => {
   });
 
   const env = (buildId: string) => ({
-    DATABASE_URL: db.url,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: r.prefix,
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    TEMPORAL_METRICS_PORT: '0',
-    DIGITALOCEAN_API_TOKEN: 'unused-in-this-test',
-    SIDECAR_JWT_PRIVATE_KEY: key,
+    ...workerEnv({
+      databaseUrl: db.url,
+      redisPrefix: r.prefix,
+      taskQueue,
+      digitaloceanToken: 'unused-in-this-test',
+      privateKeyPem: key,
+    }),
     WATCHDOG_ENABLED: 'false',
     SCALE_ALERTS_ENABLED: 'false',
     WORKER_SHUTDOWN_GRACE_MS: '1000',

@@ -1,8 +1,7 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError, loadConfig } from '../../src/config';
+import { rsaTestKeys } from '../helpers/keys';
 
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const pem = rsaTestKeys().privatePem;
 
 const base = {
   DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',

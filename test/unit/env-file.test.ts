@@ -1,17 +1,15 @@
 /** The env file every process of a deployment reads before its configuration. */
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config';
 import { EnvFileError, envFileToRead, loadEnvFile } from '../../src/env-file';
+import { rsaTestKeys } from '../helpers/keys';
 
 describe('env file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'env-file-'));
   const file = join(dir, 'dev.env');
-  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 })
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString();
+  const pem = rsaTestKeys().privatePem;
   writeFileSync(
     file,
     [

@@ -6,7 +6,6 @@
  * recorded error answers map to their typed errors; a result whose shape changed is a protocol
  * error naming the field, never a silent success.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -26,6 +25,7 @@ import {
   SIDECAR_ACTIONS,
   type SidecarAction,
 } from '../../src/sidecar/protocol';
+import { rsaTestKeys } from '../helpers/keys';
 
 interface Exchange {
   status: number;
@@ -43,8 +43,8 @@ const recording = JSON.parse(
   readFileSync(join(__dirname, '../../specs/sidecar-v1/recorded-exchanges.json'), 'utf8'),
 ) as Recording;
 
-const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const privatePem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const keys = rsaTestKeys();
+const privatePem = keys.privatePem;
 const target: SidecarTarget = {
   sidecarUrl: 'http://203.0.113.7:3100',
   workspaceId: 'ws-interop-1',

@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
 import pino from 'pino';
 import { SidecarClient } from '../../src/sidecar/client';
 import {
@@ -14,9 +13,10 @@ import {
   SidecarUnreachableError,
 } from '../../src/sidecar/errors';
 import { JtiCache, verifySidecarJwt } from '../../src/sidecar/jwt';
+import { rsaTestKeys } from '../helpers/keys';
 
-const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const privatePem = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const keys = rsaTestKeys();
+const privatePem = keys.privatePem;
 // the agent's claim is its provisioned DROPLET_ID (here its public IPv4), never the numeric id
 const target = {
   sidecarUrl: 'http://sidecar.test:3100/',
@@ -82,7 +82,7 @@ describe('SidecarClient', () => {
     expect(tokens[0]).not.toBe(tokens[1]);
     for (const t of tokens) {
       expect(
-        verifySidecarJwt(
+        await verifySidecarJwt(
           t,
           keys.publicKey,
           { workspaceId: 'ws_1', dropletId: '203.0.113.7', action: 'PULL_IMAGE' },

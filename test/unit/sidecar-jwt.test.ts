@@ -6,11 +6,12 @@ import {
   verifySidecarJwt,
   type SidecarJwtExpectation,
 } from '../../src/sidecar/jwt';
+import { newRsaTestKeys, rsaTestKeys } from '../helpers/keys';
 
-const dashboard = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const intruder = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const publicPem = dashboard.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-const privatePem = dashboard.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const dashboard = rsaTestKeys();
+const intruder = newRsaTestKeys();
+const publicPem = dashboard.publicPem;
+const privatePem = dashboard.privatePem;
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 const NOW_S = NOW / 1000;
@@ -45,8 +46,12 @@ function goodClaims(overrides: Record<string, unknown> = {}) {
   };
 }
 
-const verify = (token: string, exp: Partial<SidecarJwtExpectation> = {}, cache = new JtiCache(), now = NOW) =>
-  verifySidecarJwt(token, publicPem, { ...expected, ...exp }, cache, now);
+const verify = async (
+  token: string | Promise<string>,
+  exp: Partial<SidecarJwtExpectation> = {},
+  cache = new JtiCache(),
+  now = NOW,
+) => verifySidecarJwt(await token, publicPem, { ...expected, ...exp }, cache, now);
 
 const signGood = (over: Partial<Parameters<typeof signSidecarJwt>[1]> = {}) =>
   signSidecarJwt(privatePem, {
@@ -58,9 +63,9 @@ const signGood = (over: Partial<Parameters<typeof signSidecarJwt>[1]> = {}) =>
   });
 
 describe('signSidecarJwt', () => {
-  it('produces RS256 tokens with the protocol claims, a fresh jti each time', () => {
-    const a = signGood();
-    const b = signGood();
+  it('produces RS256 tokens with the protocol claims, a fresh jti each time', async () => {
+    const a = await signGood();
+    const b = await signGood();
     const [h, p] = a.split('.');
     expect(JSON.parse(Buffer.from(h!, 'base64url').toString())).toEqual({ alg: 'RS256', typ: 'JWT' });
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
@@ -78,11 +83,11 @@ describe('signSidecarJwt', () => {
     expect(claimsB.jti).not.toBe(claims.jti);
   });
 
-  it('refuses a ttl above 300 s or below 1 s', () => {
+  it('refuses a ttl above 300 s or below 1 s', async () => {
     expect(() => signGood({ ttlSeconds: MAX_SIDECAR_JWT_TTL_S + 1 })).toThrow(RangeError);
     expect(() => signGood({ ttlSeconds: 0 })).toThrow(RangeError);
-    const t = signGood({ ttlSeconds: 300 });
-    expect(verify(t)).toMatchObject({ ok: true, claims: { exp: NOW_S + 300 } });
+    const t = await signGood({ ttlSeconds: 300 });
+    expect(await verify(t)).toMatchObject({ ok: true, claims: { exp: NOW_S + 300 } });
   });
 
   it('refuses a non-RSA key', () => {
@@ -94,33 +99,40 @@ describe('signSidecarJwt', () => {
 });
 
 describe("verifySidecarJwt (the deployed v1 agent's rules and texts)", () => {
-  it('accepts a valid token and returns its claims', () => {
-    const res = verify(signGood());
+  it('accepts a valid token and returns its claims', async () => {
+    const res = await verify(signGood());
     expect(res).toMatchObject({
       ok: true,
       claims: { sub: 'ws_alpha', droplet_id: '4242', action: 'HEALTH_CHECK' },
     });
   });
 
-  it('compares the droplet_id claim with DROPLET_ID as a string (a number given is its decimal text)', () => {
-    expect(verify(signGood(), { dropletId: 4242 }).ok).toBe(true);
-    const ip = signGood({ dropletId: '203.0.113.7' });
-    expect(verify(ip, { dropletId: '203.0.113.7' }).ok).toBe(true);
-    expect(verify(ip)).toEqual({
+  it('compares the droplet_id claim with DROPLET_ID as a string (a number given is its decimal text)', async () => {
+    expect((await verify(signGood(), { dropletId: 4242 })).ok).toBe(true);
+    const ip = await signGood({ dropletId: '203.0.113.7' });
+    expect((await verify(ip, { dropletId: '203.0.113.7' })).ok).toBe(true);
+    expect(await verify(ip)).toEqual({
       ok: false,
       reason: 'droplet_mismatch',
       error: 'Droplet mismatch (expected 4242, got 203.0.113.7)',
     });
   });
 
-  it('has no lifetime limit: a 3600 s token passes (recorded), only exp <= now is refused', () => {
-    expect(verify(craft(goodClaims({ exp: NOW_S + 3600 }))).ok).toBe(true);
-    expect(verify(craft(goodClaims({ iat: NOW_S - 86_400, exp: NOW_S + 1 }))).ok).toBe(true);
+  it('has no lifetime limit: a 3600 s token passes (recorded), only exp <= now is refused', async () => {
+    expect((await verify(craft(goodClaims({ exp: NOW_S + 3600 })))).ok).toBe(true);
+    expect((await verify(craft(goodClaims({ iat: NOW_S - 86_400, exp: NOW_S + 1 })))).ok).toBe(true);
     // jsonwebtoken lets a token without exp through, and so does the agent
-    expect(verify(craft(goodClaims({ exp: undefined }))).ok).toBe(true);
+    expect((await verify(craft(goodClaims({ exp: undefined })))).ok).toBe(true);
   });
 
-  const refusals: [string, () => string, Partial<SidecarJwtExpectation>, string, string, number?][] = [
+  const refusals: [
+    string,
+    () => string | Promise<string>,
+    Partial<SidecarJwtExpectation>,
+    string,
+    string,
+    number?,
+  ][] = [
     [
       'a token signed with another key',
       () =>
@@ -232,68 +244,72 @@ describe("verifySidecarJwt (the deployed v1 agent's rules and texts)", () => {
       error,
       now: now ?? NOW,
     })),
-  )('refuses $name', ({ make, exp, reason, error, now }) => {
-    expect(verify(make(), exp, new JtiCache(), now)).toEqual({ ok: false, reason, error });
+  )('refuses $name', async ({ make, exp, reason, error, now }) => {
+    expect(await verify(make(), exp, new JtiCache(), now)).toEqual({ ok: false, reason, error });
   });
 
-  it('checks expiry before everything but the signature, as jsonwebtoken does', () => {
+  it('checks expiry before everything but the signature, as jsonwebtoken does', async () => {
     const t = craft(goodClaims({ aud: ['sidecar'], exp: NOW_S - 1 }));
-    expect(verify(t)).toMatchObject({ ok: false, reason: 'expired' });
+    expect(await verify(t)).toMatchObject({ ok: false, reason: 'expired' });
   });
 
-  it('consumes the jti before comparing actions: the same token with the right action is a replay', () => {
+  it('consumes the jti before comparing actions: the same token with the right action is a replay', async () => {
     const cache = new JtiCache();
-    const token = signGood();
-    expect(verify(token, { action: 'GET_LOGS' }, cache)).toMatchObject({
+    const token = await signGood();
+    expect(await verify(token, { action: 'GET_LOGS' }, cache)).toMatchObject({
       ok: false,
       error: 'Action mismatch: JWT=HEALTH_CHECK, Body=GET_LOGS',
     });
     expect(cache.size).toBe(1);
-    expect(verify(token, {}, cache)).toEqual({
+    expect(await verify(token, {}, cache)).toEqual({
       ok: false,
       reason: 'replayed',
       error: 'Token already processed (replay attack)',
     });
     // another token with a different jti still passes
-    expect(verify(signGood(), {}, cache).ok).toBe(true);
+    expect((await verify(signGood(), {}, cache)).ok).toBe(true);
   });
 
-  it('does not consume the jti of a token refused before the replay check', () => {
+  it('does not consume the jti of a token refused before the replay check', async () => {
     const cache = new JtiCache();
-    const token = signGood();
-    expect(verify(token, { dropletId: 'elsewhere' }, cache).ok).toBe(false);
+    const token = await signGood();
+    expect((await verify(token, { dropletId: 'elsewhere' }, cache)).ok).toBe(false);
     expect(cache.size).toBe(0);
-    expect(verify(token, {}, cache).ok).toBe(true);
-    expect(verify(token, {}, cache)).toMatchObject({ ok: false, reason: 'replayed' });
-    expect(verify(token, {}, cache, NOW + 10_000)).toMatchObject({ ok: false, reason: 'replayed' });
+    expect((await verify(token, {}, cache)).ok).toBe(true);
+    expect(await verify(token, {}, cache)).toMatchObject({ ok: false, reason: 'replayed' });
+    expect(await verify(token, {}, cache, NOW + 10_000)).toMatchObject({ ok: false, reason: 'replayed' });
   });
 
-  it('refuses alg none (unsigned) and alg HS256 (key confusion with the public key as secret)', () => {
+  it('refuses alg none (unsigned) and alg HS256 (key confusion with the public key as secret)', async () => {
     const claims = goodClaims();
     const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`;
-    expect(verify(none)).toMatchObject({ ok: false, reason: 'bad_signature' });
+    expect(await verify(none)).toMatchObject({ ok: false, reason: 'bad_signature' });
     const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
     const hs = `${input}.${createHmac('sha256', publicPem).update(input).digest('base64url')}`;
-    expect(verify(hs)).toEqual({
+    expect(await verify(hs)).toEqual({
       ok: false,
       reason: 'unsupported_alg',
       error: 'Invalid token: invalid algorithm',
     });
     const rs256NoSig = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.`;
-    expect(verify(rs256NoSig)).toMatchObject({ ok: false, reason: 'bad_signature' });
+    expect(await verify(rs256NoSig)).toMatchObject({ ok: false, reason: 'bad_signature' });
   });
 
-  it('refuses a token whose claims were altered after signing', () => {
-    const [h, , s] = signGood({ workspaceId: 'ws_beta' }).split('.');
+  it('refuses a token whose claims were altered after signing', async () => {
+    const [h, , s] = (await signGood({ workspaceId: 'ws_beta' })).split('.');
     const forged = `${h}.${b64(goodClaims())}.${s}`;
-    expect(verify(forged)).toMatchObject({ ok: false, reason: 'bad_signature' });
+    expect(await verify(forged)).toMatchObject({ ok: false, reason: 'bad_signature' });
   });
 
-  it('refuses malformed tokens', () => {
+  it('refuses malformed tokens', async () => {
     for (const t of ['', 'abc', 'a.b', 'a.b.c.d', '!!.??.**', `${b64('str')}.${b64({})}.sig`]) {
-      expect(verify(t).ok).toBe(false);
+      expect((await verify(t)).ok).toBe(false);
     }
-    expect(verify('a.b')).toEqual({ ok: false, reason: 'malformed', error: 'Invalid token: jwt malformed' });
+    expect(await verify('a.b')).toEqual({
+      ok: false,
+      reason: 'malformed',
+      error: 'Invalid token: jwt malformed',
+    });
   });
 });
 

@@ -4,13 +4,13 @@
  * degraded n8n, execution statistics, drift edits, the agent's DROPLET_ID, power and crash faults.
  * Raw HTTP with real tokens; no control-plane client involved.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { signSidecarJwt } from '../../src/sidecar/jwt';
 import { createSidecarFleet, flakyDraw, type SidecarFleet } from '../../src/simulator/sidecars';
 import { waitFor } from '../helpers/wait';
+import { rsaTestKeys } from '../helpers/keys';
 
-const dashboard = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const privatePem = dashboard.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const dashboard = rsaTestKeys();
+const privatePem = dashboard.privatePem;
 
 let fleet: SidecarFleet;
 let nextId = 100;
@@ -28,7 +28,7 @@ async function cmd(
   action: string,
   payload: Record<string, unknown> = {},
 ): Promise<{ status: number; body: { success: boolean; result?: Record<string, unknown>; error?: string } }> {
-  const token = signSidecarJwt(privatePem, {
+  const token = await signSidecarJwt(privatePem, {
     workspaceId: `ws_${dropletId}`,
     dropletId: agentDropletIds.get(dropletId)!,
     action,
@@ -81,7 +81,7 @@ describe('identity', () => {
     const res = await fetch(`${fleet.urlFor(byIp)}/command`, {
       method: 'POST',
       headers: {
-        'x-genesis-jwt': signSidecarJwt(privatePem, {
+        'x-genesis-jwt': await signSidecarJwt(privatePem, {
           workspaceId: `ws_${byIp}`,
           dropletId: byIp,
           action: 'HEALTH_CHECK',

@@ -12,7 +12,7 @@
  * open-ended (PROTOCOL.md: "id, name, active, nodes, connections, settings, createdAt, updatedAt,
  * ..."): the simulator may add fields n8n has (updatedAt), never drop recorded ones.
  */
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +22,7 @@ import { signSidecarJwt } from '../../src/sidecar/jwt';
 import { createSidecarFleet, type SidecarFleet } from '../../src/simulator/sidecars';
 import { shapeDifferences } from '../helpers/json-shape';
 import { waitFor } from '../helpers/wait';
+import { rsaTestKeys } from '../helpers/keys';
 
 interface Exchange {
   status: number;
@@ -62,9 +63,9 @@ const MASTER_KEY = 'contract-test-master-key';
 const HANDSHAKE_SECRET = 'h'.repeat(48);
 const OPEN = ['$.result.workflow'];
 
-const dashboard = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const privatePem = dashboard.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const publicPem = dashboard.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+const dashboard = rsaTestKeys();
+const privatePem = dashboard.privatePem;
+const publicPem = dashboard.publicPem;
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 /** A token with exactly these claims (for the cases signSidecarJwt rightly refuses to produce). */
@@ -92,8 +93,9 @@ const goodClaims = (over: Record<string, unknown> = {}) => ({
 async function post(
   url: string,
   body: unknown,
-  token?: string,
+  signed?: string | Promise<string>,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
+  const token = await signed;
   const res = await fetch(`${url}/command`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { 'x-genesis-jwt': token } : {}) },
@@ -288,7 +290,7 @@ describe('the simulated agent refuses tokens as recorded', () => {
   });
 
   it('refuses a droplet_id claim that is not its DROPLET_ID, and accepts its own IP', async () => {
-    const wrong = signSidecarJwt(privatePem, {
+    const wrong = await signSidecarJwt(privatePem, {
       workspaceId: WORKSPACE,
       dropletId: DROPLET_ID,
       action: 'HEALTH_CHECK',
@@ -297,7 +299,7 @@ describe('the simulated agent refuses tokens as recorded', () => {
     expect({ status: got.status, error: got.body.error }).toEqual(
       errors.droplet_id_claim_not_equal_to_DROPLET_ID,
     );
-    const own = signSidecarJwt(privatePem, {
+    const own = await signSidecarJwt(privatePem, {
       workspaceId: WORKSPACE,
       dropletId: '127.0.0.1',
       action: 'HEALTH_CHECK',

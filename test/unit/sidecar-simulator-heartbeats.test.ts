@@ -2,7 +2,6 @@
  * What the simulated agents send to DASHBOARD_URL: v1 handshakes (first boot, crash loop,
  * keep-alives) and, as an explicit opt-in, native heartbeats. A local receiver records every call.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -11,8 +10,9 @@ import {
   type SidecarFleetOptions,
 } from '../../src/simulator/sidecars';
 import { waitFor } from '../helpers/wait';
+import { rsaTestKeys } from '../helpers/keys';
 
-const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const { publicKey } = rsaTestKeys();
 const SECRET = 'unit-handshake-secret-0123456789';
 
 interface Got {

@@ -133,7 +133,7 @@ export function createRequestHandler(
       action?: unknown;
       payload?: unknown;
     };
-    const check = verifySidecarJwt(
+    const check = await verifySidecarJwt(
       token,
       ctx.publicKey,
       { workspaceId: agent.workspaceId, dropletId: agent.agentDropletId, action },

@@ -16,12 +16,11 @@
  * alert gets the row back, so the resolution is notified once.
  */
 import { randomUUID } from 'node:crypto';
-import type { Pool, PoolClient } from 'pg';
-import type { Alert, AlertSeverity, AlertStatus } from './alert';
+import type { Alert, AlertSeverity, AlertStatus } from '../alerts/alert';
 
-export { evaluateThreshold, type ThresholdInput } from './threshold';
+import type { Queryable } from './queryable';
 
-export type Queryable = Pick<Pool | PoolClient, 'query'>;
+export type { Queryable };
 
 export const DEFAULT_RENOTIFY_AFTER_MS = 4 * 60 * 60 * 1000;
 export const DEFAULT_NOTIFY_CLAIM_TTL_MS = 5 * 60 * 1000;
@@ -206,6 +205,15 @@ export async function resolveAlert(
     [key, now],
   );
   return rows[0] ? toAlertRow(rows[0]) : undefined;
+}
+
+/** The severity of the open alert of `key`, or null when none is open. */
+export async function openAlertSeverity(pool: Queryable, key: string): Promise<AlertSeverity | null> {
+  const { rows } = await pool.query<{ severity: AlertSeverity }>(
+    `SELECT severity FROM alerts WHERE key = $1 AND status = 'open'`,
+    [key],
+  );
+  return rows[0]?.severity ?? null;
 }
 
 /** Every open alert, most severe first, oldest first within a severity. */

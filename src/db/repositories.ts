@@ -1,0 +1,97 @@
+/**
+ * The repositories activities are built from: one object per aggregate, each method one of the
+ * statements in this folder bound to the pool. Activities declare the narrow slice they use
+ * (activities/deps.ts); the worker builds them once (src/worker/deps.ts).
+ */
+import type { Pool } from 'pg';
+import { openAlertSeverity } from './alerts';
+import {
+  auditCredentialFailure,
+  claimWorkflowDeploy,
+  credentialsSucceededFor,
+  getTenantVersion,
+  recordCredentialPushed,
+  recordDeployedWorkflowId,
+  recordedN8nVersion,
+  recordN8nTag,
+  recordTenantVersion,
+} from './changes';
+import {
+  getDroplet,
+  setAgentDropletId,
+  settleTransitional,
+  stuckDroplets,
+  transitionDroplet,
+} from './droplets';
+import { maintainHeartbeatHistory } from './heartbeat-retention';
+import { claimPowerAction, recordPowerActionId } from './power-actions';
+import {
+  finishWave,
+  planRollout,
+  recordTargetResults,
+  setRolloutStatus,
+  startWave,
+  succeededTargets,
+  waveTargets,
+} from './rollouts';
+import { scaleProbeQueries } from './scale-probes';
+import { openBreachAlertKeys, recordWatchdogRun, scanFleet } from './watchdog';
+
+/** `fn` with its first parameter (the pool) bound. */
+function on<D, A extends unknown[], R>(db: D, fn: (db: D, ...args: A) => R): (...args: A) => R {
+  return (...args) => fn(db, ...args);
+}
+
+export function createRepositories(pool: Pool) {
+  return {
+    droplets: {
+      get: on(pool, getDroplet),
+      transition: on(pool, transitionDroplet),
+      settleTransitional: on(pool, settleTransitional),
+      stuck: on(pool, stuckDroplets),
+      setAgentDropletId: on(pool, setAgentDropletId),
+    },
+    powerActions: {
+      claim: on(pool, claimPowerAction),
+      recordActionId: on(pool, recordPowerActionId),
+    },
+    tenantVersions: {
+      recordedN8nVersion: on(pool, recordedN8nVersion),
+      recordN8nTag: on(pool, recordN8nTag),
+      get: on(pool, getTenantVersion),
+      record: on(pool, recordTenantVersion),
+    },
+    credentials: {
+      succeededFor: on(pool, credentialsSucceededFor),
+      recordPushed: on(pool, recordCredentialPushed),
+      auditFailure: on(pool, auditCredentialFailure),
+    },
+    workflowDeploys: {
+      claim: on(pool, claimWorkflowDeploy),
+      recordN8nWorkflowId: on(pool, recordDeployedWorkflowId),
+    },
+    rollouts: {
+      plan: on(pool, planRollout),
+      startWave: on(pool, startWave),
+      waveTargets: on(pool, waveTargets),
+      recordTargetResults: on(pool, recordTargetResults),
+      finishWave: on(pool, finishWave),
+      setStatus: on(pool, setRolloutStatus),
+      succeededTargets: on(pool, succeededTargets),
+    },
+    alerts: {
+      openSeverity: on(pool, openAlertSeverity),
+      openBreachKeys: on(pool, openBreachAlertKeys),
+    },
+    watchdog: {
+      scanFleet: on(pool, scanFleet),
+      recordRun: on(pool, recordWatchdogRun),
+    },
+    scaleProbes: scaleProbeQueries(pool),
+    heartbeatHistory: {
+      maintain: on(pool, maintainHeartbeatHistory),
+    },
+  };
+}
+
+export type Repositories = ReturnType<typeof createRepositories>;
