@@ -154,7 +154,10 @@ describe('fleet metrics on /metrics', () => {
     expect(value(second, 'genesis_digitalocean_requests_total{status="200"}')).toBe(1);
     expect(value(second, 'genesis_digitalocean_requests_total{status="404"}')).toBe(1);
     expect(value(second, 'genesis_digitalocean_ratelimit_remaining')).toBeGreaterThan(0);
-    expect(value(second, 'genesis_digitalocean_budget_remaining{window="minute"}')).toBe(249);
+    // a sample read after the first response, at most every 5 s: the second request may already
+    // hold its slot when the read lands (seen on a loaded machine), so 249 or 248 of 250
+    const remaining = value(second, 'genesis_digitalocean_budget_remaining{window="minute"}');
+    expect([248, 249]).toContain(remaining);
   });
 
   it('keeps serving when Postgres is unreachable, and says so', async () => {
