@@ -20,6 +20,7 @@ import {
 import type { Activities } from '../activities';
 import { addDrainStats, emptyDrainStats, type DrainStats } from '../src/domain/drain-stats';
 import { drainStatusQuery, stopDrainSignal, type DrainStatus } from './messages';
+import { drainPolicy } from './policies';
 
 export interface HeartbeatDrainInput {
   consumer: string;
@@ -49,11 +50,9 @@ export const drainDefaults = {
 
 export async function heartbeatDrain(input: HeartbeatDrainInput): Promise<DrainStatus> {
   const cfg = { ...drainDefaults, ...stripUndefined(input), consumer: input.consumer };
-  const { drainHeartbeats, maintainHeartbeatHistory } = proxyActivities<Activities>({
-    startToCloseTimeout: cfg.activityRunMs + 2 * 60_000,
-    heartbeatTimeout: cfg.heartbeatTimeoutMs,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
-  });
+  const { drainHeartbeats, maintainHeartbeatHistory } = proxyActivities<
+    Pick<Activities, 'drainHeartbeats' | 'maintainHeartbeatHistory'>
+  >(drainPolicy(cfg.activityRunMs, cfg.heartbeatTimeoutMs));
   const status: DrainStatus = {
     consumer: cfg.consumer,
     runs: input.runs ?? 0,

@@ -15,11 +15,24 @@ import {
   type ScaleAlertsSummary,
   type ScaleProbeName,
 } from '../src/domain/scale';
+import { scaleProbePolicy } from './policies';
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
-});
+const acts =
+  proxyActivities<
+    Pick<
+      Activities,
+      | 'scaleProbeLeadsPartitions'
+      | 'scaleProbeEmailEventsRows'
+      | 'scaleProbeConnections'
+      | 'scaleProbeDatabaseSize'
+      | 'scaleProbeHeartbeatBacklog'
+      | 'scaleProbeTemporalBacklog'
+      | 'scaleProbeTemporalFailures'
+      | 'scaleProbeFleetStale'
+      | 'scaleProbeRedisMemory'
+      | 'evaluateScaleProbe'
+    >
+  >(scaleProbePolicy);
 
 const PROBES: [ScaleProbeName, (cfg: ScaleAlertConfig) => Promise<ProbeResult>][] = [
   ['leads_partitions', (c) => acts.scaleProbeLeadsPartitions(c)],

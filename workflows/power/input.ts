@@ -1,10 +1,9 @@
 /** Start-time validation and timing defaults shared by the power workflows. */
 import { invalidPowerInput, resolvePowerTimings, type PowerTimings } from '../../src/domain/power';
-import { requireValidDropletInput } from '../droplet-owner';
 
-/** Step 1 of the droplet-operation prologue for the power workflows (see ../droplet-owner.ts). */
-export function requireValidInput(input: unknown, reasons?: readonly string[]): void {
-  requireValidDropletInput(input, (i) => invalidPowerInput(i as never, reasons));
+/** Step 1 of the droplet-operation prologue (../droplet-prologue.ts) for a power workflow. */
+export function powerInputProblem(reasons?: readonly string[]) {
+  return (input: object): string | undefined => invalidPowerInput(input, reasons);
 }
 
 export function timingsWith(overrides?: Partial<PowerTimings>): PowerTimings {
