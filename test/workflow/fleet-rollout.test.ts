@@ -21,7 +21,7 @@ import type { FleetRolloutState } from '../../workflows/rollout/fleet-rollout';
 import { ROLLBACK_PAGE } from '../../workflows/rollout/rollout';
 import type { ActivityStubs } from '../helpers/stub-activities';
 import { eventually } from '../helpers/temporal';
-import { callsFor, dropletRecord, failureOf, nowIso, stubWorkerPerFile, WORKSPACE } from './support';
+import { dropletRecord, failureOf, nowIso, stubWorkerPerFile, WORKSPACE } from './support';
 
 jest.setTimeout(45_000);
 
@@ -107,7 +107,7 @@ function fleet(total: number, opts: Partial<FleetRolloutInput> & { canarySize: n
     rolloutId,
     kind: 'n8n',
     targetVersion: TO,
-    n8n: { verifyWindowMs: 600, verifyPollMs: 100 },
+    n8n: { verifyWindowMs: 400, verifyPollMs: 100 },
     selector: { all: true },
     maxConcurrency: 4,
     ...opts,
@@ -116,12 +116,7 @@ function fleet(total: number, opts: Partial<FleetRolloutInput> & { canarySize: n
 }
 
 function start(input: FleetRolloutInput, carried?: FleetRolloutState) {
-  return ctx.t.client.workflow.start('fleetRollout', {
-    taskQueue: ctx.taskQueue,
-    workflowId: rolloutIds.rollout(input.rolloutId),
-    args: carried ? [input, carried] : [input],
-    workflowExecutionTimeout: '60s',
-  });
+  return ctx.start('fleetRollout', rolloutIds.rollout(input.rolloutId), carried ? [input, carried] : [input]);
 }
 
 /** The promise, or a failure naming what hung once `ms` passed. */
@@ -160,7 +155,7 @@ it('over its failure budget the canary halts the rollout (RolloutHalted): no lat
   expect(failure.message).toContain('wave 0 (canary): 2 of 4 tenants failed, budget 1');
   expect(wavesStarted(f.rolloutId)).toEqual([0]);
   expect(onVersion(f.tenants)).toEqual(Array(8).fill(FROM));
-  expect(callsFor(ctx.w, f.waves[0]![3]!.dropletId, 'sidecarSwapN8nContainer').map((c) => c.arg)).toEqual([
+  expect(ctx.calls(f.waves[0]![3]!.dropletId, 'sidecarSwapN8nContainer').map((c) => c.arg)).toEqual([
     { dropletId: f.waves[0]![3]!.dropletId, tag: TO },
     { dropletId: f.waves[0]![3]!.dropletId, tag: FROM },
   ]);

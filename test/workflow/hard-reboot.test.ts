@@ -3,19 +3,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { HardRebootInput } from '../../src/domain/power';
 import { workflowIds } from '../../workflows/messages';
 import type { ActivityStubs } from '../helpers/stub-activities';
-import {
-  callsFor,
-  dropletRecord,
-  failureOf,
-  nowIso,
-  stubWorkerPerFile,
-  transitionsOf,
-  WORKSPACE,
-} from './support';
+import { dropletRecord, failureOf, nowIso, stubWorkerPerFile, WORKSPACE } from './support';
 
 jest.setTimeout(30_000);
 
-const timings = { verifyWindowMs: 300, verifyPollMs: 100, actionPollMs: 50, actionTimeoutMs: 5_000 };
+const timings = { verifyWindowMs: 200, verifyPollMs: 100, actionPollMs: 50, actionTimeoutMs: 5_000 };
 /** Power cycles each droplet needs before it answers HEALTH_CHECK (Infinity: never). */
 const cyclesToRecover = new Map<number, number>();
 const cycles = new Map<number, number[]>();
@@ -40,29 +32,26 @@ const ctx = stubWorkerPerFile('reboot-rules', stubs);
 
 let nextId = 82_000;
 function reboot(dropletId: number, extra: Partial<HardRebootInput> = {}) {
-  return ctx.t.client.workflow.start('hardReboot', {
-    taskQueue: ctx.taskQueue,
-    workflowId: workflowIds.power(dropletId),
-    args: [{ workspaceId: WORKSPACE, dropletId, reason: 'admin_request', timings, ...extra }],
-    workflowExecutionTimeout: '30s',
-  });
+  return ctx.start('hardReboot', workflowIds.power(dropletId), [
+    { workspaceId: WORKSPACE, dropletId, reason: 'admin_request', timings, ...extra },
+  ]);
 }
 
 it('never recovers: one power_cycle per attempt with exponential backoff, then ZOMBIE, one critical alert, DropletZombie', async () => {
   const id = nextId++;
   cyclesToRecover.set(id, Infinity);
-  const handle = await reboot(id, { maxAttempts: 3, backoffInitialMs: 200 });
+  const handle = await reboot(id, { maxAttempts: 3, backoffInitialMs: 150 });
   const failure = await failureOf(handle.result());
   expect(failure.type).toBe('DropletZombie');
-  expect(transitionsOf(ctx.w, id)).toEqual(['REBOOTING', 'REBOOTING', 'REBOOTING', 'ZOMBIE']);
+  expect(ctx.transitions(id)).toEqual(['REBOOTING', 'REBOOTING', 'REBOOTING', 'ZOMBIE']);
   const runId = handle.firstExecutionRunId;
-  expect(callsFor(ctx.w, id, 'powerAction').map((c) => c.arg)).toEqual(
+  expect(ctx.calls(id, 'powerAction').map((c) => c.arg)).toEqual(
     [1, 2, 3].map((n) => ({ key: `${runId}/attempt-${n}`, dropletId: id, type: 'power_cycle' })),
   );
-  // backoff 200 ms then 400 ms between the attempts (on top of each attempt's verification)
+  // backoff 150 ms then 300 ms between the attempts (on top of each attempt's verification)
   const [first, , third] = cycles.get(id)!;
-  expect(third! - first!).toBeGreaterThanOrEqual(600);
-  const alerts = callsFor(ctx.w, id, 'raiseAlert').map((c) => c.arg);
+  expect(third! - first!).toBeGreaterThanOrEqual(450);
+  const alerts = ctx.calls(id, 'raiseAlert').map((c) => c.arg);
   expect(alerts).toEqual([
     expect.objectContaining({ key: `droplet:${id}:zombie`, kind: 'droplet_zombie', severity: 'critical' }),
   ]);
@@ -73,8 +62,8 @@ it('recovers on a later attempt: ACTIVE_HEALTHY after the second power cycle, no
   cyclesToRecover.set(id, 2);
   const result = await (await reboot(id, { maxAttempts: 3, backoffInitialMs: 100 })).result();
   expect(result).toEqual({ dropletId: id, outcome: 'healthy', attempts: 2 });
-  expect(transitionsOf(ctx.w, id)).toEqual(['REBOOTING', 'REBOOTING', 'ACTIVE_HEALTHY']);
-  expect(callsFor(ctx.w, id, 'raiseAlert')).toEqual([]);
+  expect(ctx.transitions(id)).toEqual(['REBOOTING', 'REBOOTING', 'ACTIVE_HEALTHY']);
+  expect(ctx.calls(id, 'raiseAlert')).toEqual([]);
 });
 
 it('a provider refusal no retry can fix ends at once: FAILED, no second attempt, the refusal surfaces', async () => {
@@ -86,8 +75,8 @@ it('a provider refusal no retry can fix ends at once: FAILED, no second attempt,
   try {
     const failure = await failureOf((await reboot(id, { maxAttempts: 3, backoffInitialMs: 100 })).result());
     expect(failure.type).toBe('DigitalOceanNotFoundError');
-    expect(transitionsOf(ctx.w, id)).toEqual(['REBOOTING', 'FAILED']);
-    expect(callsFor(ctx.w, id, 'powerAction')).toHaveLength(1);
+    expect(ctx.transitions(id)).toEqual(['REBOOTING', 'FAILED']);
+    expect(ctx.calls(id, 'powerAction')).toHaveLength(1);
   } finally {
     stubs.powerAction = powerCycle;
   }

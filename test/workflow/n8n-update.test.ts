@@ -9,15 +9,7 @@ import type { N8nUpdateInput } from '../../src/domain/changes';
 import { abortSignal, changeIds, n8nUpdateStatusQuery, promoteUpdate } from '../../workflows/messages';
 import type { ActivityStubs } from '../helpers/stub-activities';
 import { eventually } from '../helpers/temporal';
-import {
-  callsFor,
-  dropletRecord,
-  failureOf,
-  nowIso,
-  stubWorkerPerFile,
-  transitionsOf,
-  WORKSPACE,
-} from './support';
+import { dropletRecord, failureOf, nowIso, stubWorkerPerFile, WORKSPACE } from './support';
 
 jest.setTimeout(30_000);
 
@@ -51,35 +43,30 @@ const ctx = stubWorkerPerFile('n8n-update-rules', stubs);
 
 let nextId = 83_000;
 function update(dropletId: number, toTag: string, extra: Partial<N8nUpdateInput> = {}) {
-  return ctx.t.client.workflow.start('n8nContainerUpdate', {
-    taskQueue: ctx.taskQueue,
-    workflowId: changeIds.n8nUpdate(dropletId, toTag),
-    args: [
-      {
-        workspaceId: WORKSPACE,
-        dropletId,
-        toTag,
-        autoPromote: true,
-        verifyWindowMs: 800,
-        verifyPollMs: 100,
-        ...extra,
-      },
-    ],
-    workflowExecutionTimeout: '30s',
-  });
+  return ctx.start('n8nContainerUpdate', changeIds.n8nUpdate(dropletId, toTag), [
+    {
+      workspaceId: WORKSPACE,
+      dropletId,
+      toTag,
+      autoPromote: true,
+      verifyWindowMs: 800,
+      verifyPollMs: 100,
+      ...extra,
+    },
+  ]);
 }
 const swaps = (id: number) =>
-  callsFor(ctx.w, id, 'sidecarSwapN8nContainer').map((c) => (c.arg as { tag: string }).tag);
+  ctx.calls(id, 'sidecarSwapN8nContainer').map((c) => (c.arg as { tag: string }).tag);
 const causes = (id: number) =>
-  callsFor(ctx.w, id, 'transitionDroplet').map((c) => (c.arg as { cause: string }).cause);
+  ctx.calls(id, 'transitionDroplet').map((c) => (c.arg as { cause: string }).cause);
 
 it('a new tag that passes the gate is recorded with its previous tag: ACTIVE_HEALTHY, auto-promoted', async () => {
   const id = nextId++;
   const result = await (await update(id, '1.1.0')).result();
   expect(result).toEqual({ dropletId: id, tag: '1.1.0', previousTag: RECORDED, promotedBy: 'auto' });
   expect(swaps(id)).toEqual(['1.1.0']);
-  expect(transitionsOf(ctx.w, id)).toEqual(['UPDATING', 'ACTIVE_HEALTHY']);
-  expect(callsFor(ctx.w, id, 'recordN8nTag').map((c) => c.arg)).toEqual([
+  expect(ctx.transitions(id)).toEqual(['UPDATING', 'ACTIVE_HEALTHY']);
+  expect(ctx.calls(id, 'recordN8nTag').map((c) => c.arg)).toEqual([
     expect.objectContaining({ tag: '1.1.0', previousTag: RECORDED }),
   ]);
 });
@@ -95,7 +82,7 @@ it('a new tag that never passes HEALTH_CHECK is swapped back to the recorded tag
     `n8n_update:${RECORDED}->${BROKEN}:start`,
     `n8n_update:${RECORDED}->${BROKEN}:rolled_back`,
   ]);
-  expect(callsFor(ctx.w, id, 'recordN8nTag')).toEqual([]);
+  expect(ctx.calls(id, 'recordN8nTag')).toEqual([]);
 });
 
 it('healthy is not enough without a keep-alive after the swap; a swap back that cannot verify either leaves FAILED (RollbackFailed)', async () => {
@@ -105,7 +92,7 @@ it('healthy is not enough without a keep-alive after the swap; a swap back that 
   expect(failure.type).toBe('RollbackFailed');
   expect(failure.message).toContain('no keep-alive from the agent');
   expect(swaps(id)).toEqual(['1.1.0', RECORDED]);
-  expect(transitionsOf(ctx.w, id)).toEqual(['UPDATING', 'FAILED']);
+  expect(ctx.transitions(id)).toEqual(['UPDATING', 'FAILED']);
 });
 
 it('a swap the agent refused changed nothing: UpdateFailed, ACTIVE_HEALTHY again, no swap back', async () => {

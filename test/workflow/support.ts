@@ -25,18 +25,46 @@ export function dropletRecord(dropletId: number, state: DropletState, lastHeartb
  * One stub worker for a test file (beforeAll/afterAll), on its own task queue. `stubs` is the
  * object the worker reads at every call: tests replace entries to change what activities answer.
  */
-export function stubWorkerPerFile(name: string, stubs: ActivityStubs) {
-  const ctx = {} as { t: TestTemporal; w: StubWorker; taskQueue: string };
-  ctx.taskQueue = uniqueTaskQueue(name);
+export function stubWorkerPerFile(name: string, stubs: ActivityStubs): StubTier {
+  const tier = new StubTier(uniqueTaskQueue(name));
   beforeAll(async () => {
-    ctx.t = await connectTestTemporal();
-    ctx.w = await startStubWorker(ctx.t, { taskQueue: ctx.taskQueue, stubs });
+    tier.t = await connectTestTemporal();
+    tier.w = await startStubWorker(tier.t, { taskQueue: tier.taskQueue, stubs });
   });
   afterAll(async () => {
-    await ctx.w?.stop();
-    await ctx.t?.close();
+    await tier.w?.stop();
+    await tier.t?.close();
   });
-  return ctx;
+  return tier;
+}
+
+export class StubTier {
+  t!: TestTemporal;
+  w!: StubWorker;
+  constructor(readonly taskQueue: string) {}
+
+  /** Starts workflow `type` on the file's task queue (it fails after 60 s at the latest). */
+  start(type: string, workflowId: string, args: unknown[]) {
+    return this.t.client.workflow.start(type, {
+      taskQueue: this.taskQueue,
+      workflowId,
+      args,
+      workflowExecutionTimeout: '60s',
+    });
+  }
+
+  /** Activity calls about one droplet (its id, or an object naming it), by name, in order. */
+  calls(dropletId: number, name?: string): { name: string; arg: unknown }[] {
+    const about = (arg: unknown) =>
+      arg === dropletId ||
+      (typeof arg === 'object' && arg !== null && (arg as { dropletId?: number }).dropletId === dropletId);
+    return this.w.calls.filter((c) => (name === undefined || c.name === name) && about(c.arg));
+  }
+
+  /** The states a droplet was moved to, in order. */
+  transitions(dropletId: number): string[] {
+    return this.calls(dropletId, 'transitionDroplet').map((c) => (c.arg as { to: string }).to);
+  }
 }
 
 /** The innermost ApplicationFailure of a failed workflow (through child and activity failures). */
@@ -52,23 +80,6 @@ export async function failureOf(result: Promise<unknown>): Promise<ApplicationFa
   while ((e instanceof ChildWorkflowFailure || e instanceof ActivityFailure) && e.cause) e = e.cause;
   if (!(e instanceof ApplicationFailure)) throw new Error(`not an application failure: ${String(e)}`);
   return e;
-}
-
-/** Activity calls of one droplet, by name, in order (the worker's log is shared by the file). */
-export function callsFor(w: StubWorker, dropletId: number, name?: string): { name: string; arg: unknown }[] {
-  return w.calls.filter(
-    (c) =>
-      (name === undefined || c.name === name) &&
-      (c.arg === dropletId ||
-        (typeof c.arg === 'object' &&
-          c.arg !== null &&
-          (c.arg as { dropletId?: number }).dropletId === dropletId)),
-  );
-}
-
-/** The states a droplet was moved to, in order. */
-export function transitionsOf(w: StubWorker, dropletId: number): string[] {
-  return callsFor(w, dropletId, 'transitionDroplet').map((c) => (c.arg as { to: string }).to);
 }
 
 export const nowIso = () => new Date().toISOString();

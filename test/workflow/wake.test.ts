@@ -6,15 +6,7 @@ import type { WakeDropletInput } from '../../src/domain/power';
 import { heartbeatObservedSignal, workflowIds } from '../../workflows/messages';
 import type { ActivityStubs } from '../helpers/stub-activities';
 import { eventually } from '../helpers/temporal';
-import {
-  callsFor,
-  dropletRecord,
-  failureOf,
-  nowIso,
-  stubWorkerPerFile,
-  transitionsOf,
-  WORKSPACE,
-} from './support';
+import { dropletRecord, failureOf, nowIso, stubWorkerPerFile, WORKSPACE } from './support';
 
 jest.setTimeout(30_000);
 
@@ -43,12 +35,9 @@ const ctx = stubWorkerPerFile('wake-rules', stubs);
 
 let nextId = 81_000;
 function wake(dropletId: number, extra: Partial<WakeDropletInput> = {}) {
-  return ctx.t.client.workflow.start('wakeDroplet', {
-    taskQueue: ctx.taskQueue,
-    workflowId: workflowIds.power(dropletId),
-    args: [{ workspaceId: WORKSPACE, dropletId, reason: 'user_login', timings, ...extra }],
-    workflowExecutionTimeout: '30s',
-  });
+  return ctx.start('wakeDroplet', workflowIds.power(dropletId), [
+    { workspaceId: WORKSPACE, dropletId, reason: 'user_login', timings, ...extra },
+  ]);
 }
 
 it('a healthy droplet with a fresh heartbeat is already awake: no transition, no power action', async () => {
@@ -57,7 +46,7 @@ it('a healthy droplet with a fresh heartbeat is already awake: no transition, no
   try {
     const result = await (await wake(id)).result();
     expect(result).toEqual({ dropletId: id, outcome: 'already_healthy', attempts: 0 });
-    expect(callsFor(ctx.w, id).map((c) => c.name)).toEqual(['getDropletRecord']);
+    expect(ctx.calls(id).map((c) => c.name)).toEqual(['getDropletRecord']);
   } finally {
     stubs.getDropletRecord = (d) => dropletRecord(d, 'HIBERNATED');
   }
@@ -67,26 +56,24 @@ it('an off droplet: WAKING, power_on once, the action awaited, ACTIVE_HEALTHY on
   const id = nextId++;
   const result = await (await wake(id)).result();
   expect(result).toEqual({ dropletId: id, outcome: 'healthy', attempts: 1 });
-  expect(transitionsOf(ctx.w, id)).toEqual(['WAKING', 'ACTIVE_HEALTHY']);
-  expect(callsFor(ctx.w, id, 'powerAction').map((c) => (c.arg as { type: string }).type)).toEqual([
-    'power_on',
-  ]);
-  expect(callsFor(ctx.w, id, 'sidecarHealthCheck').length).toBe(1);
+  expect(ctx.transitions(id)).toEqual(['WAKING', 'ACTIVE_HEALTHY']);
+  expect(ctx.calls(id, 'powerAction').map((c) => (c.arg as { type: string }).type)).toEqual(['power_on']);
+  expect(ctx.calls(id, 'sidecarHealthCheck').length).toBe(1);
 });
 
 it('a droplet DigitalOcean already reports active is not powered on', async () => {
   const id = nextId++;
   provider.set(id, 'active');
   await (await wake(id)).result();
-  expect(callsFor(ctx.w, id, 'powerAction')).toEqual([]);
-  expect(transitionsOf(ctx.w, id)).toEqual(['WAKING', 'ACTIVE_HEALTHY']);
+  expect(ctx.calls(id, 'powerAction')).toEqual([]);
+  expect(ctx.transitions(id)).toEqual(['WAKING', 'ACTIVE_HEALTHY']);
 });
 
 it('n8n reporting degraded wakes the droplet ACTIVE_DEGRADED', async () => {
   const id = nextId++;
   healthy.set(id, 'degraded');
   expect(await (await wake(id)).result()).toMatchObject({ outcome: 'degraded' });
-  expect(transitionsOf(ctx.w, id)).toEqual(['WAKING', 'ACTIVE_DEGRADED']);
+  expect(ctx.transitions(id)).toEqual(['WAKING', 'ACTIVE_DEGRADED']);
 });
 
 it('HEALTH_CHECK alone is not enough: with no heartbeat newer than the wake it fails VerificationFailed, droplet FAILED', async () => {
@@ -97,7 +84,7 @@ it('HEALTH_CHECK alone is not enough: with no heartbeat newer than the wake it f
   );
   expect(failure.type).toBe('VerificationFailed');
   expect(failure.message).toContain('no heartbeat newer than the power change');
-  expect(transitionsOf(ctx.w, id)).toEqual(['WAKING', 'FAILED']);
+  expect(ctx.transitions(id)).toEqual(['WAKING', 'FAILED']);
 });
 
 it('a heartbeat signalled by the drain passes verification without the heartbeat probe finding one', async () => {
@@ -106,7 +93,7 @@ it('a heartbeat signalled by the drain passes verification without the heartbeat
   healthy.set(id, true);
   const handle = await wake(id, { timings: { ...timings, verifyWindowMs: 20_000, verifyPollMs: 10_000 } });
   await eventually(
-    async () => callsFor(ctx.w, id, 'heartbeatSince').length,
+    async () => ctx.calls(id, 'heartbeatSince').length,
     (n) => n > 0,
     { what: 'verification started' },
   );
@@ -119,7 +106,7 @@ it('a heartbeat signalled by the drain passes verification without the heartbeat
   expect(await handle.result()).toMatchObject({ outcome: 'healthy' });
   // the signal ended the 10 s poll wait at once
   expect(Date.now() - started).toBeLessThan(5_000);
-  expect(callsFor(ctx.w, id, 'heartbeatSince').length).toBe(1);
+  expect(ctx.calls(id, 'heartbeatSince').length).toBe(1);
 });
 
 it('a failed watchdog_recovery wake escalates to a hard reboot child, which recovers the droplet', async () => {
@@ -136,7 +123,7 @@ it('a failed watchdog_recovery wake escalates to a hard reboot child, which reco
       reboot: { maxAttempts: 1 },
     });
     expect(await handle.result()).toEqual({ dropletId: id, outcome: 'healthy', attempts: 2 });
-    expect(transitionsOf(ctx.w, id)).toEqual(['WAKING', 'REBOOTING', 'ACTIVE_HEALTHY']);
+    expect(ctx.transitions(id)).toEqual(['WAKING', 'REBOOTING', 'ACTIVE_HEALTHY']);
     const reboot = ctx.t.client.workflow.getHandle(workflowIds.powerEscalation(id));
     expect((await reboot.describe()).type).toBe('hardReboot');
   } finally {

@@ -5,15 +5,7 @@
  *   between attempts exponential backoff from 10 s;
  *   after the last attempt: ZOMBIE, a lifecycle-log entry and one alert to a human.
  */
-import {
-  ApplicationFailure,
-  log,
-  patched,
-  proxyActivities,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import {
   DEFAULT_REBOOT_ATTEMPTS,
@@ -22,14 +14,12 @@ import {
   REBOOT_REASONS,
   type HardRebootInput,
   type PowerResult,
-  type PowerStatus,
 } from '../../src/domain/power';
-import { heartbeatObservedSignal, powerStatusQuery } from '../messages';
 import { actionWaitPolicy, dbPolicy, providerPolicy } from '../policies';
-import { powerInputProblem, timingsWith } from './input';
+import { beginPowerOperation, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
-import { verifyDroplet, type HeartbeatWatch } from './verify';
-import { beginDropletOperation, loadOwnedDroplet } from '../droplet-prologue';
+import { verifyDroplet } from './verify';
+import { loadOwnedDroplet } from '../droplet-prologue';
 import { restOnFailure } from '../settle';
 
 const { transitionDroplet, raiseAlert } =
@@ -44,20 +34,11 @@ export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
 }
 
 async function reboot(input: HardRebootInput): Promise<PowerResult> {
-  const watch: HeartbeatWatch = { latestMs: 0 };
-  const status = beginDropletOperation(input, {
-    problemOf: powerInputProblem(REBOOT_REASONS),
-    statusQuery: powerStatusQuery,
-    status: (i): PowerStatus => ({
-      operation: 'hard_reboot',
-      dropletId: i.dropletId,
-      phase: 'starting',
-      attempt: 0,
-    }),
-    handlers: () =>
-      setHandler(heartbeatObservedSignal, (hb) => {
-        watch.latestMs = Math.max(watch.latestMs, Date.parse(hb.observedAt));
-      }),
+  const { status, watch } = beginPowerOperation(input, 'hard_reboot', {
+    reasons: REBOOT_REASONS,
+    phase: 'starting',
+    attempt: 0,
+    heartbeats: true,
   });
   const { dropletId, workspaceId, reason } = input;
   const maxAttempts = input.maxAttempts ?? DEFAULT_REBOOT_ATTEMPTS;

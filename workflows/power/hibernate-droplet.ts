@@ -10,13 +10,11 @@ import {
   PowerFailure,
   type HibernateDropletInput,
   type PowerResult,
-  type PowerStatus,
 } from '../../src/domain/power';
-import { powerStatusQuery } from '../messages';
 import { failureMessage } from '../failures';
 import { actionWaitPolicy, dbPolicy, providerPolicy } from '../policies';
-import { powerInputProblem, timingsWith } from './input';
-import { dropletPrologue } from '../droplet-prologue';
+import { beginPowerOperation, timingsWith } from './input';
+import { loadOwnedDroplet } from '../droplet-prologue';
 import { restOnFailure } from '../settle';
 
 const { transitionDroplet, runningChangesOn } =
@@ -32,16 +30,8 @@ export async function hibernateDroplet(input: HibernateDropletInput): Promise<Po
 }
 
 async function hibernate(input: HibernateDropletInput): Promise<PowerResult> {
-  const { status, droplet } = await dropletPrologue(input, {
-    problemOf: powerInputProblem(),
-    statusQuery: powerStatusQuery,
-    status: (i): PowerStatus => ({
-      operation: 'hibernate',
-      dropletId: i.dropletId,
-      phase: 'checking',
-      attempt: 1,
-    }),
-  });
+  const { status } = beginPowerOperation(input, 'hibernate', { phase: 'checking', attempt: 1 });
+  const droplet = await loadOwnedDroplet(input);
   const { dropletId } = input;
   const timings = timingsWith(input.timings);
   const graceful = input.gracefulTimeoutMs ?? DEFAULT_GRACEFUL_SHUTDOWN_MS;

@@ -14,25 +14,18 @@ import {
   getExternalWorkflowHandle,
   log,
   proxyActivities,
-  setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import {
-  PowerFailure,
-  WAKE_REASONS,
-  type PowerResult,
-  type PowerStatus,
-  type WakeDropletInput,
-} from '../../src/domain/power';
+import { PowerFailure, WAKE_REASONS, type PowerResult, type WakeDropletInput } from '../../src/domain/power';
 import { isFresh } from '../../src/domain/liveness';
-import { heartbeatObservedSignal, powerStatusQuery, workflowIds } from '../messages';
+import { heartbeatObservedSignal, workflowIds } from '../messages';
 import { actionWaitPolicy, dbPolicy, providerPolicy } from '../policies';
 import { hardReboot } from './hard-reboot';
-import { powerInputProblem, timingsWith } from './input';
+import { beginPowerOperation, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
-import { verifyDroplet, type HeartbeatWatch } from './verify';
-import { beginDropletOperation, loadOwnedDroplet } from '../droplet-prologue';
+import { verifyDroplet } from './verify';
+import { loadOwnedDroplet } from '../droplet-prologue';
 import { restOnFailure } from '../settle';
 
 const { transitionDroplet } = proxyActivities<Pick<Activities, 'transitionDroplet'>>(dbPolicy);
@@ -47,26 +40,18 @@ export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult>
 }
 
 async function wake(input: WakeDropletInput): Promise<PowerResult> {
-  const watch: HeartbeatWatch = { latestMs: 0 };
   let escalated = false;
-  const status = beginDropletOperation(input, {
-    problemOf: powerInputProblem(WAKE_REASONS),
-    statusQuery: powerStatusQuery,
-    status: (i): PowerStatus => ({
-      operation: 'wake',
-      dropletId: i.dropletId,
-      phase: 'checking',
-      attempt: 1,
-    }),
-    handlers: () =>
-      setHandler(heartbeatObservedSignal, async (hb) => {
-        watch.latestMs = Math.max(watch.latestMs, Date.parse(hb.observedAt));
-        // The escalated hard reboot runs under its own id: pass the event on.
-        if (escalated)
-          await getExternalWorkflowHandle(workflowIds.powerEscalation(input.dropletId))
-            .signal(heartbeatObservedSignal, hb)
-            .catch(() => undefined);
-      }),
+  const { status, watch } = beginPowerOperation(input, 'wake', {
+    reasons: WAKE_REASONS,
+    phase: 'checking',
+    attempt: 1,
+    // The escalated hard reboot runs under its own id: pass the event on.
+    heartbeats: async (hb) => {
+      if (escalated)
+        await getExternalWorkflowHandle(workflowIds.powerEscalation(input.dropletId))
+          .signal(heartbeatObservedSignal, hb)
+          .catch(() => undefined);
+    },
   });
   const { dropletId, workspaceId, reason } = input;
   const timings = timingsWith(input.timings);
