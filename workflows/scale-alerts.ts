@@ -15,6 +15,7 @@ import {
   type ScaleAlertsSummary,
   type ScaleProbeName,
 } from '../src/domain/scale';
+import { failureMessage } from './failures';
 import { scaleProbePolicy } from './policies';
 
 const acts =
@@ -62,10 +63,7 @@ export async function scaleAlerts(input: ScaleAlertInput = {}): Promise<ScaleAle
     if (s.status === 'fulfilled') results.push(s.value);
     else {
       const name = PROBES[i]![0];
-      const error =
-        s.reason instanceof Error
-          ? ((s.reason.cause as Error | undefined)?.message ?? s.reason.message)
-          : String(s.reason);
+      const error = failureMessage(s.reason);
       log.warn('scale probe failed', { probe: name, error });
       summary.errors.push({ name, error });
     }
