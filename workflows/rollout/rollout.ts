@@ -11,7 +11,6 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
-  executeChild,
   getExternalWorkflowHandle,
   log,
   proxyActivities,
@@ -29,18 +28,13 @@ import {
   type RolloutFailure,
   type RolloutProgress,
   type RolloutStatusName,
-  type RolloutTarget,
-  type TargetResult,
   type WaveProgress,
 } from '../../src/domain/rollout';
-import { searchAttributes } from '../../src/temporal/search-attributes';
-import { n8nContainerUpdate } from '../changes/n8n-container-update';
-import { workflowUpdate } from '../changes/workflow-update';
-import { failureMessage } from '../failures';
-import { abortSignal, changeIds, rolloutIds } from '../messages';
+import { abortSignal } from '../messages';
 import { rolloutDbPolicy } from '../policies';
 import { runBounded } from './bounded';
 import type { fleetRollout } from './fleet-rollout';
+import { rollbackTenant, updateTenant } from './tenants';
 import { ResultRecorder, StatusRowWriter } from './writers';
 
 const {
@@ -50,7 +44,6 @@ const {
   recordRolloutResults,
   rolloutSucceededTargets,
   setRolloutStatus,
-  getTenantVersion,
 } =
   proxyActivities<
     Pick<
@@ -61,7 +54,6 @@ const {
       | 'recordRolloutResults'
       | 'rolloutSucceededTargets'
       | 'setRolloutStatus'
-      | 'getTenantVersion'
     >
   >(rolloutDbPolicy);
 
@@ -303,7 +295,7 @@ export class Rollout {
       },
       async (target) => {
         progress.running++;
-        const result = await this.updateTenant(target, wave);
+        const result = await updateTenant(this.input, target, wave, this.inFlight);
         progress.running--;
         if (result.status === 'succeeded') {
           progress.succeeded++;
@@ -380,7 +372,7 @@ export class Rollout {
       options.maxConcurrency,
       async () => true,
       async (target) => {
-        const result = await this.rollbackTenant(target);
+        const result = await rollbackTenant(this.input, target);
         if (result.status === 'rolled_back') {
           s.totals.succeeded--;
           s.totals.rolledBack++;
@@ -434,148 +426,6 @@ export class Rollout {
     if (status === 'halted')
       throw ApplicationFailure.nonRetryable(`rollout ${rolloutId} halted: ${reason}`, RolloutHalted, result);
     return result;
-  }
-
-  // ---- one tenant -----------------------------------------------------------------------------
-
-  private async updateTenant(target: RolloutTarget, wave: number): Promise<TargetResult> {
-    const { kind, targetVersion } = this.input;
-    const base = { workspaceId: target.workspaceId, dropletId: target.dropletId };
-    if (kind === 'n8n' && !target.fromVersion)
-      return { ...base, status: 'skipped', reason: 'n8n tag not recorded' };
-    const childId = this.childIdOf(target);
-    this.inFlight.add(childId);
-    try {
-      if (kind === 'n8n') {
-        await this.n8nChild(
-          target,
-          childId,
-          target.fromVersion!,
-          targetVersion,
-          `${target.fromVersion}->${targetVersion}`,
-          wave,
-        );
-      } else {
-        await this.workflowChild(target, childId, this.input.workflow!.workflowJson, targetVersion);
-      }
-      return { ...base, status: 'succeeded', workflowId: childId };
-    } catch (err) {
-      return { ...base, status: 'failed', reason: failureMessage(err) };
-    } finally {
-      this.inFlight.delete(childId);
-    }
-  }
-
-  /** A tenant's return to its previous version: the n8n tag it had, or the workflow's previous artifact. */
-  private async rollbackTenant(target: RolloutTarget): Promise<TargetResult> {
-    const { kind, targetVersion } = this.input;
-    const base = { workspaceId: target.workspaceId, dropletId: target.dropletId };
-    const workflowId = rolloutIds.rollback(this.rolloutId, target.dropletId);
-    try {
-      if (kind === 'n8n') {
-        if (!target.fromVersion)
-          return { ...base, status: 'succeeded', reason: 'not rolled back: previous tag unknown' };
-        await this.n8nChild(
-          target,
-          workflowId,
-          targetVersion,
-          target.fromVersion,
-          `rollback ${targetVersion}->${target.fromVersion}`,
-        );
-      } else {
-        const tv = await getTenantVersion({
-          workspaceId: target.workspaceId,
-          component: `workflow:${this.input.workflow!.workflowName}`,
-        });
-        const previous = tv?.previousArtifact?.workflow_json;
-        if (!tv || tv.version !== targetVersion || !tv.previousVersion || typeof previous !== 'object')
-          return { ...base, status: 'succeeded', reason: 'not rolled back: no previous version recorded' };
-        await this.workflowChild(
-          target,
-          workflowId,
-          previous as Record<string, unknown>,
-          tv.previousVersion,
-          'rollback',
-        );
-      }
-      return { ...base, status: 'rolled_back', workflowId };
-    } catch (err) {
-      return { ...base, status: 'failed', reason: `rollback failed: ${failureMessage(err)}` };
-    }
-  }
-
-  /** One tenant's n8nContainerUpdate child, from -> to: the rollout's update or its rollback. */
-  private n8nChild(
-    target: RolloutTarget,
-    workflowId: string,
-    fromTag: string,
-    toTag: string,
-    reason: string,
-    wave?: number,
-  ) {
-    return executeChild(n8nContainerUpdate, {
-      workflowId,
-      args: [
-        {
-          workspaceId: target.workspaceId,
-          dropletId: target.dropletId,
-          fromTag,
-          toTag,
-          autoPromote: true,
-          verifyWindowMs: this.input.n8n?.verifyWindowMs,
-          verifyPollMs: this.input.n8n?.verifyPollMs,
-          rolloutId: this.rolloutId,
-          wave,
-        },
-      ],
-      parentClosePolicy: 'ABANDON',
-      typedSearchAttributes: searchAttributes({
-        workspaceId: target.workspaceId,
-        dropletId: target.dropletId,
-        rolloutId: this.rolloutId,
-        operation: 'n8n_update',
-        reason,
-      }),
-    });
-  }
-
-  /** One tenant's workflowUpdate child: the rollout's version, or the previous one on rollback. */
-  private workflowChild(
-    target: RolloutTarget,
-    workflowId: string,
-    workflowJson: Record<string, unknown>,
-    version: string,
-    reason?: string,
-  ) {
-    const wf = this.input.workflow!;
-    return executeChild(workflowUpdate, {
-      workflowId,
-      args: [
-        {
-          workspaceId: target.workspaceId,
-          dropletId: target.dropletId,
-          workflowName: wf.workflowName,
-          workflowJson,
-          version,
-          credentialMap: wf.credentialMap,
-        },
-      ],
-      parentClosePolicy: 'ABANDON',
-      typedSearchAttributes: searchAttributes({
-        workspaceId: target.workspaceId,
-        dropletId: target.dropletId,
-        rolloutId: this.rolloutId,
-        operation: 'workflow_update',
-        reason,
-      }),
-    });
-  }
-
-  private childIdOf(target: RolloutTarget): string {
-    const { kind, targetVersion } = this.input;
-    return kind === 'n8n'
-      ? changeIds.n8nUpdate(target.dropletId, targetVersion)
-      : changeIds.workflowUpdate(target.dropletId, this.input.workflow!.workflowName, targetVersion);
   }
 
   /** n8n updates in flight roll themselves back on `abort`; workflow updates just finish. */
