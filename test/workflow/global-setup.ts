@@ -12,7 +12,11 @@ import startTemporal from '../setup/global-setup';
 import { WORKFLOW_BUNDLE_ENV } from '../helpers/stub-activities';
 
 export default async function globalSetup(): Promise<void> {
-  await startTemporal();
+  // the dev server starts while the workflows bundle (both take seconds)
+  await Promise.all([startTemporal(), bundleOnce()]);
+}
+
+async function bundleOnce(): Promise<void> {
   if (process.env[WORKFLOW_BUNDLE_ENV]) return;
   const { code } = await bundleWorkflowCode({
     workflowsPath: workflowsSourcePath(),
