@@ -40,7 +40,8 @@ const rollouts = new Map<string, RolloutRows>();
 const recorded = new Map<number, string>();
 const serving = new Map<number, string>();
 const broken = new Set<number>();
-let statusWrite: (req: { status: string }) => Promise<void> = async () => undefined;
+/** Rollouts whose `paused` status writes wait for this promise. */
+const heldPausedWrites = new Map<string, Promise<void>>();
 
 const rows = (rolloutId: string) => rollouts.get(rolloutId)!;
 const runId = () => Context.current().info.workflowExecution?.runId ?? '';
@@ -59,7 +60,7 @@ const stubs: ActivityStubs = {
   },
   finishRolloutWave: () => undefined,
   setRolloutStatus: async (req) => {
-    await statusWrite(req);
+    if (req.status === 'paused') await heldPausedWrites.get(req.rolloutId);
     rows(req.rolloutId).statuses.push({ status: req.status, reason: req.reason });
   },
   rolloutSucceededTargets: (req) =>
@@ -135,7 +136,7 @@ async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
 const wavesStarted = (rolloutId: string) => rows(rolloutId).waveStarts.map((s) => s.wave);
 const onVersion = (tenants: RolloutTarget[]) => tenants.map((t) => recorded.get(t.dropletId));
 
-it('every wave runs in its own run (continue-as-new), the totals carried to the end', async () => {
+it.concurrent('every wave runs in its own run (continue-as-new), the totals carried to the end', async () => {
   const f = fleet(5, { canarySize: 1, waveSize: 2 });
   const result = await (await start(f.input)).result();
   expect(result).toMatchObject({ status: 'completed', wavesRun: 3, totals: { succeeded: 5, failed: 0 } });
@@ -145,132 +146,148 @@ it('every wave runs in its own run (continue-as-new), the totals carried to the 
   expect(rows(f.rolloutId).statuses.at(-1)).toEqual({ status: 'completed', reason: null });
 });
 
-it('over its failure budget the canary halts the rollout (RolloutHalted): no later wave, the canary rolled back', async () => {
-  // canary of 4 with budget 25 %: one failure allowed, the second halts
-  const f = fleet(8, { canarySize: 4, waveSize: 4, failureBudgetRatio: 0.25 });
-  broken.add(f.waves[0]![0]!.dropletId);
-  broken.add(f.waves[0]![1]!.dropletId);
-  const failure = await failureOf((await start(f.input)).result());
-  expect(failure.type).toBe('RolloutHalted');
-  expect(failure.message).toContain('wave 0 (canary): 2 of 4 tenants failed, budget 1');
-  expect(wavesStarted(f.rolloutId)).toEqual([0]);
-  expect(onVersion(f.tenants)).toEqual(Array(8).fill(FROM));
-  expect(ctx.calls(f.waves[0]![3]!.dropletId, 'sidecarSwapN8nContainer').map((c) => c.arg)).toEqual([
-    { dropletId: f.waves[0]![3]!.dropletId, tag: TO },
-    { dropletId: f.waves[0]![3]!.dropletId, tag: FROM },
-  ]);
-  expect(rows(f.rolloutId).statuses.at(-1)?.status).toBe('halted');
-});
+it.concurrent(
+  'over its failure budget the canary halts the rollout (RolloutHalted): no later wave, the canary rolled back',
+  async () => {
+    // canary of 4 with budget 25 %: one failure allowed, the second halts
+    const f = fleet(8, { canarySize: 4, waveSize: 4, failureBudgetRatio: 0.25 });
+    broken.add(f.waves[0]![0]!.dropletId);
+    broken.add(f.waves[0]![1]!.dropletId);
+    const failure = await failureOf((await start(f.input)).result());
+    expect(failure.type).toBe('RolloutHalted');
+    expect(failure.message).toContain('wave 0 (canary): 2 of 4 tenants failed, budget 1');
+    expect(wavesStarted(f.rolloutId)).toEqual([0]);
+    expect(onVersion(f.tenants)).toEqual(Array(8).fill(FROM));
+    expect(ctx.calls(f.waves[0]![3]!.dropletId, 'sidecarSwapN8nContainer').map((c) => c.arg)).toEqual([
+      { dropletId: f.waves[0]![3]!.dropletId, tag: TO },
+      { dropletId: f.waves[0]![3]!.dropletId, tag: FROM },
+    ]);
+    expect(rows(f.rolloutId).statuses.at(-1)?.status).toBe('halted');
+  },
+);
 
-it('without autoPromote the rollout pauses after the canary until resumed (the promotion)', async () => {
-  const f = fleet(4, { canarySize: 2, waveSize: 2, autoPromote: false });
-  const handle = await start(f.input);
-  const paused = await eventually(
-    () => handle.query(rolloutProgressQuery),
-    (p) => p.status === 'paused' && p.currentWave === 1,
-    { what: 'the pause after the canary' },
-  );
-  expect(paused.reason).toBe('canary passed; waiting for resume (promotion)');
-  await eventually(
-    async () => rows(f.rolloutId).statuses.at(-1)?.status,
-    (s) => s === 'paused',
-    { what: 'the paused row' },
-  );
-  expect(wavesStarted(f.rolloutId)).toEqual([0]);
-  await handle.executeUpdate(resumeRolloutUpdate, { args: [{ by: 'test' }] });
-  expect(await handle.result()).toMatchObject({ status: 'completed', totals: { succeeded: 4 } });
-  expect(wavesStarted(f.rolloutId)).toEqual([0, 1]);
-});
+it.concurrent(
+  'without autoPromote the rollout pauses after the canary until resumed (the promotion)',
+  async () => {
+    const f = fleet(4, { canarySize: 2, waveSize: 2, autoPromote: false });
+    const handle = await start(f.input);
+    const paused = await eventually(
+      () => handle.query(rolloutProgressQuery),
+      (p) => p.status === 'paused' && p.currentWave === 1,
+      { what: 'the pause after the canary' },
+    );
+    expect(paused.reason).toBe('canary passed; waiting for resume (promotion)');
+    await eventually(
+      async () => rows(f.rolloutId).statuses.at(-1)?.status,
+      (s) => s === 'paused',
+      { what: 'the paused row' },
+    );
+    expect(wavesStarted(f.rolloutId)).toEqual([0]);
+    await handle.executeUpdate(resumeRolloutUpdate, { args: [{ by: 'test' }] });
+    expect(await handle.result()).toMatchObject({ status: 'completed', totals: { succeeded: 4 } });
+    expect(wavesStarted(f.rolloutId)).toEqual([0, 1]);
+  },
+);
 
-it('an abort during the bake between waves ends the bake at once and rolls back every tenant updated', async () => {
-  const f = fleet(4, { canarySize: 2, waveSize: 2, pauseBetweenWavesMs: 120_000 });
-  const handle = await start(f.input);
-  await eventually(
-    () => handle.query(rolloutProgressQuery),
-    (p) => p.waves.length === 1 && p.currentWave === 1,
-    { what: 'the canary done, the bake begun' },
-  );
-  const progress = await handle.executeUpdate(abortRolloutUpdate, {
-    args: [{ reason: 'looks wrong', by: 'test' }],
-  });
-  expect(progress.status).toBe('aborted');
-  const result = await within(20_000, 'the aborted rollout', handle.result());
-  expect(result).toMatchObject({
-    status: 'aborted',
-    reason: 'aborted by test: looks wrong',
-    totals: { rolledBack: 2 },
-  });
-  expect(wavesStarted(f.rolloutId)).toEqual([0]);
-  expect(onVersion(f.tenants)).toEqual(Array(4).fill(FROM));
-});
-
-it('rolls back one page per run: a full page continues as new and the next page starts after its last droplet', async () => {
-  // as a run carries it: aborted, ROLLBACK_PAGE + 2 tenants succeeded, 3 of them with a previous tag to return to
-  const f = fleet(ROLLBACK_PAGE + 2, { canarySize: 2, waveSize: ROLLBACK_PAGE });
-  const withTag = [f.tenants[0]!, f.tenants[ROLLBACK_PAGE - 1]!, f.tenants[ROLLBACK_PAGE + 1]!];
-  for (const t of f.tenants) {
-    rows(f.rolloutId).results.set(t.dropletId, { ...t, status: 'succeeded' });
-    if (!withTag.includes(t)) t.fromVersion = null; // previous tag unknown: nothing to roll back
-    recorded.set(t.dropletId, TO);
-  }
-  const carried: FleetRolloutState = {
-    plan: { totalTenants: f.tenants.length, totalWaves: 2, skipped: 0 },
-    nextWave: 2,
-    paused: false,
-    stop: { status: 'aborted', reason: 'aborted by test', wave: -1 },
-    rollbackAfter: 0,
-    totals: { succeeded: f.tenants.length, failed: 0, rolledBack: 0, skipped: 0 },
-    waves: [],
-    failures: [],
-  };
-  const result = await (await start(f.input, carried)).result();
-  expect(result).toMatchObject({
-    status: 'aborted',
-    totals: { rolledBack: 3, succeeded: f.tenants.length - 3 },
-  });
-  const pageCalls = ctx.w.calls
-    .filter(
-      (c) =>
-        c.name === 'rolloutSucceededTargets' && (c.arg as { rolloutId: string }).rolloutId === f.rolloutId,
-    )
-    .map((c) => c.arg as { afterDropletId: number; limit: number });
-  expect(pageCalls).toEqual([
-    expect.objectContaining({ afterDropletId: 0, limit: ROLLBACK_PAGE }),
-    expect.objectContaining({
-      afterDropletId: f.tenants[ROLLBACK_PAGE - 1]!.dropletId,
-      limit: ROLLBACK_PAGE,
-    }),
-  ]);
-  expect(onVersion(withTag)).toEqual([FROM, FROM, FROM]);
-});
-
-it('a cancel that arrives while the run waits to continue as new aborts the next run, which rolls back (never a hang)', async () => {
-  const f = fleet(4, { canarySize: 2, waveSize: 2, autoPromote: false });
-  // the write of the pause after the canary is held: the run waits for it before continuing as new
-  let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
-  let holding = false;
-  statusWrite = async (req) => {
-    if (req.status !== 'paused') return;
-    holding = true;
-    await held;
-  };
-  try {
+it.concurrent(
+  'an abort during the bake between waves ends the bake at once and rolls back every tenant updated',
+  async () => {
+    const f = fleet(4, { canarySize: 2, waveSize: 2, pauseBetweenWavesMs: 120_000 });
     const handle = await start(f.input);
     await eventually(
-      async () => holding,
-      (h) => h,
-      { what: 'the held paused write' },
+      () => handle.query(rolloutProgressQuery),
+      (p) => p.waves.length === 1 && p.currentWave === 1,
+      { what: 'the canary done, the bake begun' },
     );
-    await handle.cancel();
-    release();
-    const result = await within(20_000, 'the cancelled rollout', handle.result());
-    expect(result).toMatchObject({ status: 'aborted', reason: 'aborted: the workflow was cancelled' });
-    expect(result.totals).toMatchObject({ rolledBack: 2 });
+    const progress = await handle.executeUpdate(abortRolloutUpdate, {
+      args: [{ reason: 'looks wrong', by: 'test' }],
+    });
+    expect(progress.status).toBe('aborted');
+    const result = await within(20_000, 'the aborted rollout', handle.result());
+    expect(result).toMatchObject({
+      status: 'aborted',
+      reason: 'aborted by test: looks wrong',
+      totals: { rolledBack: 2 },
+    });
     expect(wavesStarted(f.rolloutId)).toEqual([0]);
     expect(onVersion(f.tenants)).toEqual(Array(4).fill(FROM));
-  } finally {
-    release();
-    statusWrite = async () => undefined;
-  }
-});
+  },
+);
+
+it.concurrent(
+  'rolls back one page per run: a full page continues as new and the next page starts after its last droplet',
+  async () => {
+    // as a run carries it: aborted, ROLLBACK_PAGE + 2 tenants succeeded, 3 of them with a previous tag to return to
+    const f = fleet(ROLLBACK_PAGE + 2, { canarySize: 2, waveSize: ROLLBACK_PAGE });
+    const withTag = [f.tenants[0]!, f.tenants[ROLLBACK_PAGE - 1]!, f.tenants[ROLLBACK_PAGE + 1]!];
+    for (const t of f.tenants) {
+      rows(f.rolloutId).results.set(t.dropletId, { ...t, status: 'succeeded' });
+      if (!withTag.includes(t)) t.fromVersion = null; // previous tag unknown: nothing to roll back
+      recorded.set(t.dropletId, TO);
+    }
+    const carried: FleetRolloutState = {
+      plan: { totalTenants: f.tenants.length, totalWaves: 2, skipped: 0 },
+      nextWave: 2,
+      paused: false,
+      stop: { status: 'aborted', reason: 'aborted by test', wave: -1 },
+      rollbackAfter: 0,
+      totals: { succeeded: f.tenants.length, failed: 0, rolledBack: 0, skipped: 0 },
+      waves: [],
+      failures: [],
+    };
+    const result = await (await start(f.input, carried)).result();
+    expect(result).toMatchObject({
+      status: 'aborted',
+      totals: { rolledBack: 3, succeeded: f.tenants.length - 3 },
+    });
+    const pageCalls = ctx.w.calls
+      .filter(
+        (c) =>
+          c.name === 'rolloutSucceededTargets' && (c.arg as { rolloutId: string }).rolloutId === f.rolloutId,
+      )
+      .map((c) => c.arg as { afterDropletId: number; limit: number });
+    expect(pageCalls).toEqual([
+      expect.objectContaining({ afterDropletId: 0, limit: ROLLBACK_PAGE }),
+      expect.objectContaining({
+        afterDropletId: f.tenants[ROLLBACK_PAGE - 1]!.dropletId,
+        limit: ROLLBACK_PAGE,
+      }),
+    ]);
+    expect(onVersion(withTag)).toEqual([FROM, FROM, FROM]);
+  },
+);
+
+it.concurrent(
+  'a cancel that arrives while the run waits to continue as new aborts the next run, which rolls back (never a hang)',
+  async () => {
+    const f = fleet(4, { canarySize: 2, waveSize: 2, autoPromote: false });
+    // the write of the pause after the canary is held: the run waits for it before continuing as new
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    heldPausedWrites.set(f.rolloutId, held);
+    const holding = () =>
+      ctx.w.calls.some(
+        (c) =>
+          c.name === 'setRolloutStatus' &&
+          (c.arg as { rolloutId: string; status: string }).rolloutId === f.rolloutId &&
+          (c.arg as { status: string }).status === 'paused',
+      );
+    try {
+      const handle = await start(f.input);
+      await eventually(
+        async () => holding(),
+        (h) => h,
+        { what: 'the held paused write' },
+      );
+      await handle.cancel();
+      release();
+      const result = await within(20_000, 'the cancelled rollout', handle.result());
+      expect(result).toMatchObject({ status: 'aborted', reason: 'aborted: the workflow was cancelled' });
+      expect(result.totals).toMatchObject({ rolledBack: 2 });
+      expect(wavesStarted(f.rolloutId)).toEqual([0]);
+      expect(onVersion(f.tenants)).toEqual(Array(4).fill(FROM));
+    } finally {
+      release();
+    }
+  },
+);

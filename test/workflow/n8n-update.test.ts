@@ -60,82 +60,99 @@ const swaps = (id: number) =>
 const causes = (id: number) =>
   ctx.calls(id, 'transitionDroplet').map((c) => (c.arg as { cause: string }).cause);
 
-it('a new tag that passes the gate is recorded with its previous tag: ACTIVE_HEALTHY, auto-promoted', async () => {
-  const id = nextId++;
-  const result = await (await update(id, '1.1.0')).result();
-  expect(result).toEqual({ dropletId: id, tag: '1.1.0', previousTag: RECORDED, promotedBy: 'auto' });
-  expect(swaps(id)).toEqual(['1.1.0']);
-  expect(ctx.transitions(id)).toEqual(['UPDATING', 'ACTIVE_HEALTHY']);
-  expect(ctx.calls(id, 'recordN8nTag').map((c) => c.arg)).toEqual([
-    expect.objectContaining({ tag: '1.1.0', previousTag: RECORDED }),
-  ]);
-});
-
-it('a new tag that never passes HEALTH_CHECK is swapped back to the recorded tag: UpdateRolledBack, nothing recorded', async () => {
-  const id = nextId++;
-  const failure = await failureOf((await update(id, BROKEN)).result());
-  expect(failure.type).toBe('UpdateRolledBack');
-  expect(failure.message).toContain(`did not pass HEALTH_CHECK`);
-  expect(swaps(id)).toEqual([BROKEN, RECORDED]);
-  expect(serving.get(id)).toBe(RECORDED);
-  expect(causes(id)).toEqual([
-    `n8n_update:${RECORDED}->${BROKEN}:start`,
-    `n8n_update:${RECORDED}->${BROKEN}:rolled_back`,
-  ]);
-  expect(ctx.calls(id, 'recordN8nTag')).toEqual([]);
-});
-
-it('healthy is not enough without a keep-alive after the swap; a swap back that cannot verify either leaves FAILED (RollbackFailed)', async () => {
-  const id = nextId++;
-  silent.add(id);
-  const failure = await failureOf((await update(id, '1.1.0')).result());
-  expect(failure.type).toBe('RollbackFailed');
-  expect(failure.message).toContain('no keep-alive from the agent');
-  expect(swaps(id)).toEqual(['1.1.0', RECORDED]);
-  expect(ctx.transitions(id)).toEqual(['UPDATING', 'FAILED']);
-});
-
-it('a swap the agent refused changed nothing: UpdateFailed, ACTIVE_HEALTHY again, no swap back', async () => {
-  const id = nextId++;
-  refusing.add(id);
-  const failure = await failureOf((await update(id, '1.1.0')).result());
-  expect(failure.type).toBe('UpdateFailed');
-  expect(swaps(id)).toEqual(['1.1.0']);
-  expect(causes(id)).toEqual([
-    `n8n_update:${RECORDED}->1.1.0:start`,
-    `n8n_update:${RECORDED}->1.1.0:not_swapped`,
-  ]);
-});
-
-it('manual promotion: promote is refused before the gate, accepted at it, and the update ends promoted by hand', async () => {
-  const id = nextId++;
-  let release!: () => void;
-  holds.set(id, new Promise<void>((r) => (release = r)));
-  try {
-    const handle = await update(id, '1.1.0', { autoPromote: false });
-    await eventually(
-      async () => swaps(id).length,
-      (n) => n > 0,
-      { what: 'the swap under way' },
-    );
-    await expect(handle.executeUpdate(promoteUpdate, { args: [{ by: 'early' }] })).rejects.toMatchObject({
-      cause: { message: expect.stringMatching(/only accepted at the promotion gate \(phase is swapping\)/) },
-    });
-    release();
-    await eventually(
-      () => handle.query(n8nUpdateStatusQuery),
-      (s) => s.phase === 'awaiting_promotion',
-      { what: 'the promotion gate' },
-    );
-    await handle.executeUpdate(promoteUpdate, { args: [{ by: 'alice' }] });
-    expect(await handle.result()).toMatchObject({ tag: '1.1.0', promotedBy: 'manual' });
+it.concurrent(
+  'a new tag that passes the gate is recorded with its previous tag: ACTIVE_HEALTHY, auto-promoted',
+  async () => {
+    const id = nextId++;
+    const result = await (await update(id, '1.1.0')).result();
+    expect(result).toEqual({ dropletId: id, tag: '1.1.0', previousTag: RECORDED, promotedBy: 'auto' });
     expect(swaps(id)).toEqual(['1.1.0']);
-  } finally {
-    release(); // a held swap would hold the worker's shutdown
-  }
-});
+    expect(ctx.transitions(id)).toEqual(['UPDATING', 'ACTIVE_HEALTHY']);
+    expect(ctx.calls(id, 'recordN8nTag').map((c) => c.arg)).toEqual([
+      expect.objectContaining({ tag: '1.1.0', previousTag: RECORDED }),
+    ]);
+  },
+);
 
-it('an abort at the promotion gate swaps back: UpdateRolledBack naming the abort', async () => {
+it.concurrent(
+  'a new tag that never passes HEALTH_CHECK is swapped back to the recorded tag: UpdateRolledBack, nothing recorded',
+  async () => {
+    const id = nextId++;
+    const failure = await failureOf((await update(id, BROKEN)).result());
+    expect(failure.type).toBe('UpdateRolledBack');
+    expect(failure.message).toContain(`did not pass HEALTH_CHECK`);
+    expect(swaps(id)).toEqual([BROKEN, RECORDED]);
+    expect(serving.get(id)).toBe(RECORDED);
+    expect(causes(id)).toEqual([
+      `n8n_update:${RECORDED}->${BROKEN}:start`,
+      `n8n_update:${RECORDED}->${BROKEN}:rolled_back`,
+    ]);
+    expect(ctx.calls(id, 'recordN8nTag')).toEqual([]);
+  },
+);
+
+it.concurrent(
+  'healthy is not enough without a keep-alive after the swap; a swap back that cannot verify either leaves FAILED (RollbackFailed)',
+  async () => {
+    const id = nextId++;
+    silent.add(id);
+    const failure = await failureOf((await update(id, '1.1.0')).result());
+    expect(failure.type).toBe('RollbackFailed');
+    expect(failure.message).toContain('no keep-alive from the agent');
+    expect(swaps(id)).toEqual(['1.1.0', RECORDED]);
+    expect(ctx.transitions(id)).toEqual(['UPDATING', 'FAILED']);
+  },
+);
+
+it.concurrent(
+  'a swap the agent refused changed nothing: UpdateFailed, ACTIVE_HEALTHY again, no swap back',
+  async () => {
+    const id = nextId++;
+    refusing.add(id);
+    const failure = await failureOf((await update(id, '1.1.0')).result());
+    expect(failure.type).toBe('UpdateFailed');
+    expect(swaps(id)).toEqual(['1.1.0']);
+    expect(causes(id)).toEqual([
+      `n8n_update:${RECORDED}->1.1.0:start`,
+      `n8n_update:${RECORDED}->1.1.0:not_swapped`,
+    ]);
+  },
+);
+
+it.concurrent(
+  'manual promotion: promote is refused before the gate, accepted at it, and the update ends promoted by hand',
+  async () => {
+    const id = nextId++;
+    let release!: () => void;
+    holds.set(id, new Promise<void>((r) => (release = r)));
+    try {
+      const handle = await update(id, '1.1.0', { autoPromote: false });
+      await eventually(
+        async () => swaps(id).length,
+        (n) => n > 0,
+        { what: 'the swap under way' },
+      );
+      await expect(handle.executeUpdate(promoteUpdate, { args: [{ by: 'early' }] })).rejects.toMatchObject({
+        cause: {
+          message: expect.stringMatching(/only accepted at the promotion gate \(phase is swapping\)/),
+        },
+      });
+      release();
+      await eventually(
+        () => handle.query(n8nUpdateStatusQuery),
+        (s) => s.phase === 'awaiting_promotion',
+        { what: 'the promotion gate' },
+      );
+      await handle.executeUpdate(promoteUpdate, { args: [{ by: 'alice' }] });
+      expect(await handle.result()).toMatchObject({ tag: '1.1.0', promotedBy: 'manual' });
+      expect(swaps(id)).toEqual(['1.1.0']);
+    } finally {
+      release(); // a held swap would hold the worker's shutdown
+    }
+  },
+);
+
+it.concurrent('an abort at the promotion gate swaps back: UpdateRolledBack naming the abort', async () => {
   const id = nextId++;
   const handle = await update(id, '1.1.0', { autoPromote: false });
   await eventually(
@@ -150,7 +167,7 @@ it('an abort at the promotion gate swaps back: UpdateRolledBack naming the abort
   expect(swaps(id)).toEqual(['1.1.0', RECORDED]);
 });
 
-it('not promoted within the deadline: swapped back', async () => {
+it.concurrent('not promoted within the deadline: swapped back', async () => {
   const id = nextId++;
   const failure = await failureOf(
     (await update(id, '1.1.0', { autoPromote: false, promotionDeadlineMs: 500 })).result(),
