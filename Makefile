@@ -5,7 +5,7 @@
 # Every target runs on Node 24 (a pinned one in .tools/ when the machine's node is older).
 SHELL := /bin/bash
 
-.PHONY: dev dev-reset test test-unit test-integration build lint typecheck validate-deploy bench
+.PHONY: dev dev-reset test test-unit test-workflow test-integration build lint typecheck validate-deploy bench
 
 dev:
 	@bash scripts/dev.sh
@@ -18,6 +18,9 @@ test:
 
 test-unit:
 	@bash scripts/with-node.sh npx jest --selectProjects unit
+
+test-workflow:
+	@bash scripts/with-node.sh npx jest --selectProjects workflow
 
 build:
 	@bash scripts/with-node.sh npm run build

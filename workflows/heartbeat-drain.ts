@@ -25,6 +25,7 @@ import {
   type DrainStatus,
   type HeartbeatDrainInput,
 } from '../contracts/heartbeat-drain';
+import { drainPolicy } from './policies';
 
 export const drainDefaults = {
   activityRunMs: 5 * 60_000,
@@ -37,11 +38,9 @@ export const drainDefaults = {
 
 export async function heartbeatDrain(input: HeartbeatDrainInput): Promise<DrainStatus> {
   const cfg = { ...drainDefaults, ...stripUndefined(input), consumer: input.consumer };
-  const { drainHeartbeats, maintainHeartbeatHistory } = proxyActivities<Activities>({
-    startToCloseTimeout: cfg.activityRunMs + 2 * 60_000,
-    heartbeatTimeout: cfg.heartbeatTimeoutMs,
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
-  });
+  const { drainHeartbeats, maintainHeartbeatHistory } = proxyActivities<
+    Pick<Activities, 'drainHeartbeats' | 'maintainHeartbeatHistory'>
+  >(drainPolicy(cfg.activityRunMs, cfg.heartbeatTimeoutMs));
   const status: DrainStatus = {
     consumer: cfg.consumer,
     runs: input.runs ?? 0,

@@ -15,11 +15,25 @@ import {
   type ScaleAlertsSummary,
   type ScaleProbeName,
 } from '../src/domain/scale';
+import { failureMessage } from './failures';
+import { scaleProbePolicy } from './policies';
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '1m',
-  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
-});
+const acts =
+  proxyActivities<
+    Pick<
+      Activities,
+      | 'scaleProbeLeadsPartitions'
+      | 'scaleProbeEmailEventsRows'
+      | 'scaleProbeConnections'
+      | 'scaleProbeDatabaseSize'
+      | 'scaleProbeHeartbeatBacklog'
+      | 'scaleProbeTemporalBacklog'
+      | 'scaleProbeTemporalFailures'
+      | 'scaleProbeFleetStale'
+      | 'scaleProbeRedisMemory'
+      | 'evaluateScaleProbe'
+    >
+  >(scaleProbePolicy);
 
 const PROBES: [ScaleProbeName, (cfg: ScaleAlertConfig) => Promise<ProbeResult>][] = [
   ['leads_partitions', (c) => acts.scaleProbeLeadsPartitions(c)],
@@ -49,10 +63,7 @@ export async function scaleAlerts(input: ScaleAlertInput = {}): Promise<ScaleAle
     if (s.status === 'fulfilled') results.push(s.value);
     else {
       const name = PROBES[i]![0];
-      const error =
-        s.reason instanceof Error
-          ? ((s.reason.cause as Error | undefined)?.message ?? s.reason.message)
-          : String(s.reason);
+      const error = failureMessage(s.reason);
       log.warn('scale probe failed', { probe: name, error });
       summary.errors.push({ name, error });
     }

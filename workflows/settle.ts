@@ -7,24 +7,14 @@
  * holds, is left alone. What a workflow cannot catch (terminate, timeouts) the watchdog finds past
  * its deadline and re-drives.
  */
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  CancellationScope,
-  ChildWorkflowFailure,
-  log,
-  patched,
-  proxyActivities,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { CancellationScope, log, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { isDropletId } from '../src/domain/droplet-id';
 import { PowerFailure } from '../src/domain/power';
+import { failureReason, rootApplicationFailure } from './failures';
+import { dbPolicy } from './policies';
 
-const { settleDroplet } = proxyActivities<Pick<Activities, 'settleDroplet'>>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
-});
+const { settleDroplet } = proxyActivities<Pick<Activities, 'settleDroplet'>>(dbPolicy);
 
 /** Refusals raised before an operation changes anything: there is nothing to settle. */
 const REFUSED_BEFORE_ANY_CHANGE: readonly string[] = [
@@ -45,9 +35,9 @@ export async function restOnFailure<T>(
     return await body();
   } catch (err) {
     const dropletId = input?.dropletId;
-    const refused = REFUSED_BEFORE_ANY_CHANGE.includes(rootCause(err)?.type ?? '');
+    const refused = REFUSED_BEFORE_ANY_CHANGE.includes(rootApplicationFailure(err)?.type ?? '');
     if (isDropletId(dropletId) && !refused && patched(PATCH_REST_ON_FAILURE)) {
-      const reason = reasonOf(err);
+      const reason = failureReason(err);
       try {
         // shielded: a cancelled operation still settles its droplet
         await CancellationScope.nonCancellable(() =>
@@ -63,24 +53,10 @@ export async function restOnFailure<T>(
         log.error('could not settle the droplet after a failure', {
           dropletId,
           reason,
-          error: reasonOf(settleErr),
+          error: failureReason(settleErr),
         });
       }
     }
     throw err;
   }
-}
-
-function rootCause(err: unknown): ApplicationFailure | undefined {
-  let e: unknown = err;
-  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
-  return e instanceof ApplicationFailure ? e : undefined;
-}
-
-function reasonOf(err: unknown): string {
-  let e: unknown = err;
-  while ((e instanceof ActivityFailure || e instanceof ChildWorkflowFailure) && e.cause) e = e.cause;
-  const message = e instanceof Error ? e.message : String(e);
-  const type = e instanceof ApplicationFailure && e.type ? `${e.type}: ` : '';
-  return `${type}${message}`.slice(0, 1_000);
 }

@@ -19,17 +19,22 @@ import {
   type WatchdogInput,
   type WatchdogSummary,
 } from '../src/domain/watchdog';
+import { remediationPolicy, watchdogPolicy } from './policies';
 
 const { scanFleet, syncBreachAlerts, recordWatchdogRun, raiseAlert, resolveAlert, checkHeartbeatBacklog } =
-  proxyActivities<Activities>({
-    startToCloseTimeout: '30s',
-    retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
-  });
-const { startRemediations, redriveStuckDroplets } = proxyActivities<Activities>({
-  startToCloseTimeout: '2m',
-  heartbeatTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
-});
+  proxyActivities<
+    Pick<
+      Activities,
+      | 'scanFleet'
+      | 'syncBreachAlerts'
+      | 'recordWatchdogRun'
+      | 'raiseAlert'
+      | 'resolveAlert'
+      | 'checkHeartbeatBacklog'
+    >
+  >(watchdogPolicy);
+const { startRemediations, redriveStuckDroplets } =
+  proxyActivities<Pick<Activities, 'startRemediations' | 'redriveStuckDroplets'>>(remediationPolicy);
 
 export async function watchdog(input: WatchdogInput = {}): Promise<WatchdogSummary> {
   const cfg = {

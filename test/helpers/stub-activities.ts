@@ -2,13 +2,18 @@
  * Fast workflow-rule tests: the real workflow code on the dev server, with a small activities
  * object instead of Postgres, DigitalOcean and sidecars. Every activity of the worker is present;
  * those the test does not stub record their call and fail non-retryably (an unexpected side effect
- * is visible in `calls` and ends the workflow instead of hanging it).
+ * is visible in `calls` and ends the workflow instead of hanging it). Stubs are looked up at each
+ * call, so a test may change `stubs` between workflows. Under the workflow tier's global setup the
+ * workflows come from the one bundle it built (seconds saved per worker); otherwise from source.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type Activities, type ActivityDeps } from '../../activities';
 import { workflowInterceptorModules, workflowsSourcePath } from '../../src/worker/worker';
 import type { TestTemporal } from './temporal';
+
+/** Where test/workflow/global-setup.ts leaves the run's workflow bundle. */
+export const WORKFLOW_BUNDLE_ENV = 'GENESIS_TEST_WORKFLOW_BUNDLE';
 
 export type ActivityStubs = { [K in keyof Activities]?: (...args: Parameters<Activities[K]>) => unknown };
 
@@ -41,8 +46,7 @@ export async function startStubWorker(
   const worker = await Worker.create({
     connection: t.nativeConnection,
     taskQueue: opts.taskQueue,
-    workflowsPath: workflowsSourcePath(),
-    interceptors: { workflowModules: workflowInterceptorModules() },
+    ...workflowCode(),
     activities,
   });
   const running = worker.run();
@@ -54,5 +58,15 @@ export async function startStubWorker(
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     },
+  };
+}
+
+/** The run's prebuilt bundle (it holds the workflow interceptors too), or the workflows' source. */
+function workflowCode() {
+  const bundle = process.env[WORKFLOW_BUNDLE_ENV];
+  if (bundle) return { workflowBundle: { codePath: bundle } };
+  return {
+    workflowsPath: workflowsSourcePath(),
+    interceptors: { workflowModules: workflowInterceptorModules() },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Every droplet operation refuses a droplet of another workspace before it changes anything: one
- * prologue (workflows/droplet-owner.ts), a non-retryable InvalidInput, and no activity other than
+ * prologue (workflows/droplet-prologue.ts), a non-retryable InvalidInput, and no activity other than
  * the record read ran (no state transition, no DigitalOcean action, no sidecar command).
  */
 import { WorkflowFailedError } from '@temporalio/client';

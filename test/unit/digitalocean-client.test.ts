@@ -18,7 +18,7 @@ import {
   DigitalOceanServerError,
   DigitalOceanUnauthorizedError,
 } from '../../src/digitalocean/errors';
-import { PROVIDER_RETRY } from '../../workflows/power/activities';
+import { PROVIDER_RETRY } from '../../workflows/policies';
 
 const TOKEN = 'dop_v1_super_secret_token_value';
 const BASE = 'https://api.digitalocean.test';

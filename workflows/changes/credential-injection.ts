@@ -6,7 +6,8 @@
  * run already pushed. When some fail: PartialCredentialFailure whose details list exactly which
  * succeeded and which failed. Names stay out of failure messages (those are not encrypted).
  */
-import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
 import {
   ChangeFailure,
   invalidCredentialInjection,
@@ -17,22 +18,31 @@ import {
   type CredentialOutcome,
 } from '../../src/domain/changes';
 import { changeStatusQuery } from '../../contracts/changes';
-import { db, sidecar } from './activities';
-import { failureMessage } from './input';
-import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
+import { dropletPrologue } from '../droplet-prologue';
+import { failureMessage } from '../failures';
+import { dbPolicy, sidecarPolicy } from '../policies';
+
+const { credentialsSucceededFor, auditCredentialFailure } =
+  proxyActivities<Pick<Activities, 'credentialsSucceededFor' | 'auditCredentialFailure'>>(dbPolicy);
+const { pushCredential } = proxyActivities<Pick<Activities, 'pushCredential'>>(sidecarPolicy);
 
 export async function credentialInjection(
   input: CredentialInjectionInput,
 ): Promise<CredentialInjectionResult> {
-  requireValidDropletInput(input, invalidCredentialInjection);
+  const { status } = await dropletPrologue(input, {
+    problemOf: invalidCredentialInjection,
+    statusQuery: changeStatusQuery,
+    status: (i): ChangeStatus => ({
+      phase: 'checking',
+      total: i.credentials.length,
+      succeeded: 0,
+      failed: 0,
+    }),
+  });
   const { workspaceId, dropletId, credentials } = input;
   const { workflowId } = workflowInfo();
-  const status: ChangeStatus = { phase: 'checking', total: credentials.length, succeeded: 0, failed: 0 };
-  setHandler(changeStatusQuery, () => status);
-
-  await loadOwnedDroplet(input);
   const done = new Map(
-    (await db.credentialsSucceededFor(workflowId)).map((c) => [`${c.type}\u0000${c.name}`, c]),
+    (await credentialsSucceededFor(workflowId)).map((c) => [`${c.type}\u0000${c.name}`, c]),
   );
 
   status.phase = 'pushing';
@@ -42,13 +52,13 @@ export async function credentialInjection(
       const earlier = done.get(`${c.type}\u0000${c.name}`);
       if (earlier) return { ok: true, outcome: { ...earlier, skipped: true } };
       try {
-        const outcome = await sidecar.pushCredential({ workspaceId, dropletId, workflowId, credential: c });
+        const outcome = await pushCredential({ workspaceId, dropletId, workflowId, credential: c });
         status.succeeded = (status.succeeded as number) + 1;
         return { ok: true, outcome };
       } catch (err) {
         const error = failureMessage(err);
         status.failed = (status.failed as number) + 1;
-        await db.auditCredentialFailure({
+        await auditCredentialFailure({
           workspaceId,
           dropletId,
           workflowId,

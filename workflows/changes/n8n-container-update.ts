@@ -13,7 +13,15 @@
  * way, ACTIVE_HEALTHY, and fail with UpdateRolledBack naming the reason. A rollback that does not
  * verify leaves the droplet FAILED (RollbackFailed) for a human.
  */
-import { ApplicationFailure, condition, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../../activities';
 import {
   ChangeFailure,
   DEFAULT_PROMOTION_DEADLINE_MS,
@@ -25,46 +33,56 @@ import {
   type N8nUpdateStatus,
 } from '../../src/domain/changes';
 import { abortSignal, n8nUpdateStatusQuery, promoteUpdate } from '../../contracts/changes';
-import { db, probe, sidecar } from './activities';
-import { failureMessage } from './input';
-import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
+import { dropletPrologue } from '../droplet-prologue';
+import { failureMessage } from '../failures';
+import { healthGate } from '../health-gate';
+import { dbPolicy, probePolicy, sidecarPolicy } from '../policies';
 import { restOnFailure } from '../settle';
+
+const { recordedN8nTag, transitionDroplet, recordN8nTag } =
+  proxyActivities<Pick<Activities, 'recordedN8nTag' | 'transitionDroplet' | 'recordN8nTag'>>(dbPolicy);
+const { sidecarSwapN8nContainer } =
+  proxyActivities<Pick<Activities, 'sidecarSwapN8nContainer'>>(sidecarPolicy);
+const { sidecarHealthCheck, dropletHeartbeat } =
+  proxyActivities<Pick<Activities, 'sidecarHealthCheck' | 'dropletHeartbeat'>>(probePolicy);
 
 export async function n8nContainerUpdate(input: N8nUpdateInput): Promise<N8nUpdateResult> {
   return restOnFailure(input, 'n8n_update', () => update(input));
 }
 
 async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
-  requireValidDropletInput(input, invalidN8nUpdate);
+  let promotedBy: string | undefined;
+  let aborted: string | undefined;
+  const { status } = await dropletPrologue(input, {
+    problemOf: invalidN8nUpdate,
+    statusQuery: n8nUpdateStatusQuery,
+    status: (i): N8nUpdateStatus => ({ phase: 'starting', fromTag: i.fromTag, toTag: i.toTag }),
+    handlers: (status) => {
+      setHandler(abortSignal, (a) => {
+        aborted ??= a?.reason ? `aborted: ${a.reason}` : 'aborted by operator';
+      });
+      setHandler(
+        promoteUpdate,
+        (p) => {
+          promotedBy = p?.by ?? 'operator';
+          return status;
+        },
+        {
+          validator: (_p) => {
+            if (status.phase !== 'awaiting_promotion')
+              throw new Error(`promote is only accepted at the promotion gate (phase is ${status.phase})`);
+            if (aborted) throw new Error('the update was aborted');
+          },
+        },
+      );
+    },
+  });
   const { workspaceId, dropletId, toTag } = input;
   const verifyWindowMs = input.verifyWindowMs ?? DEFAULT_UPDATE_VERIFY_WINDOW_MS;
   const verifyPollMs = Math.min(input.verifyPollMs ?? DEFAULT_UPDATE_VERIFY_POLL_MS, verifyWindowMs);
   const promotionDeadlineMs = input.promotionDeadlineMs ?? DEFAULT_PROMOTION_DEADLINE_MS;
   const { workflowId } = workflowInfo();
-  const status: N8nUpdateStatus = { phase: 'starting', fromTag: input.fromTag, toTag };
-  let promotedBy: string | undefined;
-  let aborted: string | undefined;
-  setHandler(n8nUpdateStatusQuery, () => status);
-  setHandler(abortSignal, (a) => {
-    aborted ??= a?.reason ? `aborted: ${a.reason}` : 'aborted by operator';
-  });
-  setHandler(
-    promoteUpdate,
-    (p) => {
-      promotedBy = p?.by ?? 'operator';
-      return status;
-    },
-    {
-      validator: (_p) => {
-        if (status.phase !== 'awaiting_promotion')
-          throw new Error(`promote is only accepted at the promotion gate (phase is ${status.phase})`);
-        if (aborted) throw new Error('the update was aborted');
-      },
-    },
-  );
-
-  await loadOwnedDroplet(input);
-  const recorded = await db.recordedN8nTag(dropletId);
+  const recorded = await recordedN8nTag(dropletId);
   if (!recorded) {
     throw ApplicationFailure.nonRetryable(
       `droplet ${dropletId} has no recorded n8n tag: without it there is nothing to roll back to`,
@@ -84,7 +102,7 @@ async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
     return { dropletId, tag: toTag, previousTag: fromTag, promotedBy: 'auto' };
   }
   const cause = (what: string) => `n8n_update:${fromTag}->${toTag}:${what}`;
-  await db.transitionDroplet({
+  await transitionDroplet({
     dropletId,
     to: 'UPDATING',
     cause: cause('start'),
@@ -97,12 +115,12 @@ async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
   let swappedAt: number;
   try {
     if (aborted) throw new Error(aborted);
-    await sidecar.sidecarSwapN8nContainer({ dropletId, tag: toTag });
+    await sidecarSwapN8nContainer({ dropletId, tag: toTag });
     swappedAt = Date.now();
   } catch (err) {
     status.phase = 'failed';
     status.lastError = `SWAP_CONTAINER to ${toTag} failed, n8n ${fromTag} still serving: ${failureMessage(err)}`;
-    await db.transitionDroplet({
+    await transitionDroplet({
       dropletId,
       to: 'ACTIVE_HEALTHY',
       cause: cause('not_swapped'),
@@ -117,7 +135,7 @@ async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
 
   let failure: string | undefined;
   try {
-    const gate = await healthGate(
+    const gate = await swapGate(
       dropletId,
       toTag,
       swappedAt,
@@ -147,8 +165,8 @@ async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
   }
 
   status.phase = 'recording';
-  await db.recordN8nTag({ workspaceId, dropletId, tag: toTag, previousTag: fromTag, workflowId });
-  await db.transitionDroplet({ dropletId, to: 'ACTIVE_HEALTHY', cause: cause('promoted'), workflowId });
+  await recordN8nTag({ workspaceId, dropletId, tag: toTag, previousTag: fromTag, workflowId });
+  await transitionDroplet({ dropletId, to: 'ACTIVE_HEALTHY', cause: cause('promoted'), workflowId });
   status.phase = 'done';
   return { dropletId, tag: toTag, previousTag: fromTag, promotedBy: promotedBy ? 'manual' : 'auto' };
 
@@ -158,8 +176,8 @@ async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
     log.warn('n8n update failed; swapping back', { dropletId, fromTag, toTag, reason });
     let rollbackError: string | undefined;
     try {
-      await sidecar.sidecarSwapN8nContainer({ dropletId, tag: fromTag });
-      const gate = await healthGate(dropletId, fromTag, Date.now(), verifyWindowMs, verifyPollMs, status);
+      await sidecarSwapN8nContainer({ dropletId, tag: fromTag });
+      const gate = await swapGate(dropletId, fromTag, Date.now(), verifyWindowMs, verifyPollMs, status);
       if (!gate.ok) rollbackError = gate.reason;
     } catch (err) {
       rollbackError = failureMessage(err);
@@ -167,7 +185,7 @@ async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
     if (rollbackError !== undefined) {
       status.phase = 'failed';
       status.lastError = `${reason}; rollback failed: ${rollbackError}`;
-      await db.transitionDroplet({
+      await transitionDroplet({
         dropletId,
         to: 'FAILED',
         cause: cause('rollback_failed'),
@@ -179,7 +197,7 @@ async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
         ChangeFailure.rollbackFailed,
       );
     }
-    await db.transitionDroplet({
+    await transitionDroplet({
       dropletId,
       to: 'ACTIVE_HEALTHY',
       cause: cause('rolled_back'),
@@ -196,53 +214,35 @@ async function update(input: N8nUpdateInput): Promise<N8nUpdateResult> {
 }
 
 /**
- * HEALTH_CHECK healthy (n8n healthy, container running where docker reports it) AND the drain
- * recorded a keep-alive received after `sinceMs`, both within `windowMs`. `stop` ends the wait early.
+ * The health gate (../health-gate.ts) after a swap to `tag`: HEALTH_CHECK healthy (n8n healthy,
+ * container running where docker reports it) AND the drain recorded a keep-alive received after
+ * `sinceMs`, both within `windowMs`, with one last look when the window closes. `stop` (an abort)
+ * ends the wait early.
  */
-async function healthGate(
+async function swapGate(
   dropletId: number,
   tag: string,
   sinceMs: number,
   windowMs: number,
   pollMs: number,
   status: N8nUpdateStatus,
-  stop: () => string | undefined = () => undefined,
+  stop?: () => string | undefined,
 ): Promise<{ ok: true } | { ok: false; reason: string }> {
   status.phase = status.phase === 'rolling_back' ? 'rolling_back' : 'verifying';
-  const deadline = Date.now() + windowMs;
-  let healthy = false;
-  let healthError = 'not probed yet';
-  let keepAlive = false;
-  for (;;) {
-    const stopped = stop();
-    if (stopped) return { ok: false, reason: stopped };
-    // A probe that itself fails (e.g. its worker died: a StartToClose timeout) is no verdict on
-    // the container: it counts as "not yet" and the window decides.
-    if (!healthy) {
-      try {
-        const h = await probe.sidecarHealthCheck(dropletId);
-        healthy = h.ok;
-        healthError = h.error ?? `n8n_status ${h.n8nStatus ?? 'unknown'}`;
-      } catch (err) {
-        healthError = `health probe failed: ${failureMessage(err)}`;
-      }
-    }
-    if (!keepAlive) {
-      try {
-        const hb = await probe.dropletHeartbeat(dropletId);
-        keepAlive = hb.lastHeartbeatAt !== null && Date.parse(hb.lastHeartbeatAt) > sinceMs;
-      } catch {
-        /* asked again at the next poll */
-      }
-    }
-    if (healthy && keepAlive) return { ok: true };
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    // An abort ends the wait at once; otherwise probe again after pollMs.
-    await condition(() => stop() !== undefined, Math.min(pollMs, left));
-  }
-  const reason = !healthy
-    ? `n8n ${tag} did not pass HEALTH_CHECK within ${windowMs} ms (${healthError})`
+  const gate = await healthGate(
+    {
+      health: () => sidecarHealthCheck(dropletId),
+      heartbeat: async () => {
+        const hb = await dropletHeartbeat(dropletId);
+        return hb.lastHeartbeatAt !== null && Date.parse(hb.lastHeartbeatAt) > sinceMs;
+      },
+    },
+    { windowMs, pollMs, stop, lastLook: true },
+  );
+  if (gate.ok) return { ok: true };
+  if (gate.stopped !== undefined) return { ok: false, reason: gate.stopped };
+  const reason = !gate.look.healthy
+    ? `n8n ${tag} did not pass HEALTH_CHECK within ${windowMs} ms (${gate.look.healthError})`
     : `no keep-alive from the agent within ${windowMs} ms of the swap to ${tag}`;
   status.lastError = reason;
   return { ok: false, reason };

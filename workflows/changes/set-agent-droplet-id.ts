@@ -4,16 +4,20 @@
  * the dashboard knows what provisioning wrote. Validated, ownership checked, one write; every
  * later command is signed with it and a handshake never overrides it.
  */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
 import { invalidAgentDropletId, type SetAgentDropletIdInput } from '../../src/domain/changes';
-import { db } from './activities';
-import { requireValid } from './input';
-import { requireDropletOfWorkspace } from '../droplet-owner';
+import { loadOwnedDroplet } from '../droplet-prologue';
+import { requireValidInput } from '../input';
+import { dbPolicy } from '../policies';
 
+const { recordAgentDropletId } = proxyActivities<Pick<Activities, 'recordAgentDropletId'>>(dbPolicy);
+
+/** The droplet-operation prologue without a status (one write: nothing to report while it runs). */
 export async function setAgentDropletId(input: SetAgentDropletIdInput): Promise<{ agentDropletId: string }> {
-  requireValid(input, invalidAgentDropletId);
-  const droplet = await db.getDropletRecord(input.dropletId);
-  requireDropletOfWorkspace(droplet, input.workspaceId);
-  await db.recordAgentDropletId({
+  requireValidInput(input, invalidAgentDropletId);
+  await loadOwnedDroplet(input);
+  await recordAgentDropletId({
     dropletId: input.dropletId,
     agentDropletId: input.agentDropletId,
     source: 'client',

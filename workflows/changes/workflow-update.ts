@@ -8,7 +8,8 @@
  * component 'workflow:<name>' at the version, with artifact {workflow_id, workflow_json}; the
  * previous artifact is kept so a rollback can redeploy it.
  */
-import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
 import {
   ChangeFailure,
   invalidWorkflowUpdate,
@@ -18,24 +19,37 @@ import {
 } from '../../src/domain/changes';
 import { forwardedWorkflow, substituteCredentials } from '../../src/domain/n8n-workflow';
 import { changeStatusQuery } from '../../contracts/changes';
-import { db, sidecar } from './activities';
-import { failureMessage } from './input';
-import { loadOwnedDroplet, requireValidDropletInput } from '../droplet-owner';
+import { dropletPrologue } from '../droplet-prologue';
+import { failureMessage } from '../failures';
+import { dbPolicy, sidecarPolicy } from '../policies';
+
+const { getTenantVersion, recordTenantVersion } =
+  proxyActivities<Pick<Activities, 'getTenantVersion' | 'recordTenantVersion'>>(dbPolicy);
+const { sidecarUpdateWorkflow, sidecarDeployWorkflow, sidecarActivateWorkflow, sidecarReadBackWorkflow } =
+  proxyActivities<
+    Pick<
+      Activities,
+      | 'sidecarUpdateWorkflow'
+      | 'sidecarDeployWorkflow'
+      | 'sidecarActivateWorkflow'
+      | 'sidecarReadBackWorkflow'
+    >
+  >(sidecarPolicy);
 
 export async function workflowUpdate(input: WorkflowUpdateInput): Promise<WorkflowUpdateResult> {
-  requireValidDropletInput(input, invalidWorkflowUpdate);
+  const { status } = await dropletPrologue(input, {
+    problemOf: invalidWorkflowUpdate,
+    statusQuery: changeStatusQuery,
+    status: (i): ChangeStatus => ({ phase: 'checking', workflowName: i.workflowName, version: i.version }),
+  });
   const { workspaceId, dropletId, workflowName, version } = input;
   const { workflowId } = workflowInfo();
   const component = `workflow:${workflowName}`;
-  const status: ChangeStatus = { phase: 'checking', workflowName, version };
-  setHandler(changeStatusQuery, () => status);
-
-  await loadOwnedDroplet(input);
   const workflowJson = input.workflowJson;
   // what n8n must hold afterwards: the forwarded fields, credential ids substituted
   const expected = forwardedWorkflow(substituteCredentials(workflowJson, input.credentialMap));
 
-  const current = await db.getTenantVersion({ workspaceId, component });
+  const current = await getTenantVersion({ workspaceId, component });
   const knownId = current?.artifact?.workflow_id;
   let n8nWorkflowId: string;
   let action: 'deploy' | 'update';
@@ -44,7 +58,7 @@ export async function workflowUpdate(input: WorkflowUpdateInput): Promise<Workfl
       status.phase = 'updating';
       action = 'update';
       n8nWorkflowId = knownId;
-      await sidecar.sidecarUpdateWorkflow({
+      await sidecarUpdateWorkflow({
         dropletId,
         n8nWorkflowId,
         workflowJson: substituteCredentials(workflowJson, input.credentialMap),
@@ -52,7 +66,7 @@ export async function workflowUpdate(input: WorkflowUpdateInput): Promise<Workfl
     } else {
       status.phase = 'deploying';
       action = 'deploy';
-      n8nWorkflowId = await sidecar.sidecarDeployWorkflow({
+      n8nWorkflowId = await sidecarDeployWorkflow({
         dropletId,
         workspaceId,
         workflowId,
@@ -63,9 +77,9 @@ export async function workflowUpdate(input: WorkflowUpdateInput): Promise<Workfl
     }
     status.n8nWorkflowId = n8nWorkflowId;
     status.phase = 'activating';
-    await sidecar.sidecarActivateWorkflow({ dropletId, n8nWorkflowId });
+    await sidecarActivateWorkflow({ dropletId, n8nWorkflowId });
     status.phase = 'verifying';
-    const read = await sidecar.sidecarReadBackWorkflow({ dropletId, n8nWorkflowId, expected });
+    const read = await sidecarReadBackWorkflow({ dropletId, n8nWorkflowId, expected });
     if (read.differences.length > 0 || !read.active) {
       throw new Error(
         `workflow ${n8nWorkflowId} reads back ${read.active ? 'active' : 'inactive'}` +
@@ -84,7 +98,7 @@ export async function workflowUpdate(input: WorkflowUpdateInput): Promise<Workfl
   }
 
   status.phase = 'recording';
-  await db.recordTenantVersion({
+  await recordTenantVersion({
     workspaceId,
     component,
     version,

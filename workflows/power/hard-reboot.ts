@@ -5,7 +5,8 @@
  *   between attempts exponential backoff from 10 s;
  *   after the last attempt: ZOMBIE, a lifecycle-log entry and one alert to a human.
  */
-import { ApplicationFailure, log, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
 import {
   DEFAULT_REBOOT_ATTEMPTS,
   DEFAULT_REBOOT_BACKOFF_MS,
@@ -13,15 +14,17 @@ import {
   REBOOT_REASONS,
   type HardRebootInput,
   type PowerResult,
-  type PowerStatus,
 } from '../../src/domain/power';
-import { heartbeatObservedSignal, powerStatusQuery } from '../../contracts/power';
-import { actionWaiter, db, provider } from './activities';
-import { requireValidInput, timingsWith } from './input';
+import { actionWaitPolicy, dbPolicy, providerPolicy } from '../policies';
+import { beginPowerOperation, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
-import { verifyDroplet, type HeartbeatWatch } from './verify';
-import { loadOwnedDroplet } from '../droplet-owner';
+import { verifyDroplet } from './verify';
+import { loadOwnedDroplet } from '../droplet-prologue';
 import { restOnFailure } from '../settle';
+
+const { transitionDroplet, raiseAlert } =
+  proxyActivities<Pick<Activities, 'transitionDroplet' | 'raiseAlert'>>(dbPolicy);
+const { powerAction } = proxyActivities<Pick<Activities, 'powerAction'>>(providerPolicy);
 
 /** patched() id: the hard reboot runs the droplet-operation prologue (ownership check). */
 const PATCH_OWNER_CHECK = 'hard-reboot-owner-check';
@@ -31,25 +34,26 @@ export async function hardReboot(input: HardRebootInput): Promise<PowerResult> {
 }
 
 async function reboot(input: HardRebootInput): Promise<PowerResult> {
-  requireValidInput(input, REBOOT_REASONS);
+  const { status, watch } = beginPowerOperation(input, 'hard_reboot', {
+    reasons: REBOOT_REASONS,
+    phase: 'starting',
+    attempt: 0,
+    heartbeats: true,
+  });
   const { dropletId, workspaceId, reason } = input;
   const maxAttempts = input.maxAttempts ?? DEFAULT_REBOOT_ATTEMPTS;
   const backoff = input.backoffInitialMs ?? DEFAULT_REBOOT_BACKOFF_MS;
   const timings = timingsWith(input.timings);
   const { workflowId, runId } = workflowInfo();
-  const status: PowerStatus = { operation: 'hard_reboot', dropletId, phase: 'starting', attempt: 0 };
-  const watch: HeartbeatWatch = { latestMs: 0 };
-  setHandler(powerStatusQuery, () => status);
-  setHandler(heartbeatObservedSignal, (hb) => {
-    watch.latestMs = Math.max(watch.latestMs, Date.parse(hb.observedAt));
-  });
-  const waiter = actionWaiter(timings.actionTimeoutMs);
+  const { waitForAction } = proxyActivities<Pick<Activities, 'waitForAction'>>(
+    actionWaitPolicy(timings.actionTimeoutMs),
+  );
   // Runs recorded before the ownership check had no getDropletRecord here (replay stays exact).
   if (patched(PATCH_OWNER_CHECK)) await loadOwnedDroplet(input);
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     status.attempt = attempt;
-    await db.transitionDroplet({
+    await transitionDroplet({
       dropletId,
       to: 'REBOOTING',
       cause: `hard_reboot:${reason}`,
@@ -59,7 +63,7 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
     const since = Date.now();
     try {
       status.phase = 'power_cycling';
-      const actionId = await provider.powerAction({
+      const actionId = await powerAction({
         key: `${runId}/attempt-${attempt}`,
         dropletId,
         type: 'power_cycle',
@@ -67,7 +71,7 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
       // power_cycle has no goal state, so null never comes back for it; guarded all the same
       if (actionId !== null) {
         status.phase = 'waiting_for_action';
-        await waiter.waitForAction({
+        await waitForAction({
           actionId,
           timeoutMs: timings.actionTimeoutMs,
           pollMs: timings.actionPollMs,
@@ -101,14 +105,14 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
   }
 
   status.phase = 'failed';
-  await db.transitionDroplet({
+  await transitionDroplet({
     dropletId,
     to: 'ZOMBIE',
     cause: `hard_reboot:${reason}:exhausted`,
     workflowId,
     detail: { attempts: maxAttempts, lastError: status.lastError },
   });
-  await db.raiseAlert({
+  await raiseAlert({
     key: `droplet:${dropletId}:zombie`,
     kind: 'droplet_zombie',
     severity: 'critical',

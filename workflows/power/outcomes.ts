@@ -1,8 +1,12 @@
 /** How a power workflow ends a verified attempt or a provider refusal: one place for both. */
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../../activities';
 import { PowerFailure, type PowerResult, type PowerStatus } from '../../src/domain/power';
-import { db } from './activities';
+import { failureMessage, rootApplicationFailure } from '../failures';
+import { dbPolicy } from '../policies';
 import type { Verification } from './verify';
+
+const { transitionDroplet } = proxyActivities<Pick<Activities, 'transitionDroplet'>>(dbPolicy);
 
 /** ACTIVE_HEALTHY, or ACTIVE_DEGRADED when n8n reported degraded; records the outcome. */
 export async function markVerified(
@@ -10,7 +14,7 @@ export async function markVerified(
   ctx: { dropletId: number; cause: string; workflowId: string; status: PowerStatus; attempts: number },
 ): Promise<PowerResult> {
   const to = verified.n8nStatus === 'degraded' ? 'ACTIVE_DEGRADED' : 'ACTIVE_HEALTHY';
-  await db.transitionDroplet({ dropletId: ctx.dropletId, to, cause: ctx.cause, workflowId: ctx.workflowId });
+  await transitionDroplet({ dropletId: ctx.dropletId, to, cause: ctx.cause, workflowId: ctx.workflowId });
   ctx.status.phase = 'done';
   ctx.status.outcome = to;
   return {
@@ -28,15 +32,11 @@ export async function failOnRefusal(
   err: unknown,
   ctx: { dropletId: number; cause: string; workflowId: string; status: PowerStatus },
 ): Promise<string> {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (
-    cause instanceof ApplicationFailure &&
-    cause.nonRetryable &&
-    cause.type !== 'DigitalOceanActionFailedError'
-  ) {
+  const cause = rootApplicationFailure(err);
+  if (cause && cause.nonRetryable && cause.type !== 'DigitalOceanActionFailedError') {
     ctx.status.phase = 'failed';
     ctx.status.lastError = cause.message;
-    await db.transitionDroplet({
+    await transitionDroplet({
       dropletId: ctx.dropletId,
       to: 'FAILED',
       cause: ctx.cause,
@@ -45,10 +45,4 @@ export async function failOnRefusal(
     throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? PowerFailure.provider);
   }
   return failureMessage(err);
-}
-
-/** The message of an activity failure's cause (what went wrong), or of the error itself. */
-export function failureMessage(err: unknown): string {
-  const e = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  return e instanceof Error ? e.message : String(e);
 }

@@ -13,48 +13,50 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   log,
-  setHandler,
+  proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
-import {
-  PowerFailure,
-  WAKE_REASONS,
-  type PowerResult,
-  type PowerStatus,
-  type WakeDropletInput,
-} from '../../src/domain/power';
+import type { Activities } from '../../activities';
+import { PowerFailure, WAKE_REASONS, type PowerResult, type WakeDropletInput } from '../../src/domain/power';
 import { isFresh } from '../../src/domain/liveness';
-import { heartbeatObservedSignal, powerIds, powerStatusQuery } from '../../contracts/power';
-import { actionWaiter, db, provider } from './activities';
+import { heartbeatObservedSignal, powerIds } from '../../contracts/power';
+import { actionWaitPolicy, dbPolicy, providerPolicy } from '../policies';
 import { hardReboot } from './hard-reboot';
-import { requireValidInput, timingsWith } from './input';
+import { beginPowerOperation, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
-import { verifyDroplet, type HeartbeatWatch } from './verify';
-import { loadOwnedDroplet } from '../droplet-owner';
+import { verifyDroplet } from './verify';
+import { loadOwnedDroplet } from '../droplet-prologue';
 import { restOnFailure } from '../settle';
+
+const { transitionDroplet } = proxyActivities<Pick<Activities, 'transitionDroplet'>>(dbPolicy);
+const { getProviderStatus, powerAction } =
+  proxyActivities<Pick<Activities, 'getProviderStatus' | 'powerAction'>>(providerPolicy);
+/** The wait for power_on: its policy depends on the input's action timeout. */
+const actionWaiter = (timeoutMs: number) =>
+  proxyActivities<Pick<Activities, 'waitForAction'>>(actionWaitPolicy(timeoutMs));
 
 export async function wakeDroplet(input: WakeDropletInput): Promise<PowerResult> {
   return restOnFailure(input, 'wake', () => wake(input));
 }
 
 async function wake(input: WakeDropletInput): Promise<PowerResult> {
-  requireValidInput(input, WAKE_REASONS);
+  let escalated = false;
+  const { status, watch } = beginPowerOperation(input, 'wake', {
+    reasons: WAKE_REASONS,
+    phase: 'checking',
+    attempt: 1,
+    // The escalated hard reboot runs under its own id: pass the event on.
+    heartbeats: async (hb) => {
+      if (escalated)
+        await getExternalWorkflowHandle(powerIds.escalation(input.dropletId))
+          .signal(heartbeatObservedSignal, hb)
+          .catch(() => undefined);
+    },
+  });
   const { dropletId, workspaceId, reason } = input;
   const timings = timingsWith(input.timings);
   const { workflowId, runId } = workflowInfo();
-  const status: PowerStatus = { operation: 'wake', dropletId, phase: 'checking', attempt: 1 };
-  const watch: HeartbeatWatch = { latestMs: 0 };
-  let escalated = false;
-  setHandler(powerStatusQuery, () => status);
-  setHandler(heartbeatObservedSignal, async (hb) => {
-    watch.latestMs = Math.max(watch.latestMs, Date.parse(hb.observedAt));
-    // The escalated hard reboot runs under its own id: pass the event on.
-    if (escalated)
-      await getExternalWorkflowHandle(powerIds.escalation(dropletId))
-        .signal(heartbeatObservedSignal, hb)
-        .catch(() => undefined);
-  });
-
+  // the wake's start: verification wants a heartbeat newer than this (taken before the first await)
   const started = Date.now();
   const droplet = await loadOwnedDroplet(input);
   // The same timeout as the watchdog's: a droplet it finds stale is never "already healthy" here.
@@ -67,12 +69,12 @@ async function wake(input: WakeDropletInput): Promise<PowerResult> {
     return { dropletId, outcome: 'already_healthy', attempts: 0 };
   }
 
-  await db.transitionDroplet({ dropletId, to: 'WAKING', cause: `wake:${reason}`, workflowId });
+  await transitionDroplet({ dropletId, to: 'WAKING', cause: `wake:${reason}`, workflowId });
   let failure: string;
   try {
-    if ((await provider.getProviderStatus(dropletId)) !== 'active') {
+    if ((await getProviderStatus(dropletId)) !== 'active') {
       status.phase = 'powering_on';
-      const actionId = await provider.powerAction({ key: `${runId}/power_on`, dropletId, type: 'power_on' });
+      const actionId = await powerAction({ key: `${runId}/power_on`, dropletId, type: 'power_on' });
       // null: DigitalOcean says it is already powered on, nothing to wait for
       if (actionId !== null) {
         status.phase = 'waiting_for_action';
@@ -127,7 +129,7 @@ async function wake(input: WakeDropletInput): Promise<PowerResult> {
   }
 
   status.phase = 'failed';
-  await db.transitionDroplet({
+  await transitionDroplet({
     dropletId,
     to: 'FAILED',
     cause: `wake:${reason}:verification_failed`,

@@ -1,5 +1,4 @@
-/** Deterministic helpers of the fleet rollout: bounded fan-out and failure reasons of children. */
-import { ActivityFailure, ChildWorkflowFailure } from '@temporalio/workflow';
+/** Deterministic bounded fan-out of the fleet rollout. */
 
 /**
  * Runs fn over items with at most `limit` in flight. Before each item, `gate` may wait (pause) and
@@ -20,11 +19,4 @@ export async function runBounded<T>(
     }
   };
   await Promise.all(Array.from({ length: Math.max(0, Math.min(limit, items.length)) }, lane));
-}
-
-/** The innermost cause of a child's failure: what actually went wrong on the tenant. */
-export function childFailureMessage(err: unknown): string {
-  let e: unknown = err;
-  while ((e instanceof ChildWorkflowFailure || e instanceof ActivityFailure) && e.cause) e = e.cause;
-  return e instanceof Error ? e.message : String(e);
 }
