@@ -34,7 +34,6 @@ import { abortSignal } from '../../contracts/changes';
 import { RolloutHalted } from '../../contracts/rollout';
 import { rolloutDbPolicy } from '../policies';
 import { runBounded } from './bounded';
-import type { fleetRollout } from './fleet-rollout';
 import { rollbackTenant, updateTenant } from './tenants';
 import { ResultRecorder, StatusRowWriter } from './writers';
 
@@ -74,6 +73,9 @@ export interface FleetRolloutState {
 }
 
 /** Until the plan is stored (the first run's first step) the state is an empty plan. */
+/** The workflow's signature as the next run sees it (fleet-rollout.ts; not imported: no circle). */
+type NextRun = (input: FleetRolloutInput, carried: FleetRolloutState) => Promise<FleetRolloutResult>;
+
 export function initialRolloutState(): FleetRolloutState {
   return {
     plan: { totalTenants: 0, totalWaves: 0, skipped: 0 },
@@ -401,7 +403,7 @@ export class Rollout {
     // run starts paused after the canary and waits for a resume that never comes.
     if (this.abortRequested !== undefined && !this.state.stop)
       this.state.stop = { status: 'aborted', reason: this.abortRequested, wave: -1 };
-    return continueAsNew<typeof fleetRollout>(this.input, this.state);
+    return continueAsNew<NextRun>(this.input, this.state);
   }
 
   /** Ends the rollout: the final status written last; a halt fails the workflow with RolloutHalted. */
