@@ -1,12 +1,13 @@
 /**
  * Shared by the benchmarks: machine facts, percentiles, a fresh database seeded with droplets. The
- * database, keys and fleet set-up are the tests' own helpers (test/helpers/: db.ts, keys.ts), so a
+ * database, keys and fleet set-up are the tests' own helpers (test/helpers/: db.ts, keys.ts, heartbeats.ts), so a
  * benchmark runs what the tests check.
  */
 import { cpus, totalmem } from 'node:os';
 import type { Pool } from 'pg';
 import { issueHeartbeatToken } from '../src/heartbeats/tokens';
 import { createDatabase } from '../test/helpers/db';
+import { nativeHeartbeat } from '../test/helpers/heartbeats';
 
 export const ADMIN_URL =
   process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -43,17 +44,7 @@ export async function seedDroplets(pool: Pool, n: number, withTokens = false): P
   return tokens;
 }
 
+/** A fleet heartbeat of droplet `id` in workspace ws-<id>, stamped `ts` (test/helpers/heartbeats.ts). */
 export function heartbeatBody(id: number, ts: number) {
-  return {
-    workspace_id: `ws-${id}`,
-    droplet_id: id,
-    timestamp: new Date(ts).toISOString(),
-    cpu_percent: 12.5,
-    memory_percent: 40,
-    disk_percent: 30,
-    n8n_status: 'healthy',
-    sidecar_version: '1.4.0',
-    n8n_version: '1.70.2',
-    uptime_seconds: 3600,
-  };
+  return nativeHeartbeat(id, `ws-${id}`, { timestamp: new Date(ts).toISOString() });
 }

@@ -7,10 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_node
-ensure_node_modules
-ensure_postgres
-ensure_redis
+ensure_local_stack
 mkdir -p .data
 
 # Job control: every process started below gets its own process group, so a Ctrl-C in the

@@ -121,6 +121,15 @@ ensure_node_modules() {
   fi
 }
 
+# What make dev and make test both need first: Node 24 and the node modules, Postgres and Redis up.
+# Called as a plain command under `set -e`, so a failing step stops the caller as it did inline.
+ensure_local_stack() {
+  ensure_node
+  ensure_node_modules
+  ensure_postgres
+  ensure_redis
+}
+
 # Starts a Temporal dev server in the background. Args: port ui_port db_file(or "") [extra args...]
 # Sets TEMPORAL_PID.
 start_temporal() {

@@ -6,10 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_node
-ensure_node_modules
-ensure_postgres
-ensure_redis
+ensure_local_stack
 ensure_chromium
 TEMPORAL_BIN="$(ensure_temporal_cli)"
 export TEMPORAL_BIN
