@@ -16,6 +16,7 @@ import type { DrainStats } from '../src/domain/drain-stats';
 import { fromNative } from '../src/heartbeats/heartbeat';
 import { appendHeartbeats, heartbeatStreamNames } from '../src/heartbeats/stream';
 import { createLogger } from '../src/logger';
+import { baseActivityDeps } from '../test/helpers/activity-deps';
 import { freshDatabase, heartbeatBody, machine, percentile, REDIS_URL, seedDroplets } from './common';
 
 const FLEET = 15_000;
@@ -48,14 +49,9 @@ async function main() {
   const stream = heartbeatStreamNames(PREFIX, 'heartbeats', 'drain');
   const keys = await redis.keys(`${PREFIX}*`);
   if (keys.length) await redis.del(...keys);
-  const activities = createHeartbeatDrainActivities({
-    pool: db.pool,
-    redis,
-    logger,
-    heartbeatStream: stream,
-    heartbeatRetentionDays: 7,
-    remediation: { heartbeatsObserved: async () => undefined },
-  });
+  const activities = createHeartbeatDrainActivities(
+    baseActivityDeps({ pool: db.pool, redis, logger, heartbeatStream: stream }),
+  );
   const drainUntilEmpty = async (runForMs: number): Promise<DrainStats> =>
     new MockActivityEnvironment().run(activities.drainHeartbeats, {
       consumer: 'bench',

@@ -27,6 +27,7 @@ import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../src/temp
 import { startFleetRollout } from '../src/temporal/rollout-starts';
 import { heartbeatDrainContract, type HeartbeatDrainWorkflow } from '../contracts/heartbeat-drain';
 import type { FleetRolloutInput } from '../src/domain/rollout';
+import { baseActivityDeps } from '../test/helpers/activity-deps';
 import { ingestApp } from '../test/helpers/ingest-app';
 import { freshDatabase, machine, REDIS_URL } from './common';
 import { rsaTestKeys } from '../test/helpers/keys';
@@ -108,21 +109,20 @@ async function main() {
     connection,
     taskQueue: TASK_QUEUE,
     workflowsPath: require.resolve('../workflows'),
-    activities: createActivities({
-      pool: db.pool,
-      redis,
-      logger,
-      heartbeatStream: stream,
-      heartbeatRetentionDays: 7,
-      remediation: { heartbeatsObserved: async () => undefined },
-      sidecar: new SidecarClient({ privateKey: privateKeyPem, logger, timeoutMs: 10_000 }),
-      temporal: { client, taskQueue: TASK_QUEUE },
-      concurrency: new FleetSemaphore({
-        redis,
-        keyPrefix: prefix,
-        limits: { n8n_update: 50, workflow_update: 100, credential: 50 },
-      }),
-    }),
+    activities: createActivities(
+      baseActivityDeps(
+        { pool: db.pool, redis, logger, heartbeatStream: stream },
+        {
+          sidecar: new SidecarClient({ privateKey: privateKeyPem, logger, timeoutMs: 10_000 }),
+          temporal: { client, taskQueue: TASK_QUEUE },
+          concurrency: new FleetSemaphore({
+            redis,
+            keyPrefix: prefix,
+            limits: { n8n_update: 50, workflow_update: 100, credential: 50 },
+          }),
+        },
+      ),
+    ),
     maxConcurrentActivityTaskExecutions: 200,
     maxCachedWorkflows: 2_000,
   });

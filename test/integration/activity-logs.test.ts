@@ -9,22 +9,15 @@ import { createActivities } from '../../activities';
 import { heartbeatStreamNames } from '../../src/heartbeats/stream';
 import { createLogger } from '../../src/logger';
 import { logContextActivityInterceptor } from '../../src/worker/log-interceptor';
-import { createTestDatabase, seedDroplet, type TestDatabase } from '../helpers/db';
-import { createTestRedis, type TestRedis } from '../helpers/redis';
+import { baseActivityDeps } from '../helpers/activity-deps';
+import { seedDroplet } from '../helpers/db';
+import { useTestStores } from '../helpers/stores';
 
 describe('activity log lines', () => {
-  let db: TestDatabase;
-  let r: TestRedis;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    r = await createTestRedis();
-  });
-  afterAll(async () => {
-    await r?.cleanup();
-    await db?.drop();
-  });
+  const stores = useTestStores();
 
   it('carry the workflow and activity, plus what the line is about', async () => {
+    const { db, r } = stores;
     const lines: Record<string, unknown>[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -35,14 +28,14 @@ describe('activity log lines', () => {
     });
     const logger = createLogger({ level: 'info', destination });
     await seedDroplet(db.pool, { id: 71, workspaceId: 'ws-logs' });
-    const acts = createActivities({
-      pool: db.pool,
-      redis: r.redis,
-      logger,
-      heartbeatStream: heartbeatStreamNames(r.prefix, 'heartbeats', 'drain'),
-      heartbeatRetentionDays: 7,
-      remediation: { heartbeatsObserved: async () => undefined },
-    });
+    const acts = createActivities(
+      baseActivityDeps({
+        pool: db.pool,
+        redis: r.redis,
+        logger,
+        heartbeatStream: heartbeatStreamNames(r.prefix, 'heartbeats', 'drain'),
+      }),
+    );
     const env = new MockActivityEnvironment({
       workflowExecution: { workflowId: 'rollout-logs-1', runId: 'run-1' },
       workflowType: 'fleetRollout',

@@ -5,38 +5,27 @@ import { AlertNotifier } from '../../src/alerts/channels';
 import { listOpenAlerts } from '../../src/db/alerts';
 import { alertSink } from '../../src/alerts/sink';
 import { appendHeartbeats, heartbeatStreamNames } from '../../src/heartbeats/stream';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { createTestRedis, type TestRedis } from '../helpers/redis';
+import { baseActivityDeps } from '../helpers/activity-deps';
+import { useTestStores } from '../helpers/stores';
 import { testLogger } from '../helpers/temporal';
 
 describe('heartbeat backlog alert', () => {
-  let db: TestDatabase;
-  let r: TestRedis;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    r = await createTestRedis();
-  });
-  afterAll(async () => {
-    await r.cleanup();
-    await db.drop();
-  });
+  const stores = useTestStores();
 
   it('opens one alert above the threshold and resolves it when the buffer drains', async () => {
+    const { db, r } = stores;
     const stream = heartbeatStreamNames(r.prefix, 'heartbeats', 'drain');
     const sent: string[] = [];
     const notifier = new AlertNotifier(
       [{ name: 'memory', send: async (a) => void sent.push(`${a.status}:${a.key}`) }],
       testLogger,
     );
-    const acts = createWatchdogActivities({
-      pool: db.pool,
-      redis: r.redis,
-      logger: testLogger,
-      heartbeatStream: stream,
-      heartbeatRetentionDays: 7,
-      remediation: { heartbeatsObserved: async () => undefined },
-      alerts: alertSink(db.pool, notifier),
-    });
+    const acts = createWatchdogActivities(
+      baseActivityDeps(
+        { pool: db.pool, redis: r.redis, logger: testLogger, heartbeatStream: stream },
+        { alerts: alertSink(db.pool, notifier) },
+      ),
+    );
     const env = new MockActivityEnvironment();
     for (let i = 0; i < 12; i++) await appendHeartbeats(r.redis, stream, [{ w: 'ws', t: Date.now() }]);
     expect(await env.run(acts.checkHeartbeatBacklog, 10)).toMatchObject({ length: 12, alerting: true });
