@@ -1,8 +1,9 @@
 /**
  * The one HTTP exchange every alert channel makes: POST a JSON body with a timeout
  * (AbortSignal.timeout), read the whole answer, and turn "no answer" into a retryable
- * AlertDeliveryError. Channels read the status and body themselves (each service answers in its
- * own shape) and build their errors with `deliveryError`.
+ * AlertDeliveryError. Channels whose service accepts with any 2xx use `postExpecting2xx`; the
+ * others read the status and body themselves (each service answers in its own shape) and build
+ * their errors with `deliveryError`.
  *
  * Secrets (bot token in the URL path, routing key, webhook URL) are scrubbed out of every message
  * this module builds: fetch's own errors can quote the URL they failed on.
@@ -52,6 +53,22 @@ export async function postJson(req: PostJsonRequest): Promise<PostJsonAnswer> {
     throw networkError(req, err);
   }
   return { status: res.status, headers: res.headers, text };
+}
+
+/**
+ * The exchange of a channel whose service accepts with any 2xx: posts, and throws `deliveryError`
+ * (carrying the answer's Retry-After) for every other status. `describe` turns the refusal's body
+ * into the error's detail; by default the body itself, trimmed.
+ */
+export async function postExpecting2xx(
+  req: PostJsonRequest,
+  describe: (text: string) => string = (text) => text.trim(),
+): Promise<void> {
+  const res = await postJson(req);
+  if (res.status >= 200 && res.status < 300) return;
+  throw deliveryError(req.channel, res.status, describe(res.text), req.secrets, {
+    retryAfterMs: retryAfterMs(res.headers),
+  });
 }
 
 /** An error for an answer the channel refuses; retryable by status unless told otherwise. */

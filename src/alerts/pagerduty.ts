@@ -8,7 +8,7 @@
  * The routing key is a private field and is scrubbed from every error.
  */
 import { alertFactsLine, alertHeadline, truncate, type Alert, type AlertChannel } from './alert';
-import { DEFAULT_ALERT_TIMEOUT_MS, deliveryError, postJson, retryAfterMs } from './http';
+import { DEFAULT_ALERT_TIMEOUT_MS, postExpecting2xx } from './http';
 
 export const PAGERDUTY_SOURCE = 'genesis-control-plane';
 
@@ -35,18 +35,17 @@ export class PagerDutyChannel implements AlertChannel {
 
   async send(alert: Alert): Promise<void> {
     const secrets = [this.#routingKey];
-    const res = await postJson({
-      channel: this.name,
-      url: this.#url,
-      body: JSON.stringify(pagerDutyEvent(alert, this.#routingKey)),
-      timeoutMs: this.#timeoutMs,
-      fetch: this.#fetch,
-      secrets,
-    });
-    if (res.status >= 200 && res.status < 300) return;
-    throw deliveryError(this.name, res.status, describeRefusal(res.text), secrets, {
-      retryAfterMs: retryAfterMs(res.headers),
-    });
+    await postExpecting2xx(
+      {
+        channel: this.name,
+        url: this.#url,
+        body: JSON.stringify(pagerDutyEvent(alert, this.#routingKey)),
+        timeoutMs: this.#timeoutMs,
+        fetch: this.#fetch,
+        secrets,
+      },
+      describeRefusal,
+    );
   }
 }
 

@@ -17,7 +17,7 @@ import {
   type Alert,
   type AlertChannel,
 } from './alert';
-import { DEFAULT_ALERT_TIMEOUT_MS, deliveryError, postJson, retryAfterMs } from './http';
+import { DEFAULT_ALERT_TIMEOUT_MS, postExpecting2xx } from './http';
 
 export interface SlackChannelOptions {
   webhookUrl: string;
@@ -40,17 +40,13 @@ export class SlackChannel implements AlertChannel {
   async send(alert: Alert): Promise<void> {
     const path = new URL(this.#url).pathname;
     const secrets = path.length > 1 ? [this.#url, path] : [this.#url];
-    const res = await postJson({
+    await postExpecting2xx({
       channel: this.name,
       url: this.#url,
       body: JSON.stringify(slackPayload(alert)),
       timeoutMs: this.#timeoutMs,
       fetch: this.#fetch,
       secrets,
-    });
-    if (res.status >= 200 && res.status < 300) return;
-    throw deliveryError(this.name, res.status, res.text.trim(), secrets, {
-      retryAfterMs: retryAfterMs(res.headers),
     });
   }
 }

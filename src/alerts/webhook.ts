@@ -8,7 +8,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Alert, AlertChannel } from './alert';
-import { DEFAULT_ALERT_TIMEOUT_MS, deliveryError, postJson, retryAfterMs } from './http';
+import { DEFAULT_ALERT_TIMEOUT_MS, postExpecting2xx } from './http';
 
 export const SIGNATURE_HEADER = 'X-Genesis-Signature';
 export const TIMESTAMP_HEADER = 'X-Genesis-Timestamp';
@@ -45,7 +45,7 @@ export class WebhookChannel implements AlertChannel {
     const timestamp = String(Math.floor(nowMs / 1000));
     const body = JSON.stringify(webhookBody(alert, nowMs));
     const secrets = [this.#secret, this.#url];
-    const res = await postJson({
+    await postExpecting2xx({
       channel: this.name,
       url: this.#url,
       body,
@@ -57,10 +57,6 @@ export class WebhookChannel implements AlertChannel {
       timeoutMs: this.#timeoutMs,
       fetch: this.#fetch,
       secrets,
-    });
-    if (res.status >= 200 && res.status < 300) return;
-    throw deliveryError(this.name, res.status, res.text.trim(), secrets, {
-      retryAfterMs: retryAfterMs(res.headers),
     });
   }
 }
