@@ -63,18 +63,15 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
     return { ...shared, oldestEntryMs: id ? Number(id.split('-')[0]) : null };
   }
 
+  /** A metric's collect(): this scrape's snapshot, the metric reset, then filled from the snapshot. */
+  const fromSnapshot = <M extends Gauge | Counter>(fill: (m: M, s: Snapshot) => void) =>
+    async function collect(this: M) {
+      const s = await snapshot();
+      this.reset();
+      fill(this, s);
+    };
   const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge, s: Snapshot) => void) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers,
-      async collect() {
-        const s = await snapshot();
-        this.reset();
-        fill(this, s);
-      },
-    });
+    new Gauge({ name, help, labelNames, registers, collect: fromSnapshot(fill) });
   /** A counter mirrored from the workers' shared counters (monotonic across the fleet). */
   const sharedCounter = (name: string, help: string, labelNames: string[]) =>
     new Counter({
@@ -82,11 +79,9 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
       help,
       labelNames,
       registers,
-      async collect() {
-        const s = await snapshot();
-        this.reset();
-        for (const c of s.redis?.counters ?? []) if (c.name === name) this.inc(c.labels, c.value);
-      },
+      collect: fromSnapshot<Counter>((m, s) => {
+        for (const c of s.redis?.counters ?? []) if (c.name === name) m.inc(c.labels, c.value);
+      }),
     });
   const sharedGauge = (name: string, help: string, labelNames: string[]) =>
     gauge(name, help, labelNames, (g, s) => {
