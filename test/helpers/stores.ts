@@ -1,36 +1,61 @@
 /**
- * A test file's own Postgres database (./db.ts) and Redis prefix (./redis.ts): made before its
- * tests, removed after them. Read `db` and `r` inside a test (they exist from beforeAll on).
+ * A test file's (or describe block's) own Postgres database (./db.ts) and Redis prefix
+ * (./redis.ts): made in beforeAll, removed in afterAll. The handles returned can be held from the
+ * start and read inside tests; reading one before its beforeAll ran throws.
  */
 import { createTestDatabase, type TestDatabase } from './db';
 import { createTestRedis, type TestRedis } from './redis';
 
-export interface TestStores {
-  readonly db: TestDatabase;
-  readonly r: TestRedis;
+function notYet(what: string): never {
+  throw new Error(`the test ${what} is made in beforeAll: read it inside a test or a later hook`);
 }
 
-export function useTestStores(options: { poolMax?: number } = {}): TestStores {
-  let db: TestDatabase | undefined;
-  let r: TestRedis | undefined;
+/** A database of its own (migrated unless told not to), dropped after the block's tests. */
+export function useTestDatabase(options: { migrate?: boolean; poolMax?: number } = {}): TestDatabase {
+  let made: TestDatabase | undefined;
   beforeAll(async () => {
-    db = await createTestDatabase(options);
-    r = await createTestRedis();
+    made = await createTestDatabase(options);
   });
   afterAll(async () => {
-    await r?.cleanup();
-    await db?.drop();
+    await made?.drop();
   });
-  const made = <T>(value: T | undefined, what: string): T => {
-    if (value === undefined) throw new Error(`the test ${what} is made in beforeAll: read it inside a test`);
-    return value;
-  };
+  const db = () => made ?? notYet('database');
   return {
-    get db() {
-      return made(db, 'database');
+    get name() {
+      return db().name;
     },
-    get r() {
-      return made(r, 'Redis');
+    get url() {
+      return db().url;
     },
+    get pool() {
+      return db().pool;
+    },
+    drop: () => db().drop(),
   };
+}
+
+/** A Redis key prefix of its own, its keys removed (and the connection closed) after the block's tests. */
+export function useTestRedis(): TestRedis {
+  let made: TestRedis | undefined;
+  beforeAll(async () => {
+    made = await createTestRedis();
+  });
+  afterAll(async () => {
+    await made?.cleanup();
+  });
+  const r = () => made ?? notYet('Redis');
+  return {
+    get redis() {
+      return r().redis;
+    },
+    get prefix() {
+      return r().prefix;
+    },
+    cleanup: () => r().cleanup(),
+  };
+}
+
+/** Both: a database and a Redis prefix of the block's own. */
+export function useTestStores(options: { poolMax?: number } = {}): { db: TestDatabase; r: TestRedis } {
+  return { db: useTestDatabase(options), r: useTestRedis() };
 }

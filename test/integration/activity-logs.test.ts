@@ -14,10 +14,9 @@ import { seedDroplet } from '../helpers/db';
 import { useTestStores } from '../helpers/stores';
 
 describe('activity log lines', () => {
-  const stores = useTestStores();
+  const { db, r } = useTestStores();
 
   it('carry the workflow and activity, plus what the line is about', async () => {
-    const { db, r } = stores;
     const lines: Record<string, unknown>[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {

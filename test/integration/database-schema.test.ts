@@ -20,6 +20,7 @@ import {
   TEST_SCHEMA,
   type TestDatabase,
 } from '../helpers/db';
+import { useTestDatabase } from '../helpers/stores';
 import { TransactionPooler } from '../helpers/transaction-pooler';
 
 const API_ROLES = ['anon', 'authenticated'];
@@ -96,11 +97,7 @@ async function advisoryLocksHeld(pool: Pool): Promise<number> {
 beforeAll(() => ensureSupabaseApiRoles());
 
 describe('a fresh database', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase({ migrate: false });
-  });
-  afterAll(() => db.drop());
+  const db = useTestDatabase({ migrate: false });
 
   it('gets every table, partition, index, sequence and type in the schema and none in public', async () => {
     const result = await migrate(db.pool, TEST_SCHEMA);
@@ -232,11 +229,7 @@ describe('an install from before the schema (tables in public)', () => {
 });
 
 describe("Supabase's API roles", () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(() => db.drop());
+  const db = useTestDatabase();
 
   it('hold nothing on the schema after migrate, even where grants like Supabase docs were run', async () => {
     await grantLikeSupabase(db.pool, TEST_SCHEMA);

@@ -10,10 +10,9 @@ import { useTestStores } from '../helpers/stores';
 import { testLogger } from '../helpers/temporal';
 
 describe('heartbeat backlog alert', () => {
-  const stores = useTestStores();
+  const { db, r } = useTestStores();
 
   it('opens one alert above the threshold and resolves it when the buffer drains', async () => {
-    const { db, r } = stores;
     const stream = heartbeatStreamNames(r.prefix, 'heartbeats', 'drain');
     const sent: string[] = [];
     const notifier = new AlertNotifier(

@@ -3,14 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getDroplet, transitionDroplet } from '../../src/db/droplets';
 import { migrate, migrationsDir } from '../../src/db/migrate';
-import { createTestDatabase, seedDroplet, TEST_SCHEMA, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, seedDroplet, TEST_SCHEMA } from '../helpers/db';
+import { useTestDatabase } from '../helpers/stores';
 
 describe('migrations', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase({ migrate: false });
-  });
-  afterAll(() => db.drop());
+  const db = useTestDatabase({ migrate: false });
 
   it('creates every table in the schema on a fresh database, and a re-run applies nothing', async () => {
     const first = await migrate(db.pool, TEST_SCHEMA);
@@ -70,12 +67,8 @@ describe('migrations', () => {
 });
 
 describe('transitionDroplet', () => {
-  let db: TestDatabase;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    await seedDroplet(db.pool, { id: 1, state: 'ACTIVE_HEALTHY' });
-  });
-  afterAll(() => db.drop());
+  const db = useTestDatabase();
+  beforeAll(() => seedDroplet(db.pool, { id: 1, state: 'ACTIVE_HEALTHY' }));
 
   it('changes state and logs cause and workflow id in the same transaction', async () => {
     const r = await transitionDroplet(db.pool, {
