@@ -19,30 +19,16 @@ export const DROPLET_STATES = [
 export type DropletState = (typeof DROPLET_STATES)[number];
 
 const ACTIVE: DropletState[] = ['ACTIVE_HEALTHY', 'ACTIVE_DEGRADED'];
+/** An active droplet may move to the other active state and anywhere but PROVISIONING or HIBERNATED. */
+const FROM_ACTIVE: DropletState[] = DROPLET_STATES.filter(
+  (s) => s !== 'PROVISIONING' && s !== 'HIBERNATED' && !ACTIVE.includes(s),
+);
 
 /** from -> the states it may move to. A move to the same state is always a no-op, never an error. */
 const ALLOWED: Record<DropletState, readonly DropletState[]> = {
   PROVISIONING: [...ACTIVE, 'FAILED', 'TERMINATED'],
-  ACTIVE_HEALTHY: [
-    'ACTIVE_DEGRADED',
-    'HIBERNATING',
-    'WAKING',
-    'REBOOTING',
-    'UPDATING',
-    'ZOMBIE',
-    'FAILED',
-    'TERMINATED',
-  ],
-  ACTIVE_DEGRADED: [
-    'ACTIVE_HEALTHY',
-    'HIBERNATING',
-    'WAKING',
-    'REBOOTING',
-    'UPDATING',
-    'ZOMBIE',
-    'FAILED',
-    'TERMINATED',
-  ],
+  ACTIVE_HEALTHY: ['ACTIVE_DEGRADED', ...FROM_ACTIVE],
+  ACTIVE_DEGRADED: ['ACTIVE_HEALTHY', ...FROM_ACTIVE],
   HIBERNATING: ['HIBERNATED', ...ACTIVE, 'FAILED'],
   HIBERNATED: ['WAKING', 'TERMINATED'],
   WAKING: [...ACTIVE, 'REBOOTING', 'HIBERNATED', 'ZOMBIE', 'FAILED'],
