@@ -6,20 +6,29 @@
 import { createTestDatabase, type TestDatabase } from './db';
 import { createTestRedis, type TestRedis } from './redis';
 
-function notYet(what: string): never {
-  throw new Error(`the test ${what} is made in beforeAll: read it inside a test or a later hook`);
+/** Runs `make` in beforeAll and `remove` in afterAll; the function returned reads what was made. */
+function madeBeforeAll<T>(what: string, make: () => Promise<T>, remove: (made: T) => Promise<void>): () => T {
+  let made: T | undefined;
+  beforeAll(async () => {
+    made = await make();
+  });
+  afterAll(async () => {
+    if (made !== undefined) await remove(made);
+  });
+  return () => {
+    if (made === undefined)
+      throw new Error(`the test ${what} is made in beforeAll: read it inside a test or a later hook`);
+    return made;
+  };
 }
 
 /** A database of its own (migrated unless told not to), dropped after the block's tests. */
 export function useTestDatabase(options: { migrate?: boolean; poolMax?: number } = {}): TestDatabase {
-  let made: TestDatabase | undefined;
-  beforeAll(async () => {
-    made = await createTestDatabase(options);
-  });
-  afterAll(async () => {
-    await made?.drop();
-  });
-  const db = () => made ?? notYet('database');
+  const db = madeBeforeAll(
+    'database',
+    () => createTestDatabase(options),
+    (d) => d.drop(),
+  );
   return {
     get name() {
       return db().name;
@@ -36,14 +45,7 @@ export function useTestDatabase(options: { migrate?: boolean; poolMax?: number }
 
 /** A Redis key prefix of its own, its keys removed (and the connection closed) after the block's tests. */
 export function useTestRedis(): TestRedis {
-  let made: TestRedis | undefined;
-  beforeAll(async () => {
-    made = await createTestRedis();
-  });
-  afterAll(async () => {
-    await made?.cleanup();
-  });
-  const r = () => made ?? notYet('Redis');
+  const r = madeBeforeAll('Redis', createTestRedis, (made) => made.cleanup());
   return {
     get redis() {
       return r().redis;
