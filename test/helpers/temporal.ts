@@ -54,6 +54,15 @@ export async function connectTestTemporal(config?: Config): Promise<TestTemporal
   };
 }
 
+/** Terminates each workflow a test started and left running; one already closed is passed over. */
+export async function terminateStarted(client: Client, workflowIds: Iterable<string>): Promise<void> {
+  for (const id of workflowIds)
+    await client.workflow
+      .getHandle(id)
+      .terminate('test over')
+      .catch(() => undefined);
+}
+
 export async function startTestWorker(
   t: TestTemporal,
   opts: { taskQueue: string; deps: ActivityDeps; config?: Config },

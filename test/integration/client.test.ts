@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createGenesisClient, GenesisInputError, type GenesisClient } from '../../src/client';
-import { uniqueTaskQueue } from '../helpers/temporal';
+import { terminateStarted, uniqueTaskQueue } from '../helpers/temporal';
 
 describe('genesis-control-plane/client', () => {
   let genesis: GenesisClient;
@@ -20,11 +20,7 @@ describe('genesis-control-plane/client', () => {
     });
   });
   afterAll(async () => {
-    for (const id of started)
-      await genesis.temporal.workflow
-        .getHandle(id)
-        .terminate('test over')
-        .catch(() => undefined);
+    await terminateStarted(genesis.temporal, started);
     await genesis.temporal.connection.close();
   });
 

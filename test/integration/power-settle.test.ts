@@ -33,6 +33,7 @@ import {
   connectTestTemporal,
   eventually,
   startTestWorker,
+  terminateStarted,
   testLogger,
   uniqueTaskQueue,
   type TestTemporal,
@@ -252,13 +253,7 @@ describe('the watchdog re-drives droplets stuck in a transitional state', () => 
   // no worker polls this queue: the test looks at what was started
   const taskQueue = uniqueTaskQueue('redrive');
   const started: string[] = [];
-  afterAll(async () => {
-    for (const id of started)
-      await t.client.workflow
-        .getHandle(id)
-        .terminate('test over')
-        .catch(() => undefined);
-  });
+  afterAll(() => terminateStarted(t.client, started));
 
   it('starts the operation that finishes each one (past the deadline, nothing running), leaves the rest', async () => {
     const seed = async (id: number, state: string, agoS: number) => {
