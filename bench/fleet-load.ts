@@ -18,7 +18,8 @@
  * the agents stop and the buffer is empty, every 2xx an agent received is a history row of its
  * workspace); the machine and its load average.
  * Needs `npm run build` (the script runs it) and the Temporal CLI (TEMPORAL_BIN or on PATH).
- * Extra node flags for the control plane: BENCH_CP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+ * Extra node flags for the control plane: BENCH_CP_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p");
+ * BENCH_HEAPSNAPSHOT=1 sends SIGUSR2 at the end of the window (with --heapsnapshot-signal=SIGUSR2).
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -149,7 +150,7 @@ interface LoopDelay {
   maxMs: number;
 }
 
-/** Scrapes the process's event-loop delay every 5 s (prom-client resets its histogram per scrape). */
+/** Scrapes the process's event-loop delay every 15 s, as a Prometheus would (prom-client resets its histogram per scrape). */
 class LoopScraper {
   private p99: number[] = [];
   private max = 0;
@@ -157,7 +158,7 @@ class LoopScraper {
   constructor(private readonly url: string) {}
   start() {
     void this.scrape();
-    this.timer = setInterval(() => void this.scrape(), 5_000);
+    this.timer = setInterval(() => void this.scrape(), 15_000);
   }
   async scrape() {
     try {
@@ -277,6 +278,8 @@ async function runTarget(target: string, temporal?: { address: string }): Promis
     for (const l of loops) l?.start();
     await sleep(SECONDS * 1000);
     const procs = samplers.map((s) => s.stop());
+    // profiling: BENCH_CP_NODE_ARGS="--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=/tmp/x" and this
+    if (process.env.BENCH_HEAPSNAPSHOT) for (const c of children) c.child.kill('SIGUSR2');
     const agentProc = agentSampler.stop();
     const loopDelays = loops.map((l) => l?.stop());
     const s1 = await ask<AgentStats>(agents, { type: 'stats' }, 'stats');
@@ -385,7 +388,7 @@ function describe(r: TargetResult): string {
     lines.push(
       `  ${p.name.padEnd(6)} pid ${p.pid}: CPU ${p.proc.cores.toFixed(3)} core (utime+stime per wall s), ` +
         `RSS mean ${mib(p.proc.rssMeanBytes)}, max ${mib(p.proc.rssMaxBytes)}, end ${mib(p.proc.rssEndBytes)}; ` +
-        `event-loop delay ${p.loop ? `p99 ${p.loop.p99MeanMs.toFixed(1)} ms (mean of 5 s windows), max ${p.loop.maxMs.toFixed(1)} ms` : 'n/a (the worker role serves no /metrics)'}`,
+        `event-loop delay ${p.loop ? `p99 ${p.loop.p99MeanMs.toFixed(1)} ms (mean of 15 s scrapes), max ${p.loop.maxMs.toFixed(1)} ms` : 'n/a (the worker role serves no /metrics)'}`,
     );
   }
   lines.push(
