@@ -22,7 +22,7 @@
  * BENCH_HEAPSNAPSHOT=1 sends SIGUSR2 at the end of the window (with --heapsnapshot-signal=SIGUSR2).
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -44,6 +44,11 @@ const SECRET = randomBytes(24).toString('base64url');
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli.js');
 const BUNDLE = join(ROOT, 'dist/workflow-bundle.js');
+/** The image's NODE_OPTIONS (deploy/Dockerfile), so the bench runs what production runs; BENCH_NODE_OPTIONS overrides. */
+const NODE_OPTIONS =
+  process.env.BENCH_NODE_OPTIONS ??
+  /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8'))?.[1] ??
+  '';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
@@ -203,6 +208,7 @@ async function runTarget(target: string, temporal?: { address: string }): Promis
     const port = await freePort();
     const cpEnv = (role: string): NodeJS.ProcessEnv => ({
       PATH: process.env.PATH,
+      NODE_OPTIONS,
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
       DATABASE_URL: db.url,
@@ -409,6 +415,7 @@ async function main(): Promise<void> {
     `  ${AGENTS} v1 agents, keep-alive every ${KEEPALIVE_S} s (one new connection each, as the deployed agent), ` +
       `warm-up ${WARMUP_S} s, measured ${SECONDS} s; targets ${TARGETS.join(', ')}`,
   );
+  console.log(`  server processes: NODE_OPTIONS="${NODE_OPTIONS}" ${CP_NODE_ARGS.join(' ')}`);
   console.log('  fleet probe (issue 17): does not exist yet, so its cost is not measured');
   const temporal = TARGETS.some((t) => t !== 'seed') ? await startTemporal() : undefined;
   const results: TargetResult[] = [];

@@ -187,6 +187,7 @@ const schema = z.object({
     .default('genesis-control-plane'),
   WORKER_SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(200),
+  WORKER_MAX_CACHED_WORKFLOWS: int(0, 100_000).default(200),
 
   DIGITALOCEAN_API_TOKEN: z.string().min(1).optional(),
   DIGITALOCEAN_API_URL: urlWithProtocols(['https:', 'http:']).default('https://api.digitalocean.com'),
@@ -282,6 +283,8 @@ export interface Config {
     buildId: string;
     shutdownGraceMs: number;
     maxConcurrentActivities: number;
+    /** sticky workflow cache entries (0: no cache); the SDK's default grows with the heap limit */
+    maxCachedWorkflows: number;
     /** Worker Versioning: this worker is version <deploymentName>.<buildId> of a worker deployment */
     versioning: boolean;
     deploymentName: string;
@@ -482,6 +485,7 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
       buildId: e.WORKER_BUILD_ID,
       shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS,
       versioning: e.WORKER_VERSIONING,
       deploymentName: e.WORKER_DEPLOYMENT_NAME,
     },

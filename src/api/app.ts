@@ -24,8 +24,6 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // First: the agents' handshake (the hot path, a plain handler inside) passes no other layer.
-  if (deps.sidecar) app.use(sidecarRoutes(deps.sidecar));
 
   app.get('/health', async (_req, res) => {
     const report = await deps.health.report();
@@ -47,6 +45,7 @@ export function createApp(deps: AppDeps): Express {
     });
   }
 
+  if (deps.sidecar) app.use(sidecarRoutes(deps.sidecar));
   app.use(heartbeatRoutes(deps.heartbeats));
   if (deps.codec) app.use(codecRoutes(deps.codec));
   app.use(notFound);
