@@ -47,7 +47,7 @@ const BUNDLE = join(ROOT, 'dist/workflow-bundle.js');
 /** The image's NODE_OPTIONS (deploy/Dockerfile), so the bench runs what production runs; BENCH_NODE_OPTIONS overrides. */
 const NODE_OPTIONS =
   process.env.BENCH_NODE_OPTIONS ??
-  /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8'))?.[1] ??
+  /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8'))?.[1] ??
   '';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -182,6 +182,25 @@ class LoopScraper {
   }
 }
 
+/** The preloaded monitor's lines (bench/fleet-load-loop.ts) that cover [from, to]. */
+function fileLoopDelay(file: string, from: number, to: number): LoopDelay | undefined {
+  let lines: { at: number; p99Ms: number; maxMs: number }[];
+  try {
+    lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { at: number; p99Ms: number; maxMs: number })
+      .filter((l) => l.at - 15_000 >= from && l.at <= to);
+  } catch {
+    return undefined;
+  }
+  if (lines.length === 0) return undefined;
+  return {
+    p99MeanMs: lines.reduce((a, l) => a + l.p99Ms, 0) / lines.length,
+    maxMs: Math.max(...lines.map((l) => l.maxMs)),
+  };
+}
+
 interface TargetResult {
   target: string;
   heartbeatsPerS: number;
@@ -203,6 +222,7 @@ async function runTarget(target: string, temporal?: { address: string }): Promis
   const redis = new Redis(REDIS_URL);
   const streamKey = `${prefix}heartbeats`;
   const children: { name: string; child: ChildProcess; metricsUrl?: string }[] = [];
+  const workerLoopFile = join(tmpdir(), `bench-fleet-load-loop-${process.pid}-${target}.jsonl`);
   let agents: ChildProcess | undefined;
   try {
     const port = await freePort();
@@ -235,7 +255,13 @@ async function runTarget(target: string, temporal?: { address: string }): Promis
       const child = run([...CP_NODE_ARGS, CLI, 'all'], cpEnv('all'));
       children.push({ name: 'all', child, metricsUrl: `http://127.0.0.1:${port}/metrics` });
     } else if (target === 'split') {
-      const worker = run([...CP_NODE_ARGS, CLI, 'worker'], cpEnv('worker'));
+      const worker = run(
+        [...CP_NODE_ARGS, '--require', join(__dirname, 'fleet-load-loop.js'), CLI, 'worker'],
+        {
+          ...cpEnv('worker'),
+          BENCH_LOOP_FILE: workerLoopFile,
+        },
+      );
       children.push({ name: 'worker', child: worker });
       const api = run([...CP_NODE_ARGS, CLI, 'api'], cpEnv('api'));
       children.push({ name: 'api', child: api, metricsUrl: `http://127.0.0.1:${port}/metrics` });
@@ -288,6 +314,7 @@ async function runTarget(target: string, temporal?: { address: string }): Promis
     if (process.env.BENCH_HEAPSNAPSHOT) for (const c of children) c.child.kill('SIGUSR2');
     const agentProc = agentSampler.stop();
     const loopDelays = loops.map((l) => l?.stop());
+    if (target === 'split') loopDelays[0] = fileLoopDelay(workerLoopFile, wall0, Date.now());
     const s1 = await ask<AgentStats>(agents, { type: 'stats' }, 'stats');
     const wall1 = Date.now();
     const seconds = (performance.now() - t0) / 1000;
@@ -373,6 +400,7 @@ async function runTarget(target: string, temporal?: { address: string }): Promis
   } finally {
     if (agents) await stopChild(agents, 5_000);
     for (const c of [...children].reverse()) await stopChild(c.child);
+    rmSync(workerLoopFile, { force: true });
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
@@ -394,7 +422,7 @@ function describe(r: TargetResult): string {
     lines.push(
       `  ${p.name.padEnd(6)} pid ${p.pid}: CPU ${p.proc.cores.toFixed(3)} core (utime+stime per wall s), ` +
         `RSS mean ${mib(p.proc.rssMeanBytes)}, max ${mib(p.proc.rssMaxBytes)}, end ${mib(p.proc.rssEndBytes)}; ` +
-        `event-loop delay ${p.loop ? `p99 ${p.loop.p99MeanMs.toFixed(1)} ms (mean of 15 s scrapes), max ${p.loop.maxMs.toFixed(1)} ms` : 'n/a (the worker role serves no /metrics)'}`,
+        `event-loop delay ${p.loop ? `p99 ${p.loop.p99MeanMs.toFixed(1)} ms (mean of 15 s scrapes), max ${p.loop.maxMs.toFixed(1)} ms` : 'n/a'}`,
     );
   }
   lines.push(
