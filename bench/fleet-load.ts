@@ -44,11 +44,15 @@ const SECRET = randomBytes(24).toString('base64url');
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli.js');
 const BUNDLE = join(ROOT, 'dist/workflow-bundle.js');
-/** The image's NODE_OPTIONS (deploy/Dockerfile), so the bench runs what production runs; BENCH_NODE_OPTIONS overrides. */
-const NODE_OPTIONS =
-  process.env.BENCH_NODE_OPTIONS ??
-  /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8'))?.[1] ??
-  '';
+/** The image's memory settings (deploy/Dockerfile), so the bench runs what production runs. */
+const DOCKERFILE = readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8');
+const imageEnv = (name: string) => {
+  const m = new RegExp(`\\b${name}=(?:"([^"]*)"|(\\S+))`).exec(DOCKERFILE);
+  return m ? (m[1] ?? m[2]) : undefined;
+};
+/** BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX override the image's (empty: unset) */
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? imageEnv('NODE_OPTIONS') ?? '';
+const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? imageEnv('MALLOC_ARENA_MAX') ?? '';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
@@ -229,6 +233,7 @@ async function runTarget(target: string, temporal?: { address: string }): Promis
     const cpEnv = (role: string): NodeJS.ProcessEnv => ({
       PATH: process.env.PATH,
       NODE_OPTIONS,
+      ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
       DATABASE_URL: db.url,
@@ -443,7 +448,9 @@ async function main(): Promise<void> {
     `  ${AGENTS} v1 agents, keep-alive every ${KEEPALIVE_S} s (one new connection each, as the deployed agent), ` +
       `warm-up ${WARMUP_S} s, measured ${SECONDS} s; targets ${TARGETS.join(', ')}`,
   );
-  console.log(`  server processes: NODE_OPTIONS="${NODE_OPTIONS}" ${CP_NODE_ARGS.join(' ')}`);
+  console.log(
+    `  server processes: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(unset)'} ${CP_NODE_ARGS.join(' ')}`,
+  );
   console.log('  fleet probe (issue 17): does not exist yet, so its cost is not measured');
   const temporal = TARGETS.some((t) => t !== 'seed') ? await startTemporal() : undefined;
   const results: TargetResult[] = [];

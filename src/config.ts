@@ -187,7 +187,7 @@ const schema = z.object({
     .default('genesis-control-plane'),
   WORKER_SHUTDOWN_GRACE_MS: int(0, 600_000).default(30_000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: int(1, 10_000).default(200),
-  WORKER_MAX_CACHED_WORKFLOWS: int(0, 100_000).default(200),
+  WORKER_MAX_CACHED_WORKFLOWS: int(0, 100_000).default(100),
 
   DIGITALOCEAN_API_TOKEN: z.string().min(1).optional(),
   DIGITALOCEAN_API_URL: urlWithProtocols(['https:', 'http:']).default('https://api.digitalocean.com'),

@@ -14,8 +14,8 @@ const base = {
 };
 
 describe('WORKER_MAX_CACHED_WORKFLOWS', () => {
-  it('bounds the sticky workflow cache at 200 unless set; 0 turns the cache off', () => {
-    expect(loadConfig('all', base).worker.maxCachedWorkflows).toBe(200);
+  it('bounds the sticky workflow cache at 100 unless set; 0 turns the cache off', () => {
+    expect(loadConfig('all', base).worker.maxCachedWorkflows).toBe(100);
     expect(
       loadConfig('worker', { ...base, WORKER_MAX_CACHED_WORKFLOWS: '0' }).worker.maxCachedWorkflows,
     ).toBe(0);
