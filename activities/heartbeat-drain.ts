@@ -25,6 +25,15 @@ import type { ActivityDeps } from './deps';
 /** Upper bound on the heartbeats one UNNEST statement carries (11 arrays of this length). */
 const MAX_HEARTBEATS_PER_STATEMENT = 5_000;
 
+/**
+ * A read of fresh entries that came back short of a full batch is followed by the next one no
+ * sooner than this after it: at the fleet's steady few hundred heartbeats/s a blocking read returns
+ * with one or two entries, and each batch costs a statement, an XACK+XDEL and the shared counters
+ * whatever its size, so batching for 100 ms cuts those round trips about 25-fold (bench:fleet-load)
+ * and adds at most 100 ms to a heartbeat's way into Postgres. Full batches are read at once.
+ */
+export const FRESH_READ_LINGER_MS = 100;
+
 export function createHeartbeatDrainActivities(deps: ActivityDeps) {
   const now = deps.clock ?? Date.now;
 
@@ -77,6 +86,22 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
       m.inc(SHARED.drainHeartbeats, { outcome }, after[key] - before[key]);
   }
 
+  /** Waits `ms` (nothing when <= 0), ending early on cancellation or shutdown. */
+  function linger(ms: number, cancelled: AbortSignal): Promise<void> {
+    if (ms <= 0 || cancelled.aborted || deps.shutdown?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        cancelled.removeEventListener('abort', done);
+        deps.shutdown?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      cancelled.addEventListener('abort', done);
+      deps.shutdown?.addEventListener('abort', done);
+    });
+  }
+
   return {
     async drainHeartbeats(input: DrainInput): Promise<DrainStats> {
       const ctx = Context.current();
@@ -92,6 +117,8 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
         const deadline = now() + input.runForMs;
         let ownPendingDone = false;
         let lastClaim = 0;
+        let lastFreshAt = 0;
+        let lastFreshShort = false;
         // Fresh batches are pipelined: batch N+1 is read from Redis while batch N is written to
         // Postgres. Writes stay in order (N+1 starts after N committed and was acknowledged).
         let writing: Promise<void> = Promise.resolve();
@@ -135,11 +162,15 @@ export function createHeartbeatDrainActivities(deps: ActivityDeps) {
               continue;
             }
           }
+          if (lastFreshShort)
+            await linger(lastFreshAt + FRESH_READ_LINGER_MS - now(), ctx.cancellationSignal);
+          lastFreshAt = now();
           const fresh = await readGroup(reader, deps.heartbeatStream, input.consumer, {
             count: input.batchSize,
             blockMs: Math.max(1, Math.min(input.blockMs, deadline - now())),
             fromId: '>',
           });
+          lastFreshShort = fresh.length < input.batchSize;
           await settle();
           writing = processEntries(fresh, stats).catch((err: unknown) => {
             writeError = err;

@@ -93,7 +93,6 @@ async function main(): Promise<void> {
     handshakeSecret: randomBytes(24).toString('base64url'),
     heartbeatIntervalMs: intervals[0]! * 1000,
     bootDelayMs: 1_000,
-    heartbeatMaxSockets: 64,
   });
   for (let i = 1; i <= agents; i++) {
     fleet.addAgent({

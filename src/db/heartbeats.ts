@@ -100,6 +100,12 @@ SELECT
    FROM updated WHERE state = ANY($12::droplet_state[])) AS in_remediation
 `;
 
+/**
+ * A named (prepared) statement: each pool connection parses and plans the statement once instead
+ * of receiving its ~4 KB text and planning it again for every batch.
+ */
+const APPLY_STATEMENT = 'genesis_apply_heartbeats_v1';
+
 export async function applyHeartbeats(pool: Pool, hbs: StreamHeartbeat[]): Promise<ApplyResult> {
   if (hbs.length === 0) {
     return {
@@ -137,7 +143,7 @@ export async function applyHeartbeats(pool: Pool, hbs: StreamHeartbeat[]): Promi
     applied: number;
     out_of_order: number;
     in_remediation: ObservedHeartbeat[];
-  }>(APPLY_SQL, [...cols, REMEDIATION_STATES, ...handshakeCols]);
+  }>({ name: APPLY_STATEMENT, text: APPLY_SQL, values: [...cols, REMEDIATION_STATES, ...handshakeCols] });
   const r = rows[0]!;
   return {
     received: n,

@@ -70,6 +70,10 @@ export async function createWorker(opts: CreateWorkerOptions): Promise<Worker> {
     // worker gives up on them a little later (they are retried elsewhere after their timeouts).
     shutdownForceTime: config.worker.shutdownGraceMs + SHUTDOWN_FORCE_AFTER_GRACE_MS,
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+    // A fixed bound: the SDK's default is sized from the heap limit (about 2,300 workflows on a
+    // 24 GiB machine), memory a small control plane does not have; a workflow evicted from the
+    // cache is replayed from its history on its next task, so the bound costs CPU, never results.
+    maxCachedWorkflows: config.worker.maxCachedWorkflows,
     ...(config.worker.versioning
       ? {
           // Worker Versioning: new workflows go to the deployment's current version; a workflow

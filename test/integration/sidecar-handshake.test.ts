@@ -214,6 +214,13 @@ describe('POST /api/sidecar/handshake, as the deployed agent needs it', () => {
     ],
     ['malformed JSON', auth, '{"workspace_id": ', 400, { error: 'request body must be a JSON object' }],
     [
+      'a body over the limit',
+      auth,
+      firstBoot({ pad: 'x'.repeat(9_000) }),
+      400,
+      { workspace_id: '', error: 'request body must be a JSON object' },
+    ],
+    [
       'an unknown workspace',
       auth,
       firstBoot({ workspace_id: 'ws-nobody' }),
@@ -233,6 +240,25 @@ describe('POST /api/sidecar/handshake, as the deployed agent needs it', () => {
       expect((await streamBacklog(r.redis, stream())).length).toBe(before);
     },
   );
+
+  it('answers the path as express matched it (any case, a trailing slash), with a JSON content type', async () => {
+    for (const path of ['/api/sidecar/handshake/', '/API/Sidecar/Handshake', '/api/sidecar/handshake?x=1']) {
+      const res = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(firstBoot()),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(await res.json()).toMatchObject({ success: true, workspace_id: 'ws-1' });
+    }
+    const other = await fetch(`${base}/api/sidecar/handshakes`, {
+      method: 'POST',
+      headers: auth,
+      body: '{}',
+    });
+    expect(other.status).toBe(404);
+  });
 
   it('serves cloud-init-complete and relays both routes to the dashboard as received', async () => {
     dash.received.length = 0;

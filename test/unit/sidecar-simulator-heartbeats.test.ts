@@ -19,6 +19,8 @@ interface Got {
   path: string;
   headers: IncomingHttpHeaders;
   body: Record<string, unknown>;
+  /** the client's port: one per TCP connection */
+  port: number;
 }
 
 let server: Server;
@@ -32,7 +34,12 @@ beforeAll(async () => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
-      const g = { path: req.url!, headers: req.headers, body: JSON.parse(raw) as Record<string, unknown> };
+      const g = {
+        path: req.url!,
+        headers: req.headers,
+        body: JSON.parse(raw) as Record<string, unknown>,
+        port: req.socket.remotePort!,
+      };
       got.push(g);
       const a = answer(g);
       res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
@@ -94,6 +101,21 @@ describe('v1 handshakes (the default)', () => {
     });
     expect(from('ka-smtp')[0]!.body.capabilities).toEqual(['deploy', 'smtp']);
     expect(JSON.stringify(from('ka'))).not.toMatch(/1\.75\.0|9\.9\.9/);
+  });
+
+  it('each agent has its own connections, as each droplet does; only its own sends reuse them', async () => {
+    // The deployed agent is axios on Node's global agent: keep-alive, idle sockets closed after
+    // 5 s, never shared with another machine. At 100 ms an agent reuses its socket; at v1's 60 s it
+    // cannot (a new connection per keep-alive).
+    const f = await fleetWith();
+    f.addAgent({ dropletId: 11, workspaceId: 'conn-a', poweredOn: true });
+    f.addAgent({ dropletId: 12, workspaceId: 'conn-b', poweredOn: true });
+    await waitFor(() => from('conn-a').length >= 4 && from('conn-b').length >= 4, 'keep-alives');
+    const a = new Set(from('conn-a').map((g) => g.port));
+    const b = new Set(from('conn-b').map((g) => g.port));
+    expect([...a].filter((p) => b.has(p))).toEqual([]);
+    expect(a.size).toBeLessThan(from('conn-a').length);
+    expect(from('conn-a')[0]!.headers.connection).toBe('keep-alive');
   });
 
   it('a crashed or hung agent sends nothing; a powered-off one nothing until it boots', async () => {

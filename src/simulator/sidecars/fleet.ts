@@ -78,7 +78,7 @@ export interface SidecarFleetOptions {
   restartBackoffMaxMs?: number;
   /** executions per minute of each active n8n workflow (COLLECT_METRICS); default 1 */
   executionsPerMinute?: number;
-  /** keep-alive sockets towards the dashboard; default 64 */
+  /** bound on open sockets towards the dashboard across agents; default none (each agent has its own, as on the fleet) */
   heartbeatMaxSockets?: number;
   /** per heartbeat request; default 10 000 */
   heartbeatTimeoutMs?: number;
@@ -157,7 +157,7 @@ class Fleet implements SidecarFleet {
         dashboardUrl: opts.dashboardUrl,
         mode: this.heartbeatMode,
         handshakeSecret: opts.handshakeSecret,
-        maxSockets: opts.heartbeatMaxSockets ?? 64,
+        maxSockets: opts.heartbeatMaxSockets,
         timeoutMs: opts.heartbeatTimeoutMs ?? 10_000,
         maxInFlight: opts.maxInFlightHeartbeats ?? 10_000,
         capabilities: opts.capabilities,

@@ -13,8 +13,13 @@
  *           sidecar_version (the agent's own), n8n_version (the n8n image tag), uptime_seconds}
  *   legacy  deprecated alias of v1.
  *
- * One keep-alive agent with a bounded number of sockets carries every send. A send that fails
- * (error, timeout, non-2xx, too many already in flight) is counted, never thrown.
+ * Connections behave as each deployed agent's do: the agent is axios on Node's global HTTP agent
+ * (user-agent axios/1.13.6 in specs/sidecar-v1/recorded-exchanges.json), which keeps a socket alive
+ * for at most 5 s of idleness (or the server's `Keep-Alive: timeout=N` hint minus 1 s, if shorter)
+ * and never shares it with another machine. So every simulated agent has its own socket pool, and
+ * at v1's 60 s (or 30 s) interval every keep-alive opens a new TCP connection, as on the fleet; only
+ * sends closer together than 5 s reuse one. A send that fails (error, timeout, non-2xx, too many
+ * already in flight) is counted, never thrown.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -32,11 +37,15 @@ export type FirstBootOutcome = { accepted: true } | { accepted: false; error: st
 
 const ANSWER_LIMIT = 64 * 1024;
 
+/** Node's global agent's idle-socket timeout (http.globalAgent, Node >= 19): what axios uses. */
+export const AGENT_IDLE_SOCKET_MS = 5_000;
+
 export interface HeartbeatSenderOptions {
   dashboardUrl: string;
   mode: HeartbeatMode;
   handshakeSecret?: string;
-  maxSockets: number;
+  /** bound on open sockets across all simulated agents; default unbounded (separate machines) */
+  maxSockets?: number;
   timeoutMs: number;
   maxInFlight: number;
   /** v1 capabilities for every agent; default v1Capabilities(agent.smtpEnabled) */
@@ -50,6 +59,21 @@ export interface HeartbeatStats {
   /** failures by cause: HTTP status, 'error', 'timeout', 'overload' */
   failures: Record<string, number>;
   inFlight: number;
+}
+
+const POOL_KEY = 'simulatedAgent';
+
+/**
+ * One http(s).Agent whose socket pools are keyed by the simulated agent too (Agent.getName is the
+ * pool key), so no two simulated machines ever share a connection.
+ */
+function perAgentPools(Base: typeof http.Agent, options: http.AgentOptions): http.Agent {
+  class PerAgent extends Base {
+    override getName(o?: http.ClientRequestArgs): string {
+      return `${super.getName(o)}:${String((o as Record<string, unknown> | undefined)?.[POOL_KEY] ?? '')}`;
+    }
+  }
+  return new PerAgent(options);
 }
 
 export class HeartbeatSender {
@@ -73,11 +97,11 @@ export class HeartbeatSender {
     const base = this.url.pathname.replace(/\/+$/, '');
     this.path = base + (this.v1 ? '/api/sidecar/handshake' : '/v1/heartbeats');
     this.transport = this.url.protocol === 'https:' ? https : http;
-    this.agent = new this.transport.Agent({
+    this.agent = perAgentPools(this.transport.Agent, {
       keepAlive: true,
-      maxSockets: opts.maxSockets,
-      maxFreeSockets: opts.maxSockets,
+      timeout: AGENT_IDLE_SOCKET_MS,
       scheduling: 'lifo',
+      ...(opts.maxSockets ? { maxTotalSockets: opts.maxSockets } : {}),
     });
   }
 
@@ -165,40 +189,39 @@ export class HeartbeatSender {
       if (p.success === true) return done({ accepted: true });
       rejected(typeof p.error === 'string' && p.error ? p.error : 'unknown');
     };
-    const req = this.transport.request(
-      {
-        protocol: this.url.protocol,
-        hostname: this.url.hostname,
-        port: this.url.port,
-        path: this.path,
-        method: 'POST',
-        agent: this.agent,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': payload.length,
-          authorization: `Bearer ${bearer}`,
-        },
+    const options: http.RequestOptions & { [POOL_KEY]: number } = {
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      port: this.url.port,
+      path: this.path,
+      method: 'POST',
+      agent: this.agent,
+      [POOL_KEY]: agent.dropletId,
+      headers: {
+        'content-type': 'application/json',
+        'content-length': payload.length,
+        authorization: `Bearer ${bearer}`,
       },
-      (res) => {
-        gotResponse = true;
-        const status = res.statusCode ?? 0;
-        const chunks: Buffer[] = [];
-        let size = 0;
-        if (done) {
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size <= ANSWER_LIMIT) chunks.push(c);
-          });
-        } else {
-          res.resume();
-        }
-        res.on('close', () => {
-          if (!res.complete) return settle('error');
-          const answer = done ? Buffer.concat(chunks).toString('utf8') : undefined;
-          settle(status >= 200 && status < 300 ? undefined : String(status), answer ?? '');
+    };
+    const req = this.transport.request(options, (res) => {
+      gotResponse = true;
+      const status = res.statusCode ?? 0;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      if (done) {
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= ANSWER_LIMIT) chunks.push(c);
         });
-      },
-    );
+      } else {
+        res.resume();
+      }
+      res.on('close', () => {
+        if (!res.complete) return settle('error');
+        const answer = done ? Buffer.concat(chunks).toString('utf8') : undefined;
+        settle(status >= 200 && status < 300 ? undefined : String(status), answer ?? '');
+      });
+    });
     this.inFlight.add(req);
     req.setTimeout(this.opts.timeoutMs, () => {
       settle('timeout');
