@@ -3,9 +3,14 @@
  * database, keys and fleet set-up are the tests' own helpers (test/helpers/: db.ts, keys.ts, heartbeats.ts), so a
  * benchmark runs what the tests check.
  */
-import { cpus, totalmem } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { issueHeartbeatToken } from '../src/heartbeats/tokens';
+import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../src/temporal/cli-binary';
 import { createDatabase } from '../test/helpers/db';
 import { nativeHeartbeat } from '../test/helpers/heartbeats';
 
@@ -47,4 +52,41 @@ export async function seedDroplets(pool: Pool, n: number, withTokens = false): P
 /** A fleet heartbeat of droplet `id` in workspace ws-<id>, stamped `ts` (test/helpers/heartbeats.ts). */
 export function heartbeatBody(id: number, ts: number) {
   return nativeHeartbeat(id, `ws-${id}`, { timestamp: new Date(ts).toISOString() });
+}
+
+/** A port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/**
+ * A Temporal dev server of the benchmark's own (free ports, the project's search attributes, its
+ * SQLite file in a temporary folder removed at stop).
+ */
+export async function startTemporalDevServer(name: string): Promise<{ address: string; stop(): void }> {
+  const bin = findTemporalCli();
+  if (!bin) throw new Error('temporal CLI not found (make test builds it, or set TEMPORAL_BIN)');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port)];
+  args.push('--ui-port', String(await freePort()), '--log-level', 'error');
+  args.push('--db-filename', join(dir, 'temporal.db'));
+  for (const [n, t] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${n}=${t}`);
+  const child = spawn(bin, args, { stdio: 'ignore' });
+  const address = `127.0.0.1:${port}`;
+  await waitForTemporal(address, Date.now() + 60_000);
+  return {
+    address,
+    stop() {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -22,16 +22,14 @@
  * BENCH_HEAPSNAPSHOT=1 sends SIGUSR2 at the end of the window (with --heapsnapshot-signal=SIGUSR2).
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
-import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../src/temporal/cli-binary';
 import type { AgentStats, AgentsStopped } from './fleet-load-agents';
-import { freshDatabase, REDIS_URL } from './common';
+import { freePort, freshDatabase, REDIS_URL, startTemporalDevServer } from './common';
 import { loadavg, ProcSampler, type ProcSummary } from './fleet-load-proc';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 15_000);
@@ -56,44 +54,6 @@ const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? imageEnv('MALLOC_
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function startTemporal(): Promise<{ address: string; stop(): void }> {
-  const bin = findTemporalCli();
-  if (!bin) throw new Error('temporal CLI not found (set TEMPORAL_BIN)');
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'bench-fleet-load-'));
-  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port)];
-  args.push(
-    '--ui-port',
-    String(await freePort()),
-    '--log-level',
-    'error',
-    '--db-filename',
-    join(dir, 't.db'),
-  );
-  for (const [n, t] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${n}=${t}`);
-  const child = spawn(bin, args, { stdio: 'ignore' });
-  const address = `127.0.0.1:${port}`;
-  await waitForTemporal(address, Date.now() + 60_000);
-  return {
-    address,
-    stop() {
-      child.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 async function seedFleet(pool: Pool, n: number): Promise<void> {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
@@ -452,7 +412,7 @@ async function main(): Promise<void> {
     `  server processes: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(unset)'} ${CP_NODE_ARGS.join(' ')}`,
   );
   console.log('  fleet probe (issue 17): does not exist yet, so its cost is not measured');
-  const temporal = TARGETS.some((t) => t !== 'seed') ? await startTemporal() : undefined;
+  const temporal = TARGETS.some((t) => t !== 'seed') ? await startTemporalDevServer('fleet-load') : undefined;
   const results: TargetResult[] = [];
   try {
     for (const t of TARGETS) {

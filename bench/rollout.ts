@@ -9,11 +9,7 @@
  * prints wall times, the longest workflow histories (events) and whether any tenant was left on the
  * broken tag. Everything shares this machine's cores.
  */
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import Redis from 'ioredis';
@@ -23,13 +19,12 @@ import { heartbeatStreamNames } from '../src/heartbeats/stream';
 import { createLogger } from '../src/logger';
 import { SidecarClient } from '../src/sidecar/client';
 import { createFleetSimulator } from '../src/simulator/fleet';
-import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../src/temporal/cli-binary';
 import { startFleetRollout } from '../src/temporal/rollout-starts';
 import { heartbeatDrainContract, type HeartbeatDrainWorkflow } from '../contracts/heartbeat-drain';
 import type { FleetRolloutInput } from '../src/domain/rollout';
 import { baseActivityDeps } from '../test/helpers/activity-deps';
 import { ingestApp } from '../test/helpers/ingest-app';
-import { freshDatabase, machine, REDIS_URL } from './common';
+import { freshDatabase, machine, REDIS_URL, startTemporalDevServer } from './common';
 import { rsaTestKeys } from '../test/helpers/keys';
 
 const TENANTS = Number(process.env.BENCH_TENANTS ?? 1_000);
@@ -41,35 +36,13 @@ const HANDSHAKE_SECRET = 'bench-rollout-handshake-secret-0123';
 const listen = (s: Server) =>
   new Promise<number>((res) => s.listen(0, '127.0.0.1', () => res((s.address() as { port: number }).port)));
 
-async function startTemporal(): Promise<{ address: string; stop(): void }> {
-  const bin = findTemporalCli();
-  if (!bin) throw new Error('temporal CLI not found (make test builds it, or set TEMPORAL_BIN)');
-  const probe = createServer();
-  const port = await listen(probe);
-  await new Promise((r) => probe.close(r));
-  const dir = mkdtempSync(join(tmpdir(), 'bench-rollout-'));
-  const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port)];
-  args.push('--log-level', 'error', '--db-filename', join(dir, 'temporal.db'));
-  for (const [n, t] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${n}=${t}`);
-  const child = spawn(bin, args, { stdio: 'ignore' });
-  const address = `127.0.0.1:${port}`;
-  await waitForTemporal(address, Date.now() + 60_000);
-  return {
-    address,
-    stop() {
-      child.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 async function main() {
   console.log(`bench:rollout on ${machine()}; ${TENANTS} tenants`);
   const logger = createLogger({ level: 'warn' });
   Runtime.install({
     logger: { log: () => undefined, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
   });
-  const temporal = await startTemporal();
+  const temporal = await startTemporalDevServer('rollout');
   const db = await freshDatabase('genesis_bench_rollout');
   const redis = new Redis(REDIS_URL);
   const prefix = `bench-rollout:${process.pid}:`;

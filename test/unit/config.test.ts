@@ -1,15 +1,10 @@
 import { ConfigError, loadConfig } from '../../src/config';
+import { baseConfigEnv } from '../helpers/config-env';
 import { rsaTestKeys } from '../helpers/keys';
 
 const pem = rsaTestKeys().privatePem;
 
-const base = {
-  DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  DIGITALOCEAN_API_TOKEN: 'do-token',
-  SIDECAR_JWT_PRIVATE_KEY: pem,
-  SIDECAR_HANDSHAKE_SECRET: 'a-handshake-secret-of-length',
-};
+const base = baseConfigEnv();
 
 function problems(role: Parameters<typeof loadConfig>[0], env: Record<string, string | undefined>) {
   try {

@@ -1,17 +1,8 @@
 /** The worker's memory bounds from the environment (issue 19: a lean control plane). */
-import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError, loadConfig } from '../../src/config';
+import { baseConfigEnv } from '../helpers/config-env';
 
-const pem = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  .privateKey.export({ type: 'pkcs8', format: 'pem' })
-  .toString();
-const base = {
-  DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  DIGITALOCEAN_API_TOKEN: 'do-token',
-  SIDECAR_JWT_PRIVATE_KEY: pem,
-  SIDECAR_HANDSHAKE_SECRET: 'a-handshake-secret-of-length',
-};
+const base = baseConfigEnv();
 
 describe('WORKER_MAX_CACHED_WORKFLOWS', () => {
   it('bounds the sticky workflow cache at 100 unless set; 0 turns the cache off', () => {
