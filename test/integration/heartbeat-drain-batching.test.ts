@@ -42,20 +42,23 @@ describe('drain batching at a trickle', () => {
     const SPACING_MS = 30; // longer than a statement takes, so without batching every read finds one
     const run = new MockActivityEnvironment().run(activities.drainHeartbeats, {
       consumer: 'trickle',
-      runForMs: N * SPACING_MS + 1_500,
+      runForMs: 5_000, // outlasts the arrivals even on a loaded machine
       batchSize: 2_000,
       blockMs: 200,
       claimIdleMs: 60_000,
     });
+    const sendStart = Date.now();
     for (let i = 0; i < N; i++) {
       await appendHeartbeats(r.redis, stream, [{ d: 1, w: 'ws-1', t: Date.now(), n8n: 'healthy' }]);
       await new Promise((res) => setTimeout(res, SPACING_MS));
     }
+    const sendingMs = Date.now() - sendStart;
     const stats = (await run) as DrainStats;
     expect(stats.heartbeats).toBe(N);
-    // ~600 ms of arrivals at one read per FRESH_READ_LINGER_MS: about 6 batches, not one per heartbeat
+    // ~600 ms of arrivals (longer on a loaded machine: the bound follows what it took) at one read
+    // per FRESH_READ_LINGER_MS: about 6 batches, not one per heartbeat (20 without the batching)
     expect(FRESH_READ_LINGER_MS).toBe(100);
-    expect(stats.batches).toBeLessThanOrEqual(10); // one per heartbeat (20) without the batching
+    expect(stats.batches).toBeLessThanOrEqual(Math.max(10, Math.ceil(sendingMs / FRESH_READ_LINGER_MS) + 2));
     const { rows } = await db.pool.query<{ n: number; worst: number }>(
       `SELECT count(*)::int AS n, max(extract(epoch FROM received_at - observed_at) * 1000)::float AS worst
          FROM heartbeat_history WHERE droplet_id = 1`,
