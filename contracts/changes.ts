@@ -99,7 +99,6 @@ const changeAttributes =
 
 export const n8nUpdateContract: WorkflowContract<N8nContainerUpdateWorkflow> = {
   workflowType: 'n8nContainerUpdate',
-  operation: 'n8n_update',
   conflictPolicy: 'USE_EXISTING',
   workflowId: (input) => changeIds.n8nUpdate(input.dropletId, input.toTag),
   searchAttributes: changeAttributes('n8n_update', (input: N8nUpdateInput) => ({
@@ -111,7 +110,6 @@ export const n8nUpdateContract: WorkflowContract<N8nContainerUpdateWorkflow> = {
 
 export const credentialInjectionContract: WorkflowContract<CredentialInjectionWorkflow> = {
   workflowType: 'credentialInjection',
-  operation: 'credential_injection',
   conflictPolicy: 'USE_EXISTING',
   workflowId: (input, { sha256Hex }) =>
     changeIds.credentialInjection(input.dropletId, credentialRequestKey(input, sha256Hex)),
@@ -121,7 +119,6 @@ export const credentialInjectionContract: WorkflowContract<CredentialInjectionWo
 
 export const workflowUpdateContract: WorkflowContract<WorkflowUpdateWorkflow> = {
   workflowType: 'workflowUpdate',
-  operation: 'workflow_update',
   conflictPolicy: 'USE_EXISTING',
   workflowId: (input) => changeIds.workflowUpdate(input.dropletId, input.workflowName, input.version),
   searchAttributes: changeAttributes('workflow_update', (input: WorkflowUpdateInput) => ({
@@ -133,7 +130,6 @@ export const workflowUpdateContract: WorkflowContract<WorkflowUpdateWorkflow> = 
 /** One quick write the caller waits for; a later run with the same claim may run again. */
 export const setAgentDropletIdContract: WorkflowContract<SetAgentDropletIdWorkflow> = {
   workflowType: 'setAgentDropletId',
-  operation: 'set_agent_droplet_id',
   conflictPolicy: 'USE_EXISTING',
   reusePolicy: 'ALLOW_DUPLICATE',
   workflowId: (input, { sha256Hex }) =>

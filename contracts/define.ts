@@ -54,8 +54,6 @@ export interface IdContext {
 export interface WorkflowContract<W extends Workflow> {
   /** the workflow function's name, as the worker registers it (and as histories record it) */
   readonly workflowType: string;
-  /** value of the Operation search attribute */
-  readonly operation: string;
   readonly conflictPolicy: WorkflowIdConflictPolicy;
   readonly reusePolicy?: WorkflowIdReusePolicy;
   workflowId(input: Parameters<W>[0], ctx: IdContext): string;

@@ -47,7 +47,6 @@ export const drainConsumer = (consumerIndex: number) => `drain-${consumerIndex}`
 
 export const heartbeatDrainContract: WorkflowContract<HeartbeatDrainWorkflow> = {
   workflowType: 'heartbeatDrain',
-  operation: 'heartbeat_drain',
   conflictPolicy: 'USE_EXISTING',
   workflowId: (input, { taskQueue }) => drainIds.consumer(taskQueue, consumerIndexOf(input.consumer)),
   searchAttributes: () => searchAttributes({ operation: 'heartbeat_drain' }),

@@ -53,7 +53,6 @@ const powerAttributes = (operation: string) => (input: PowerInput) =>
 
 export const wakeContract: WorkflowContract<WakeDropletWorkflow> = {
   workflowType: 'wakeDroplet',
-  operation: 'wake',
   conflictPolicy: 'USE_EXISTING',
   workflowId: powerWorkflowId,
   searchAttributes: powerAttributes('wake'),
@@ -62,7 +61,6 @@ export const wakeContract: WorkflowContract<WakeDropletWorkflow> = {
 
 export const hibernateContract: WorkflowContract<HibernateDropletWorkflow> = {
   workflowType: 'hibernateDroplet',
-  operation: 'hibernate',
   conflictPolicy: 'USE_EXISTING',
   workflowId: powerWorkflowId,
   searchAttributes: powerAttributes('hibernate'),
@@ -71,7 +69,6 @@ export const hibernateContract: WorkflowContract<HibernateDropletWorkflow> = {
 
 export const hardRebootContract: WorkflowContract<HardRebootWorkflow> = {
   workflowType: 'hardReboot',
-  operation: 'hard_reboot',
   conflictPolicy: 'USE_EXISTING',
   workflowId: powerWorkflowId,
   searchAttributes: powerAttributes('hard_reboot'),

@@ -36,7 +36,6 @@ export const rolloutIds = {
 
 export const fleetRolloutContract: WorkflowContract<FleetRolloutWorkflow> = {
   workflowType: 'fleetRollout',
-  operation: 'fleet_rollout',
   conflictPolicy: 'USE_EXISTING',
   reusePolicy: 'REJECT_DUPLICATE',
   workflowId: (input) => rolloutIds.rollout(input.rolloutId),

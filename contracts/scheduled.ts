@@ -14,7 +14,6 @@ export function scheduledRunContract<W extends Workflow>(
 ): WorkflowContract<W> {
   return {
     workflowType,
-    operation,
     conflictPolicy: 'FAIL',
     workflowId: (_input, { taskQueue }) => runId(taskQueue),
     searchAttributes: () => searchAttributes({ operation }),
