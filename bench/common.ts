@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
@@ -13,6 +12,7 @@ import { issueHeartbeatToken } from '../src/heartbeats/tokens';
 import { findTemporalCli, SEARCH_ATTRIBUTES, waitForTemporal } from '../src/temporal/cli-binary';
 import { createDatabase } from '../test/helpers/db';
 import { nativeHeartbeat } from '../test/helpers/heartbeats';
+import { freePort } from '../test/helpers/throwaway';
 
 export const ADMIN_URL =
   process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -52,18 +52,6 @@ export async function seedDroplets(pool: Pool, n: number, withTokens = false): P
 /** A fleet heartbeat of droplet `id` in workspace ws-<id>, stamped `ts` (test/helpers/heartbeats.ts). */
 export function heartbeatBody(id: number, ts: number) {
   return nativeHeartbeat(id, `ws-${id}`, { timestamp: new Date(ts).toISOString() });
-}
-
-/** A port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
 }
 
 /**

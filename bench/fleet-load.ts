@@ -29,7 +29,8 @@ import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import type { AgentStats, AgentsStopped } from './fleet-load-agents';
-import { freePort, freshDatabase, REDIS_URL, startTemporalDevServer } from './common';
+import { freePort } from '../test/helpers/throwaway';
+import { freshDatabase, REDIS_URL, startTemporalDevServer } from './common';
 import { loadavg, ProcSampler, type ProcSummary } from './fleet-load-proc';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 15_000);
