@@ -7,6 +7,11 @@ import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import type { Alert } from '../src/alerts/alert';
 import type { FleetSemaphore } from '../src/concurrency/fleet-semaphore';
+import {
+  DEFAULT_DO_ACCOUNT,
+  UnknownDigitalOceanAccountError,
+  type DigitalOceanAccounts,
+} from '../src/digitalocean/accounts';
 import type { DigitalOceanClient } from '../src/digitalocean/client';
 import type { SharedMetrics } from '../src/observability/shared-metrics';
 import type { ObservedHeartbeat } from '../src/db/heartbeats';
@@ -56,7 +61,10 @@ export interface ActivityDeps {
   heartbeatRetentionDays: number;
   remediation: RemediationNotifier;
   /** The clients below are wired by the worker; an activity that needs a missing one fails clearly. */
+  /** the default account's client (DIGITALOCEAN_TOKEN) */
   digitalocean?: DigitalOceanClient;
+  /** every configured account (src/digitalocean/accounts.ts); when absent only `default` exists */
+  digitaloceanAccounts?: DigitalOceanAccounts;
   sidecar?: SidecarClient;
   temporal?: { client: Client; taskQueue: string };
   alerts?: AlertSink;
@@ -80,4 +88,18 @@ export function portsOf(deps: ActivityDeps): Ports {
     built.set(deps, ports);
   }
   return ports;
+}
+
+/**
+ * The DigitalOcean client of `account` (null/undefined: default): from `digitaloceanAccounts` when
+ * wired, else the single `digitalocean` client for the default account; undefined when neither is.
+ */
+export function digitaloceanOf(deps: ActivityDeps, account?: string | null): DigitalOceanClient | undefined {
+  if (deps.digitaloceanAccounts) return deps.digitaloceanAccounts.client(account);
+  if ((account ?? DEFAULT_DO_ACCOUNT) !== DEFAULT_DO_ACCOUNT)
+    throw new UnknownDigitalOceanAccountError(
+      account as string,
+      deps.digitalocean ? [DEFAULT_DO_ACCOUNT] : [],
+    );
+  return deps.digitalocean;
 }

@@ -28,10 +28,12 @@ import { parseRetryAfterMs } from '../errors/retry-after';
 import type { Logger } from '../logger';
 import { LUA_NOW_MS_OR_ARGV1, redisCommand, runCommand, type ScriptRunner } from '../redis-commands';
 import { DigitalOceanBudgetExhaustedError } from './errors';
+import { DEFAULT_BUDGET_LANE, type BudgetLane } from './lanes';
 
 /** What the client needs from a budget; the Redis one below, or a fake in unit tests. */
 export interface RequestBudget {
-  acquire(signal?: AbortSignal): Promise<void>;
+  /** Waits until a request of `lane` may go out (default: DEFAULT_BUDGET_LANE) and records it. */
+  acquire(signal?: AbortSignal, lane?: BudgetLane): Promise<void>;
   observe(headers: HeaderSource): Promise<void>;
   penalize(retryAfterMs: number): Promise<void>;
 }
@@ -246,7 +248,11 @@ export class DigitalOceanBudget implements RequestBudget {
    * once when the wait would pass `maxWaitMs` (so a Temporal activity fails fast and retries later
    * instead of sleeping through its timeout), and the signal's reason when it is aborted.
    */
-  async acquire(signal?: AbortSignal, maxWaitMs = this.maxWaitMs): Promise<void> {
+  async acquire(
+    signal?: AbortSignal,
+    _lane: BudgetLane = DEFAULT_BUDGET_LANE,
+    maxWaitMs = this.maxWaitMs,
+  ): Promise<void> {
     let waited = 0;
     for (;;) {
       signal?.throwIfAborted();

@@ -25,6 +25,7 @@
 import type { Logger } from '../logger';
 import { parseRetryAfterMs } from '../errors/retry-after';
 import { defaultSleep, headerValue, type RequestBudget, type Sleep } from './budget';
+import type { BudgetLane } from './lanes';
 import {
   DigitalOceanActionFailedError,
   DigitalOceanAlreadyInStateError,
@@ -106,6 +107,8 @@ export interface DigitalOceanClientDeps {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** The budget lane the request is served in (lanes.ts); the budget's default when absent. */
+  lane?: BudgetLane;
 }
 
 export interface WaitForActionOptions extends CallOptions {
@@ -126,6 +129,7 @@ interface RequestSpec {
   query?: Record<string, string>;
   body?: unknown;
   signal?: AbortSignal;
+  lane?: BudgetLane;
 }
 
 interface Answer {
@@ -191,6 +195,7 @@ export class DigitalOceanClient {
       template: '/v2/droplets/{droplet_id}',
       path,
       signal: opts.signal,
+      lane: opts.lane,
     });
     return this.field<DropletGetResponse, 'droplet'>(res, 'droplet', 'GET', path) as Droplet;
   }
@@ -209,6 +214,7 @@ export class DigitalOceanClient {
         path,
         query,
         signal: opts.signal,
+        lane: opts.lane,
       });
       const body = res.body as DropletListPage;
       const droplets = this.field<DropletListPage, 'droplets'>(res, 'droplets', 'GET', path);
@@ -239,6 +245,7 @@ export class DigitalOceanClient {
       path,
       body,
       signal: opts.signal,
+      lane: opts.lane,
     });
     return this.field<DropletActionResponse, 'action'>(res, 'action', 'POST', path) as Action;
   }
@@ -250,6 +257,7 @@ export class DigitalOceanClient {
       template: '/v2/actions/{action_id}',
       path,
       signal: opts.signal,
+      lane: opts.lane,
     });
     return this.field<ActionGetResponse, 'action'>(res, 'action', 'GET', path) as Action;
   }
@@ -338,7 +346,7 @@ export class DigitalOceanClient {
     const mayHaveReachedServer = method === 'POST';
 
     for (let wait = 0; ; wait++) {
-      await this.deps.budget.acquire(spec.signal);
+      await this.deps.budget.acquire(spec.signal, spec.lane);
       const started = performance.now();
       const timeout = AbortSignal.timeout(this.requestTimeoutMs);
       const signal = spec.signal ? AbortSignal.any([spec.signal, timeout]) : timeout;

@@ -146,7 +146,7 @@ describe('budget maths (real Redis, fake clock)', () => {
     });
     await b.acquire();
     await b.acquire();
-    await expect(b.acquire(undefined, 1_000)).rejects.toMatchObject({ reason: 'window' });
+    await expect(b.acquire(undefined, undefined, 1_000)).rejects.toMatchObject({ reason: 'window' });
     const [seconds] = await tr.redis.time();
     const scores = await tr.redis.zrange(`${b.keys()[2]}`, 0, -1, 'WITHSCORES');
     expect(Math.abs(Number(scores[1]) / 1000 - Number(seconds))).toBeLessThan(5);

@@ -122,7 +122,7 @@ describe('DigitalOceanBudget.acquire', () => {
       [0, 3_000, NOW, 1],
       [0, 3_000, NOW, 1],
     ]);
-    await expect(blocked.budget.acquire(undefined, 5_000)).rejects.toThrow(
+    await expect(blocked.budget.acquire(undefined, undefined, 5_000)).rejects.toThrow(
       'all workers are blocked for 3000 ms',
     );
     expect(blocked.sleeps).toEqual([3_001]);
