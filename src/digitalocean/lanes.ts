@@ -4,7 +4,7 @@
  * waits behind remediation or bulk work, and bulk work (scheduled power, storms) uses what is left
  * without starving remediation entirely.
  */
-import type { RebootReason, WakeReason } from '../domain/power';
+import type { HibernateReason, RebootReason, WakeReason } from '../domain/power';
 
 export const BUDGET_LANES = ['interactive', 'remediation', 'bulk'] as const;
 export type BudgetLane = (typeof BUDGET_LANES)[number];
@@ -31,4 +31,8 @@ export function laneOfWake(reason: WakeReason): BudgetLane {
 
 export function laneOfReboot(reason: RebootReason): BudgetLane {
   return reason === 'admin_request' ? 'interactive' : 'remediation';
+}
+
+export function laneOfHibernate(reason: HibernateReason | undefined): BudgetLane {
+  return reason === undefined || reason === 'admin_request' ? 'interactive' : 'bulk';
 }

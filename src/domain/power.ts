@@ -14,6 +14,14 @@ export const WAKE_REASONS = [
 ] as const;
 export type WakeReason = (typeof WAKE_REASONS)[number];
 
+/**
+ * Why a droplet hibernates: an operator or the dashboard asked (someone waits for it), the tenant
+ * was idle, or its workspace's power schedule says so. Absent means admin_request (the only kind
+ * there was before reasons).
+ */
+export const HIBERNATE_REASONS = ['admin_request', 'idle', 'scheduled'] as const;
+export type HibernateReason = (typeof HIBERNATE_REASONS)[number];
+
 export const REBOOT_REASONS = ['watchdog_heartbeat_timeout', 'admin_request', 'zombie_detected'] as const;
 export type RebootReason = (typeof REBOOT_REASONS)[number];
 
@@ -80,6 +88,8 @@ export interface HardRebootInput {
 export interface HibernateDropletInput {
   workspaceId: string;
   dropletId: number;
+  /** default admin_request */
+  reason?: HibernateReason;
   /** Graceful shutdown may take this long before power_off is used. Production default 2 min. */
   gracefulTimeoutMs?: number;
   timings?: Partial<PowerTimings>;
