@@ -202,10 +202,11 @@ function minOf(ids: Iterable<number>): number {
 
 function errorFields(body: unknown): Pick<DigitalOceanErrorDetails, 'doId' | 'doMessage' | 'requestId'> {
   if (!body || typeof body !== 'object') return {};
-  const b = body as Partial<Record<keyof ErrorBody, unknown>>;
+  // `error` (+ root_causes): the spec's error_with_root_causes, e.g. POST /v2/tags' 400
+  const b = body as Partial<Record<keyof ErrorBody | 'error', unknown>>;
   return {
     doId: typeof b.id === 'string' ? b.id : undefined,
-    doMessage: typeof b.message === 'string' ? b.message : undefined,
+    doMessage: typeof b.message === 'string' ? b.message : typeof b.error === 'string' ? b.error : undefined,
     requestId: typeof b.request_id === 'string' ? b.request_id : undefined,
   };
 }
