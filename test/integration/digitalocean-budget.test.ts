@@ -6,28 +6,27 @@
  *     60 s window with 60/min, and with windows scaled down so both limits bind within seconds);
  *  3. a 429 with Retry-After answered to one process stops both for that long.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { DigitalOceanBudget } from '../../src/digitalocean/budget';
 import { DigitalOceanBudgetExhaustedError } from '../../src/digitalocean/errors';
 import { createDigitalOceanSimulator, type DigitalOceanSimulator } from '../../src/simulator/digitalocean';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
 import { waitFor } from '../helpers/wait';
-import type { BudgetWorkerConfig, BudgetWorkerReport } from '../fixtures/digitalocean-budget-worker';
+import {
+  killBudgetWorkers,
+  startBudgetWorker as startWorker,
+  type BudgetWorkerConfig,
+} from '../helpers/budget-worker';
 
 const TOKEN = 'dop_v1_budget_test_token';
-const WORKER = join(__dirname, '..', 'fixtures', 'digitalocean-budget-worker.ts');
-const SWC_REQUIRE = join(__dirname, '..', 'fixtures', 'swc-require.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let tr: TestRedis;
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   tr = await createTestRedis();
 });
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  killBudgetWorkers();
   await tr.cleanup();
 });
 
@@ -264,38 +263,6 @@ describe('budget maths (real Redis, fake clock)', () => {
     expect(Math.abs(Number(scores[1]) / 1000 - Number(seconds))).toBeLessThan(5);
   });
 });
-
-interface Worker {
-  name: string;
-  stop(): Promise<BudgetWorkerReport>;
-}
-
-async function startWorker(cfg: BudgetWorkerConfig): Promise<Worker> {
-  const child = fork(WORKER, [JSON.stringify(cfg)], {
-    execArgv: ['--require', SWC_REQUIRE],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  let report: BudgetWorkerReport | undefined;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    child.on('message', (msg) => {
-      if (msg === 'ready') resolve();
-      else report = msg as BudgetWorkerReport;
-    });
-    child.once('exit', (code) => reject(new Error(`worker ${cfg.name} exited early with ${code}`)));
-  });
-  return {
-    name: cfg.name,
-    async stop() {
-      child.send('stop');
-      const code = await exited;
-      children.delete(child);
-      if (code !== 0 || !report) throw new Error(`worker ${cfg.name} ended with ${code}`);
-      return report;
-    },
-  };
-}
 
 describe('two worker processes sharing one budget', () => {
   let sim: DigitalOceanSimulator | undefined;
