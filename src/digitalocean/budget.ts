@@ -365,6 +365,8 @@ export class DigitalOceanBudget implements RequestBudget {
   private readonly waiterSlackMs: number;
   private readonly yieldMs: number;
   readonly reserves: BudgetReserves;
+  /** requests per minute and per hour (the windows' max, every lane together) */
+  readonly limits: { perMinute: number; perHour: number };
   private readonly clock?: () => number;
   private readonly sleep: Sleep;
   private readonly random: () => number;
@@ -384,6 +386,7 @@ export class DigitalOceanBudget implements RequestBudget {
     ))
       throw new Error('DigitalOcean budget reserves must be >= 0 and leave bulk work a share (sum < 1)');
     this.reserves = reserves;
+    this.limits = { perMinute, perHour };
     const window = (name: string, max: number, windowMs: number): Window => ({
       name,
       max,
