@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_DATABASE_SCHEMA, schemaNameProblem } from './db/schema';
+import { DEFAULT_DO_ACCOUNT, DO_ACCOUNT_NAME } from './digitalocean/accounts';
 import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './domain/liveness';
 import type { ScaleAlertInput } from './domain/scale';
 import { parseCodecKeys } from './temporal/codec-keys';
@@ -63,6 +64,14 @@ const list = (item: z.ZodType<string, string>) =>
         .filter(Boolean),
     )
     .pipe(z.array(item).min(1, 'must hold at least one entry'));
+
+/** A DigitalOcean account name (DO_ACCOUNT_NAME), other than the implicit `default`. */
+const doAccountName = z
+  .string()
+  .regex(DO_ACCOUNT_NAME, 'each entry must be an account name: a-z, then a-z 0-9 _ (at most 32)')
+  .refine((v) => v !== DEFAULT_DO_ACCOUNT, {
+    message: `"${DEFAULT_DO_ACCOUNT}" is the account of DIGITALOCEAN_API_TOKEN; list only the others`,
+  });
 
 /** A browser origin as the Origin header carries it: scheme://host[:port], nothing after. */
 const origin = z.string().refine(
@@ -238,8 +247,17 @@ const settings = {
       'DIGITALOCEAN_API_URL',
       urlWithProtocols(['https:', 'http:']).default('https://api.digitalocean.com'),
     ),
+    /** the fleet defaults; an account may override them (DIGITALOCEAN_RATE_PER_MINUTE_<NAME>, ...) */
     ratePerMinute: env('DIGITALOCEAN_RATE_PER_MINUTE', int(1, 100_000).default(250)),
     ratePerHour: env('DIGITALOCEAN_RATE_PER_HOUR', int(1, 1_000_000).default(5000)),
+    /**
+     * accounts besides `default` (DIGITALOCEAN_API_TOKEN), each with DIGITALOCEAN_API_TOKEN_<NAME>;
+     * read by `digitalOceanAccountsOf`, since their variables' names follow from this list
+     */
+    accountNames: env('DIGITALOCEAN_ACCOUNTS', list(doAccountName).optional()),
+    /** shares of every window the budget keeps for the lanes above bulk (src/digitalocean/budget.ts) */
+    reserveInteractive: env('DIGITALOCEAN_BUDGET_RESERVE_INTERACTIVE', fraction.default(0.1)),
+    reserveRemediation: env('DIGITALOCEAN_BUDGET_RESERVE_REMEDIATION', fraction.default(0.2)),
   },
 
   sidecar: {
@@ -382,8 +400,104 @@ const schema = z.object(
 
 type Env = z.infer<typeof schema>;
 
+/** One DigitalOcean account as the worker builds its budget and client from it. */
+export interface DigitalOceanAccountConfig {
+  name: string;
+  /** not enumerable: never serialized (logged, printed) with the configuration */
+  readonly token: string;
+  ratePerMinute: number;
+  ratePerHour: number;
+}
+
+/** The variables of account `name` (other than default): DIGITALOCEAN_API_TOKEN_<NAME> and the rates. */
+export function digitalOceanAccountVariables(name: string) {
+  const u = name.toUpperCase();
+  return {
+    token: `DIGITALOCEAN_API_TOKEN_${u}`,
+    ratePerMinute: `DIGITALOCEAN_RATE_PER_MINUTE_${u}`,
+    ratePerHour: `DIGITALOCEAN_RATE_PER_HOUR_${u}`,
+  };
+}
+const ACCOUNT_VARIABLE_PREFIXES = Object.values(digitalOceanAccountVariables('')) as string[];
+
+function doAccount(name: string, token: string, ratePerMinute: number, ratePerHour: number) {
+  const a = { name, ratePerMinute, ratePerHour } as DigitalOceanAccountConfig;
+  Object.defineProperty(a, 'token', { value: token, enumerable: false });
+  return a;
+}
+
+/**
+ * Every configured DigitalOcean account: `default` from DIGITALOCEAN_API_TOKEN when set, then each
+ * one DIGITALOCEAN_ACCOUNTS lists with its DIGITALOCEAN_API_TOKEN_<NAME> (required) and
+ * DIGITALOCEAN_RATE_PER_MINUTE_<NAME> / _PER_HOUR_<NAME> (the fleet defaults when unset). Names
+ * every missing or bad variable, a per-account variable of an account the list does not name, and
+ * a token two accounts share (the budget is per token: they would share one). Never a value.
+ */
+function digitalOceanAccountsOf(
+  raw: Record<string, string>,
+  source: NodeJS.ProcessEnv,
+  problems: { variable: string; reason: string }[],
+): DigitalOceanAccountConfig[] {
+  const value = (v: string) => (source[v] === '' ? undefined : source[v]);
+  const rate = (variable: string, schema: z.ZodType<number>, fallback: number) => {
+    const v = value(variable);
+    if (v === undefined) return fallback;
+    const r = schema.safeParse(v);
+    if (r.success) return r.data;
+    if (!problems.some((p) => p.variable === variable))
+      problems.push({ variable, reason: r.error.issues[0]?.message ?? 'is invalid' });
+    return fallback;
+  };
+  const perMinute = rate('DIGITALOCEAN_RATE_PER_MINUTE', settings.digitalocean.ratePerMinute.schema, 250);
+  const perHour = rate('DIGITALOCEAN_RATE_PER_HOUR', settings.digitalocean.ratePerHour.schema, 5000);
+  const accounts: DigitalOceanAccountConfig[] = [];
+  const owners = new Map<string, string>();
+  if (raw.DIGITALOCEAN_API_TOKEN) {
+    accounts.push(doAccount(DEFAULT_DO_ACCOUNT, raw.DIGITALOCEAN_API_TOKEN, perMinute, perHour));
+    owners.set(raw.DIGITALOCEAN_API_TOKEN, 'DIGITALOCEAN_API_TOKEN');
+  }
+  const listed = settings.digitalocean.accountNames.schema.safeParse(raw.DIGITALOCEAN_ACCOUNTS);
+  const names = listed.success ? (listed.data ?? []) : [];
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) {
+      problems.push({ variable: 'DIGITALOCEAN_ACCOUNTS', reason: `lists "${name}" twice` });
+      continue;
+    }
+    seen.add(name);
+    const vars = digitalOceanAccountVariables(name);
+    const token = value(vars.token);
+    const minute = rate(vars.ratePerMinute, settings.digitalocean.ratePerMinute.schema, perMinute);
+    const hour = rate(vars.ratePerHour, settings.digitalocean.ratePerHour.schema, perHour);
+    if (token === undefined) {
+      problems.push({ variable: vars.token, reason: `is required: DIGITALOCEAN_ACCOUNTS lists "${name}"` });
+      continue;
+    }
+    const owner = owners.get(token);
+    if (owner) {
+      problems.push({
+        variable: vars.token,
+        reason: `is the same token as ${owner}: each account needs its own token (the budget is per token)`,
+      });
+      continue;
+    }
+    owners.set(token, vars.token);
+    accounts.push(doAccount(name, token, minute, hour));
+  }
+  const upper = new Set([...seen].map((n) => n.toUpperCase()));
+  for (const key of Object.keys(source).sort()) {
+    const prefix = ACCOUNT_VARIABLE_PREFIXES.find((p) => key.startsWith(p));
+    if (!prefix || value(key) === undefined || upper.has(key.slice(prefix.length))) continue;
+    problems.push({
+      variable: key,
+      reason: `names account "${key.slice(prefix.length).toLowerCase()}", which DIGITALOCEAN_ACCOUNTS does not list`,
+    });
+  }
+  return accounts;
+}
+
 /** The groups that exist only when their variables are set; everything else as parsed. */
-function toConfig(s: Settings) {
+function toConfig(s: Settings, digitaloceanAccounts: DigitalOceanAccountConfig[]) {
   const {
     tls: { enabled: tlsEnabled, ...tls },
     ...temporal
@@ -406,6 +520,7 @@ function toConfig(s: Settings) {
   return {
     ...s,
     version: s.version ?? packageVersion(),
+    digitalocean: { ...s.digitalocean, accounts: digitaloceanAccounts },
     redis: { ...s.redis, url: s.redis.url ?? '' },
     temporal: { ...temporal, ...(tlsEnabled || !!tls.cert || !!temporal.apiKey ? { tls } : {}) },
     codec: {
@@ -494,6 +609,11 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
         reason: 'is required when ALERT_WEBHOOK_URL is set',
       });
     }
+    if (e.DIGITALOCEAN_BUDGET_RESERVE_INTERACTIVE + e.DIGITALOCEAN_BUDGET_RESERVE_REMEDIATION >= 1)
+      problems.push({
+        variable: 'DIGITALOCEAN_BUDGET_RESERVE_REMEDIATION',
+        reason: 'with DIGITALOCEAN_BUDGET_RESERVE_INTERACTIVE must stay below 1, leaving bulk work a share',
+      });
     const pooler = transactionModePooler(e.DATABASE_URL);
     if (pooler) problems.push({ variable: 'DATABASE_URL', reason: pooler });
     if (e.CODEC_TRUST_LOOPBACK_UI) {
@@ -539,9 +659,10 @@ export function loadConfig(role: Role, source: NodeJS.ProcessEnv = process.env):
       });
     }
   }
+  const accounts = digitalOceanAccountsOf(raw, source, problems);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
-  return toConfig(valuesOf(settings, parsed.data) as Settings);
+  return toConfig(valuesOf(settings, parsed.data) as Settings, accounts);
 }
 
 /** The names of every variable the schema knows, for the README's configuration table test. */

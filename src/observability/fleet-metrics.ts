@@ -164,16 +164,46 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
     'Remediations ended, by kind (wake, hard_reboot, hibernate) and outcome state',
     ['kind', 'outcome'],
   );
-  sharedCounter(SHARED.digitaloceanRequests, 'DigitalOcean API answers by HTTP status (0: no answer)', [
-    'status',
-  ]);
+  sharedCounter(
+    SHARED.digitaloceanRequests,
+    'DigitalOcean API answers by account and HTTP status (0: no answer)',
+    ['account', 'status'],
+  );
   sharedGauge(
     SHARED.digitaloceanRateLimitRemaining,
-    'ratelimit-remaining of the last DigitalOcean answer',
-    [],
+    "ratelimit-remaining of the account's last DigitalOcean answer",
+    ['account'],
   );
-  sharedGauge(SHARED.digitaloceanBudgetRemaining, "Requests left in the fleet-wide budget's window", [
+  sharedGauge(SHARED.digitaloceanBudgetRemaining, "Requests left in the account's fleet-wide budget window", [
+    'account',
     'window',
+  ]);
+  sharedCounter(SHARED.digitaloceanBudgetGrants, 'Requests the DigitalOcean budget let go out', [
+    'account',
+    'lane',
+  ]);
+  sharedCounter(SHARED.digitaloceanBudgetWaits, 'Granted requests that had to wait for the budget', [
+    'account',
+    'lane',
+  ]);
+  sharedCounter(
+    SHARED.digitaloceanBudgetWaitSeconds,
+    'Time requests spent waiting for the budget (granted or given up)',
+    ['account', 'lane'],
+  );
+  sharedCounter(
+    SHARED.digitaloceanBudgetExhausted,
+    'Requests that gave up: the budget would have made them wait past their maximum',
+    ['account', 'lane', 'reason'],
+  );
+  sharedGauge(SHARED.digitaloceanBudgetUsed, "Grants in the budget's window, by lane", [
+    'account',
+    'lane',
+    'window',
+  ]);
+  sharedGauge(SHARED.digitaloceanBudgetWaiting, 'Requests registered as waiting for the budget, by lane', [
+    'account',
+    'lane',
   ]);
 
   // Rollouts and alerts

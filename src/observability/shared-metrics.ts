@@ -76,6 +76,13 @@ export const SHARED = {
   digitaloceanRequests: 'genesis_digitalocean_requests_total',
   digitaloceanRateLimitRemaining: 'genesis_digitalocean_ratelimit_remaining',
   digitaloceanBudgetRemaining: 'genesis_digitalocean_budget_remaining',
+  // the budget per account and lane (src/worker/digitalocean-accounts.ts): labels account, lane
+  digitaloceanBudgetGrants: 'genesis_digitalocean_budget_grants_total',
+  digitaloceanBudgetWaits: 'genesis_digitalocean_budget_waits_total',
+  digitaloceanBudgetWaitSeconds: 'genesis_digitalocean_budget_wait_seconds_total',
+  digitaloceanBudgetExhausted: 'genesis_digitalocean_budget_exhausted_total',
+  digitaloceanBudgetUsed: 'genesis_digitalocean_budget_used',
+  digitaloceanBudgetWaiting: 'genesis_digitalocean_budget_waiting',
 } as const;
 
 /** The remediation a state change ends, and how (a power workflow left WAKING/REBOOTING/HIBERNATING). */

@@ -6,13 +6,12 @@ import type { ActivityDeps, AlertSink } from '../../activities/deps';
 import type { Config } from '../config';
 import { createRepositories } from '../db/repositories';
 import { FleetSemaphore } from '../concurrency/fleet-semaphore';
-import { SHARED, SharedMetrics } from '../observability/shared-metrics';
-import { DigitalOceanBudget } from '../digitalocean/budget';
-import { DigitalOceanClient } from '../digitalocean/client';
+import { SharedMetrics } from '../observability/shared-metrics';
 import { heartbeatStreamNames } from '../heartbeats/stream';
 import type { Logger } from '../logger';
 import { SidecarClient } from '../sidecar/client';
 import { temporalRemediationNotifier } from '../temporal/remediation-notifier';
+import { buildDigitalOceanAccounts } from './digitalocean-accounts';
 
 export function buildActivityDeps(opts: {
   config: Config;
@@ -24,19 +23,9 @@ export function buildActivityDeps(opts: {
   shutdown?: AbortSignal;
 }): ActivityDeps {
   const { config, logger, pool, redis, client } = opts;
-  const token = config.digitalocean.token;
   const sharedMetrics = new SharedMetrics(redis, config.redis.keyPrefix);
-  const budget = token
-    ? new DigitalOceanBudget({
-        redis,
-        keyPrefix: config.redis.keyPrefix,
-        token,
-        perMinute: config.digitalocean.ratePerMinute,
-        perHour: config.digitalocean.ratePerHour,
-        logger,
-      })
-    : undefined;
-  let budgetReadAt = 0;
+  // one budget and one client per DigitalOcean account (src/worker/digitalocean-accounts.ts)
+  const digitalocean = buildDigitalOceanAccounts({ config, redis, logger, sharedMetrics });
   return {
     pool,
     repositories: createRepositories(pool),
@@ -49,30 +38,8 @@ export function buildActivityDeps(opts: {
     ),
     heartbeatRetentionDays: config.heartbeats.retentionDays,
     remediation: temporalRemediationNotifier(client, logger),
-    digitalocean: token
-      ? new DigitalOceanClient({
-          baseUrl: config.digitalocean.apiUrl,
-          token,
-          budget: budget!,
-          logger,
-          userAgent: `genesis-control-plane/${config.version}`,
-          onResponse: (r) => {
-            sharedMetrics.inc(SHARED.digitaloceanRequests, { status: String(r.status) });
-            if (r.remaining !== undefined && Number.isFinite(r.remaining))
-              sharedMetrics.set(SHARED.digitaloceanRateLimitRemaining, {}, r.remaining);
-            // our own fleet-wide budget, read at most every 5 s per process
-            if (Date.now() - budgetReadAt < 5_000) return;
-            budgetReadAt = Date.now();
-            budget!
-              .usage()
-              .then((u) => {
-                for (const w of u.windows)
-                  sharedMetrics.set(SHARED.digitaloceanBudgetRemaining, { window: w.name }, w.limit - w.used);
-              })
-              .catch(() => undefined);
-          },
-        })
-      : undefined,
+    digitalocean: digitalocean?.default,
+    digitaloceanAccounts: digitalocean?.accounts,
     sidecar: config.sidecar.jwtPrivateKey
       ? new SidecarClient({
           privateKey: config.sidecar.jwtPrivateKey,

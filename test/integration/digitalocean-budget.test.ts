@@ -6,27 +6,27 @@
  *     60 s window with 60/min, and with windows scaled down so both limits bind within seconds);
  *  3. a 429 with Retry-After answered to one process stops both for that long.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { DigitalOceanBudget } from '../../src/digitalocean/budget';
 import { DigitalOceanBudgetExhaustedError } from '../../src/digitalocean/errors';
 import { createDigitalOceanSimulator, type DigitalOceanSimulator } from '../../src/simulator/digitalocean';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';
-import type { BudgetWorkerConfig, BudgetWorkerReport } from '../fixtures/digitalocean-budget-worker';
+import { waitFor } from '../helpers/wait';
+import {
+  killBudgetWorkers,
+  startBudgetWorker as startWorker,
+  type BudgetWorkerConfig,
+} from '../helpers/budget-worker';
 
 const TOKEN = 'dop_v1_budget_test_token';
-const WORKER = join(__dirname, '..', 'fixtures', 'digitalocean-budget-worker.ts');
-const SWC_REQUIRE = join(__dirname, '..', 'fixtures', 'swc-require.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let tr: TestRedis;
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   tr = await createTestRedis();
 });
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  killBudgetWorkers();
   await tr.cleanup();
 });
 
@@ -57,6 +57,7 @@ describe('budget maths (real Redis, fake clock)', () => {
       clock: f.clock,
       sleep: f.sleep,
       random: () => 0,
+      waiterNapCapMs: 3_600_000, // sleep each wait in one go (the default lane re-asks every 2 s)
     });
     for (let i = 0; i < 5; i++) {
       await b.acquire();
@@ -94,6 +95,7 @@ describe('budget maths (real Redis, fake clock)', () => {
       clock: f.clock,
       sleep: f.sleep,
       random: () => 0,
+      waiterNapCapMs: 3_600_000, // sleep each wait in one go (the default lane re-asks every 2 s)
     });
     for (let i = 0; i < 3; i++) await b.acquire();
     const err = await b.acquire().catch((e: unknown) => e);
@@ -114,6 +116,7 @@ describe('budget maths (real Redis, fake clock)', () => {
         clock: f.clock,
         sleep: f.sleep,
         random: () => 0,
+        waiterNapCapMs: 3_600_000,
       });
     const workerA = make(TOKEN);
     const workerB = make(TOKEN);
@@ -137,6 +140,114 @@ describe('budget maths (real Redis, fake clock)', () => {
     expect(f.t.slept[1]).toBe(blocked + 1);
   });
 
+  describe('lanes', () => {
+    const T0 = 1_700_000_000_000;
+    /** perMinute 20: interactive 20, remediation 18 (2 kept for interactive), bulk 14 (4 more for remediation) */
+    const laneBudget = (prefix: string, clock: { now: number }, sleep: (ms: number) => Promise<void>) =>
+      new DigitalOceanBudget({
+        redis: tr.redis,
+        keyPrefix: `${tr.prefix}${prefix}:`,
+        token: TOKEN,
+        perMinute: 20,
+        perHour: 1_000,
+        minuteWindowMs: 1_000,
+        safetyMarginMs: 0,
+        clock: () => clock.now,
+        sleep,
+        random: () => 0,
+      });
+    const noSleep = () => Promise.reject(new Error('must not wait'));
+    const refusedAtOnce = (b: DigitalOceanBudget, lane: 'interactive' | 'remediation' | 'bulk') =>
+      b.acquire(undefined, lane, 0).then(
+        () => false,
+        (e: unknown) => e instanceof DigitalOceanBudgetExhaustedError,
+      );
+
+    it('with the window full of bulk grants, interactive is granted at once and remediation gets its reserve', async () => {
+      const clock = { now: T0 };
+      const b = laneBudget('l1', clock, noSleep);
+      for (let i = 0; i < 14; i++) await b.acquire(undefined, 'bulk', 0);
+      expect(await refusedAtOnce(b, 'bulk')).toBe(true); // bulk is at its 70 %
+      // remediation's reserve: 4 more at once while bulk saturates, then it stops short of interactive's
+      for (let i = 0; i < 4; i++) await b.acquire(undefined, 'remediation', 0);
+      expect(await refusedAtOnce(b, 'remediation')).toBe(true);
+      expect(await refusedAtOnce(b, 'bulk')).toBe(true);
+      // interactive may use the whole window: granted at once, twice
+      await b.acquire(undefined, 'interactive', 0);
+      await b.acquire(undefined, 'interactive', 0);
+      expect(await refusedAtOnce(b, 'interactive')).toBe(true);
+      const minute = (await b.usage()).windows[0];
+      expect(minute).toMatchObject({
+        used: 20,
+        limit: 20,
+        byLane: { interactive: 2, remediation: 4, bulk: 14 },
+        laneLimits: { interactive: 20, remediation: 18, bulk: 14 },
+      });
+      // a refused request that gives up at once is not left registered as waiting
+      expect((await b.usage()).waiting).toEqual({ interactive: 0, remediation: 0 });
+    });
+
+    it('while a higher lane waits no lower lane is granted; a crashed waiter stops counting after its slack', async () => {
+      const clock = { now: T0 };
+      const b = laneBudget('l2', clock, noSleep);
+      for (let i = 0; i < 20; i++) await b.acquire(undefined, 'interactive', 0); // the window is full
+      let release!: () => void;
+      const slept: number[] = [];
+      const waiter = laneBudget('l2', clock, (ms) => {
+        slept.push(ms);
+        return new Promise<void>((r) => (release = r));
+      });
+      const granted = waiter.acquire(undefined, 'interactive');
+      await waitFor(() => slept.length === 1, 'the interactive request to wait');
+      expect(slept).toEqual([1_001]); // until the window's first grant leaves
+      expect((await b.usage()).waiting).toEqual({ interactive: 1, remediation: 0 });
+      clock.now = T0 + 1_000; // every grant left the window: all lanes have room
+      expect(await refusedAtOnce(b, 'bulk')).toBe(true); // ... but an interactive request is due first
+      expect(await refusedAtOnce(b, 'remediation')).toBe(true);
+      release();
+      await granted;
+      expect((await b.usage()).waiting.interactive).toBe(0);
+      await b.acquire(undefined, 'bulk', 0); // now bulk goes
+
+      // a remediation waiter that crashed (never asks again) holds bulk back only until its entry's slack ends
+      // the interactive and the bulk grant at T0+1000 and 16 remediation ones: 18, remediation's limit
+      for (let i = 0; i < 16; i++) await b.acquire(undefined, 'remediation', 0);
+      expect(await refusedAtOnce(b, 'remediation')).toBe(true);
+      let asleep = false;
+      const crashed = laneBudget('l2', clock, () => {
+        asleep = true;
+        return new Promise<void>(() => undefined);
+      });
+      void crashed.acquire(undefined, 'remediation');
+      await waitFor(() => asleep, 'the remediation request to wait');
+      expect((await b.usage()).waiting.remediation).toBe(1);
+      clock.now = T0 + 2_000 + 500; // its slot opened at T0+2000 but it never came back
+      expect(await refusedAtOnce(b, 'bulk')).toBe(true);
+      clock.now = T0 + 2_000 + 1_001; // past its slack (1 s)
+      await b.acquire(undefined, 'bulk', 0);
+    });
+
+    it('after a 429 block every lane waits, and the interactive waiter goes first when it ends', async () => {
+      const clock = { now: T0 };
+      const b = laneBudget('l3', clock, noSleep);
+      await b.penalize(800);
+      expect(await refusedAtOnce(b, 'interactive')).toBe(true); // the server's word binds every lane
+      let release!: () => void;
+      const slept: number[] = [];
+      const waiter = laneBudget('l3', clock, (ms) => {
+        slept.push(ms);
+        return new Promise<void>((r) => (release = r));
+      });
+      const granted = waiter.acquire(undefined, 'interactive');
+      await waitFor(() => slept.length === 1, 'the interactive request to wait for the block');
+      clock.now = T0 + 800;
+      expect(await refusedAtOnce(b, 'bulk')).toBe(true);
+      release();
+      await granted;
+      await b.acquire(undefined, 'bulk', 0);
+    });
+  });
+
   it('uses the Redis server clock when no clock is injected', async () => {
     const b = new DigitalOceanBudget({
       redis: tr.redis,
@@ -152,38 +263,6 @@ describe('budget maths (real Redis, fake clock)', () => {
     expect(Math.abs(Number(scores[1]) / 1000 - Number(seconds))).toBeLessThan(5);
   });
 });
-
-interface Worker {
-  name: string;
-  stop(): Promise<BudgetWorkerReport>;
-}
-
-async function startWorker(cfg: BudgetWorkerConfig): Promise<Worker> {
-  const child = fork(WORKER, [JSON.stringify(cfg)], {
-    execArgv: ['--require', SWC_REQUIRE],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  let report: BudgetWorkerReport | undefined;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    child.on('message', (msg) => {
-      if (msg === 'ready') resolve();
-      else report = msg as BudgetWorkerReport;
-    });
-    child.once('exit', (code) => reject(new Error(`worker ${cfg.name} exited early with ${code}`)));
-  });
-  return {
-    name: cfg.name,
-    async stop() {
-      child.send('stop');
-      const code = await exited;
-      children.delete(child);
-      if (code !== 0 || !report) throw new Error(`worker ${cfg.name} ended with ${code}`);
-      return report;
-    },
-  };
-}
 
 describe('two worker processes sharing one budget', () => {
   let sim: DigitalOceanSimulator | undefined;
@@ -207,6 +286,7 @@ describe('two worker processes sharing one budget', () => {
     pauseMs: 0,
     perMinute: 60,
     perHour: 5000,
+    lane: 'interactive', // the whole window (the lanes' reserves are tested above)
     ...extra,
   });
 

@@ -140,8 +140,8 @@ describe('fleet metrics on /metrics', () => {
       (m) =>
         value(m, 'genesis_drain_heartbeats_total{outcome="unknown_droplet"}') === 1 &&
         value(m, 'genesis_remediations_total{kind="wake",outcome="active_healthy"}') === 1 &&
-        value(m, 'genesis_digitalocean_requests_total{status="404"}') === 1 &&
-        value(m, 'genesis_digitalocean_budget_remaining{window="minute"}') !== undefined,
+        value(m, 'genesis_digitalocean_requests_total{account="default",status="404"}') === 1 &&
+        value(m, 'genesis_digitalocean_budget_remaining{account="default",window="minute"}') !== undefined,
       { what: 'the shared counters written' },
     );
     expect(value(second, 'genesis_drain_batches_total')).toBeGreaterThanOrEqual(1);
@@ -151,13 +151,35 @@ describe('fleet metrics on /metrics', () => {
     // droplet 7 is ACTIVE again with its old heartbeat: stale until its next heartbeat
     expect(value(second, 'genesis_droplets_heartbeat_stale')).toBe(3);
     expect(value(second, 'genesis_remediations_total{kind="wake",outcome="active_healthy"}')).toBe(1);
-    expect(value(second, 'genesis_digitalocean_requests_total{status="200"}')).toBe(1);
-    expect(value(second, 'genesis_digitalocean_requests_total{status="404"}')).toBe(1);
-    expect(value(second, 'genesis_digitalocean_ratelimit_remaining')).toBeGreaterThan(0);
+    expect(value(second, 'genesis_digitalocean_requests_total{account="default",status="200"}')).toBe(1);
+    expect(value(second, 'genesis_digitalocean_requests_total{account="default",status="404"}')).toBe(1);
+    expect(value(second, 'genesis_digitalocean_ratelimit_remaining{account="default"}')).toBeGreaterThan(0);
     // a sample read after the first response, at most every 5 s: the second request may already
     // hold its slot when the read lands (seen on a loaded machine), so 249 or 248 of 250
-    const remaining = value(second, 'genesis_digitalocean_budget_remaining{window="minute"}');
+    const remaining = value(
+      second,
+      'genesis_digitalocean_budget_remaining{account="default",window="minute"}',
+    );
     expect([248, 249]).toContain(remaining);
+    // the budget per account and lane: two reads in the default lane (remediation), neither waited
+    const grants = await eventually(
+      () => registry.metrics(),
+      (m) => value(m, 'genesis_digitalocean_budget_grants_total{account="default",lane="remediation"}') === 2,
+      { what: 'both grants counted' },
+    );
+    expect(
+      value(grants, 'genesis_digitalocean_budget_waits_total{account="default",lane="remediation"}'),
+    ).toBe(undefined);
+    expect([1, 2]).toContain(
+      value(grants, 'genesis_digitalocean_budget_used{account="default",lane="remediation",window="minute"}'),
+    );
+    expect(
+      value(grants, 'genesis_digitalocean_budget_used{account="default",lane="bulk",window="hour"}'),
+    ).toBe(0);
+    expect(value(grants, 'genesis_digitalocean_budget_waiting{account="default",lane="interactive"}')).toBe(
+      0,
+    );
+    expect(grants).not.toContain(DEFAULT_SIMULATOR_TOKEN);
   });
 
   it('keeps serving when Postgres is unreachable, and says so', async () => {

@@ -212,4 +212,96 @@ describe('loadConfig', () => {
     expect(c.temporal.tls).toBeDefined();
     expect(c.temporal.apiKey).toBe('cloud-key');
   });
+
+  describe('DigitalOcean accounts', () => {
+    it('DIGITALOCEAN_API_TOKEN alone is the default account with the fleet rates and lane reserves', () => {
+      const c = loadConfig('worker', base);
+      expect(c.digitalocean.accounts.map((a) => [a.name, a.token, a.ratePerMinute, a.ratePerHour])).toEqual([
+        ['default', 'do-token', 250, 5000],
+      ]);
+      expect(c.digitalocean).toMatchObject({ reserveInteractive: 0.1, reserveRemediation: 0.2 });
+      expect(
+        loadConfig('migrate', { ...base, DIGITALOCEAN_API_TOKEN: undefined }).digitalocean.accounts,
+      ).toEqual([]);
+    });
+
+    it('names each listed account with its own token and rates (the fleet defaults otherwise)', () => {
+      const c = loadConfig('worker', {
+        ...base,
+        DIGITALOCEAN_RATE_PER_MINUTE: '200',
+        DIGITALOCEAN_ACCOUNTS: 'team_b, eu2',
+        DIGITALOCEAN_API_TOKEN_TEAM_B: 'dop_v1_team_b_secret',
+        DIGITALOCEAN_RATE_PER_HOUR_TEAM_B: '2500',
+        DIGITALOCEAN_API_TOKEN_EU2: 'dop_v1_eu2_secret',
+        DIGITALOCEAN_RATE_PER_MINUTE_EU2: '100',
+        DIGITALOCEAN_BUDGET_RESERVE_INTERACTIVE: '0.05',
+      });
+      expect(c.digitalocean.accounts.map((a) => [a.name, a.token, a.ratePerMinute, a.ratePerHour])).toEqual([
+        ['default', 'do-token', 200, 5000],
+        ['team_b', 'dop_v1_team_b_secret', 200, 2500],
+        ['eu2', 'dop_v1_eu2_secret', 100, 5000],
+      ]);
+      expect(c.digitalocean.reserveInteractive).toBe(0.05);
+      // the tokens are not enumerable: printing or logging the configuration never shows them
+      expect(JSON.stringify(c.digitalocean.accounts)).not.toContain('secret');
+    });
+
+    it('names every bad or missing variable, never a value', () => {
+      const p = problems('worker', {
+        ...base,
+        DIGITALOCEAN_ACCOUNTS: 'team_b,eu2,ops,ops',
+        DIGITALOCEAN_API_TOKEN_TEAM_B: 'dop_v1_team_b_secret',
+        DIGITALOCEAN_RATE_PER_MINUTE_TEAM_B: 'fast',
+        DIGITALOCEAN_API_TOKEN_OPS: 'do-token', // the default account's token again
+        DIGITALOCEAN_API_TOKEN_STAGING: 'dop_v1_unlisted_secret',
+        DIGITALOCEAN_RATE_PER_HOUR_QA: '10',
+      });
+      expect(p).toEqual([
+        { variable: 'DIGITALOCEAN_RATE_PER_MINUTE_TEAM_B', reason: 'must be a whole number' },
+        { variable: 'DIGITALOCEAN_API_TOKEN_EU2', reason: 'is required: DIGITALOCEAN_ACCOUNTS lists "eu2"' },
+        {
+          variable: 'DIGITALOCEAN_API_TOKEN_OPS',
+          reason: expect.stringContaining('is the same token as DIGITALOCEAN_API_TOKEN'),
+        },
+        { variable: 'DIGITALOCEAN_ACCOUNTS', reason: 'lists "ops" twice' },
+        {
+          variable: 'DIGITALOCEAN_API_TOKEN_STAGING',
+          reason: 'names account "staging", which DIGITALOCEAN_ACCOUNTS does not list',
+        },
+        {
+          variable: 'DIGITALOCEAN_RATE_PER_HOUR_QA',
+          reason: 'names account "qa", which DIGITALOCEAN_ACCOUNTS does not list',
+        },
+      ]);
+      const message = (() => {
+        try {
+          loadConfig('worker', { ...base, DIGITALOCEAN_ACCOUNTS: 'x', DIGITALOCEAN_API_TOKEN_X: 'do-token' });
+        } catch (err) {
+          return (err as Error).message;
+        }
+        return '';
+      })();
+      expect(message).toContain('DIGITALOCEAN_API_TOKEN_X');
+      expect(message).not.toContain('do-token');
+    });
+
+    it('refuses bad account names and reserves that leave bulk work nothing', () => {
+      for (const bad of ['Team', '9lives', 'a-b', 'default', 'x'.repeat(33)])
+        expect(problems('worker', { ...base, DIGITALOCEAN_ACCOUNTS: bad })).toEqual([
+          { variable: 'DIGITALOCEAN_ACCOUNTS', reason: expect.any(String) },
+        ]);
+      expect(problems('worker', { ...base, DIGITALOCEAN_BUDGET_RESERVE_REMEDIATION: '1.5' })).toEqual([
+        { variable: 'DIGITALOCEAN_BUDGET_RESERVE_REMEDIATION', reason: expect.any(String) },
+      ]);
+      expect(
+        problems('worker', {
+          ...base,
+          DIGITALOCEAN_BUDGET_RESERVE_INTERACTIVE: '0.5',
+          DIGITALOCEAN_BUDGET_RESERVE_REMEDIATION: '0.5',
+        }),
+      ).toEqual([
+        { variable: 'DIGITALOCEAN_BUDGET_RESERVE_REMEDIATION', reason: expect.stringContaining('bulk') },
+      ]);
+    });
+  });
 });

@@ -7,7 +7,9 @@ import {
   blockFromRateLimitHeaders,
   budgetKeyBase,
   DigitalOceanBudget,
+  laneLimit,
   parseRetryAfterMs,
+  type BudgetAcquireEvent,
   type BudgetRedis,
 } from '../../src/digitalocean/budget';
 import { DigitalOceanBudgetExhaustedError } from '../../src/digitalocean/errors';
@@ -97,8 +99,21 @@ describe('DigitalOceanBudget.acquire', () => {
     await t.budget.acquire();
     expect(t.sleeps).toEqual([]);
     const args = t.evalshaCalls[0];
-    expect(args[1]).toBe(4); // blocked, seq, minute log, hour log
-    expect(args.slice(6)).toEqual([String(NOW), '1000', '60000', '250', '60000', '5000', '3600000']);
+    expect(args[1]).toBe(6); // blocked, seq, interactive and remediation waiters, minute log, hour log
+    const keys = args.slice(2, 8).map(String);
+    expect(keys.map((k) => k.slice(k.lastIndexOf('}') + 2))).toEqual([
+      'blocked',
+      'seq',
+      'wait:interactive',
+      'wait:remediation',
+      'minute',
+      'hour',
+    ]);
+    // now, margin, ttl slack, lane 2 (remediation, the default), waiter id, allowance (maxWait),
+    // nap cap, waiter slack, yield; then remediation's limits: the window less the 10 % interactive reserve
+    expect(args.slice(8, 12)).toEqual([String(NOW), '1000', '60000', '2']);
+    expect(args[12]).toMatch(/^[0-9a-f]{16}$/);
+    expect(args.slice(13)).toEqual(['90000', '2000', '1000', '25', '225', '60000', '4500', '3600000']);
   });
 
   it('sleeps what the script says, then tries again', async () => {
@@ -122,7 +137,7 @@ describe('DigitalOceanBudget.acquire', () => {
       [0, 3_000, NOW, 1],
       [0, 3_000, NOW, 1],
     ]);
-    await expect(blocked.budget.acquire(undefined, undefined, 5_000)).rejects.toThrow(
+    await expect(blocked.budget.acquire(undefined, 'bulk', 5_000)).rejects.toThrow(
       'all workers are blocked for 3000 ms',
     );
     expect(blocked.sleeps).toEqual([3_001]);
@@ -166,5 +181,140 @@ describe('DigitalOceanBudget observe/penalize', () => {
     await t.budget.penalize(2_499.2);
     expect(t.evalshaCalls).toHaveLength(1);
     expect(t.evalshaCalls[0].slice(3)).toEqual([String(NOW), '', '2500']);
+  });
+});
+
+describe('DigitalOceanBudget lanes (process side; the Lua runs against Redis in the integration test)', () => {
+  const limitsOf = (args: (string | number)[]) => args.slice(17).filter((_, i) => i % 2 === 0);
+
+  it('laneLimit: interactive the whole window, remediation short of its reserve, bulk short of both', () => {
+    const r = { interactive: 0.1, remediation: 0.2 };
+    expect([
+      laneLimit(250, 'interactive', r),
+      laneLimit(250, 'remediation', r),
+      laneLimit(250, 'bulk', r),
+    ]).toEqual([250, 225, 175]);
+    expect([
+      laneLimit(5000, 'interactive', r),
+      laneLimit(5000, 'remediation', r),
+      laneLimit(5000, 'bulk', r),
+    ]).toEqual([5000, 4500, 3500]);
+    // tiny windows: reserves round down, and every lane keeps one request
+    expect([laneLimit(1, 'interactive', r), laneLimit(1, 'remediation', r), laneLimit(1, 'bulk', r)]).toEqual(
+      [1, 1, 1],
+    );
+    expect([
+      laneLimit(10, 'interactive', r),
+      laneLimit(10, 'remediation', r),
+      laneLimit(10, 'bulk', r),
+    ]).toEqual([10, 9, 7]);
+    expect(laneLimit(250, 'bulk', { interactive: 0, remediation: 0 })).toBe(250);
+  });
+
+  it('sends each lane its index and its own limits; reserves are configurable and validated', async () => {
+    const t = budgetWith(
+      [
+        [1, 0, NOW, 0],
+        [1, 0, NOW, 0],
+        [1, 0, NOW, 0],
+      ],
+      { reserves: { interactive: 0.2, remediation: 0.1 } },
+    );
+    await t.budget.acquire(undefined, 'interactive');
+    await t.budget.acquire(undefined, 'remediation');
+    await t.budget.acquire(undefined, 'bulk');
+    expect(t.evalshaCalls.map((a) => a[11])).toEqual(['1', '2', '3']);
+    expect(t.evalshaCalls.map(limitsOf)).toEqual([
+      ['250', '5000'],
+      ['200', '4000'],
+      ['175', '3500'],
+    ]);
+    // a fresh waiter id per acquire
+    expect(new Set(t.evalshaCalls.map((a) => a[12])).size).toBe(3);
+    expect(() => budgetWith([], { reserves: { interactive: 0.5, remediation: 0.5 } })).toThrow('sum < 1');
+    expect(() => budgetWith([], { reserves: { interactive: -0.1 } })).toThrow('reserves');
+    await expect(t.budget.acquire(undefined, 'urgent' as never)).rejects.toThrow(
+      'unknown DigitalOcean budget lane',
+    );
+  });
+
+  it('a waiting interactive/remediation request asks again at least every napCap; bulk sleeps the whole wait', async () => {
+    const waiting = budgetWith(
+      [
+        [0, 50_000, NOW, 0],
+        [0, 48_000, NOW, 2],
+        [1, 0, NOW, 0],
+      ],
+      { waiterNapCapMs: 2_000 },
+    );
+    await waiting.budget.acquire(undefined, 'interactive');
+    expect(waiting.sleeps).toEqual([2_001, 2_001]);
+    // the allowance left shrinks by what it slept: the script registers only a waiter that will wait
+    expect(waiting.evalshaCalls.map((a) => a[13])).toEqual(['90000', '87999', '85998']);
+
+    const bulk = budgetWith([
+      [0, 50_000, NOW, 0],
+      [1, 0, NOW, 0],
+    ]);
+    await bulk.budget.acquire(undefined, 'bulk');
+    expect(bulk.sleeps).toEqual([50_001]);
+  });
+
+  it('a registered waiter that gives up leaves its lane at once; one that never waited does not call', async () => {
+    const controller = new AbortController();
+    const t = budgetWith([[0, 1_000, NOW, 0]], {
+      sleep: () => {
+        controller.abort(new Error('cancelled'));
+        return Promise.reject(new Error('cancelled'));
+      },
+    });
+    await expect(t.budget.acquire(controller.signal, 'interactive')).rejects.toThrow('cancelled');
+    expect(t.evalshaCalls).toHaveLength(2);
+    const leave = t.evalshaCalls[1];
+    expect(leave[1]).toBe(1);
+    expect(String(leave[2])).toMatch(/:wait:interactive$/);
+    expect(leave[3]).toBe(t.evalshaCalls[0][12]); // the same waiter id
+
+    const exhausted = budgetWith([[0, 5_000, NOW, 0], [0]], { maxWaitMs: 1_000 });
+    await expect(exhausted.budget.acquire(undefined, 'remediation')).rejects.toBeInstanceOf(
+      DigitalOceanBudgetExhaustedError,
+    );
+    expect(String(exhausted.evalshaCalls[1][2])).toMatch(/:wait:remediation$/);
+
+    const bulk = budgetWith([[0, 5_000, NOW, 0]], { maxWaitMs: 1_000 });
+    await expect(bulk.budget.acquire(undefined, 'bulk')).rejects.toBeInstanceOf(
+      DigitalOceanBudgetExhaustedError,
+    );
+    expect(bulk.evalshaCalls).toHaveLength(1); // bulk never registers, nothing to leave
+  });
+
+  it('reports every acquire once: lane, outcome, time slept and why', async () => {
+    const events: BudgetAcquireEvent[] = [];
+    const t = budgetWith(
+      [
+        [1, 0, NOW, 0],
+        [0, 300, NOW, 2],
+        [0, 200, NOW, 1],
+        [1, 0, NOW, 0],
+        [0, 9_000, NOW, 0],
+      ],
+      {
+        maxWaitMs: 5_000,
+        onAcquire: (e) => {
+          events.push(e);
+          throw new Error('a metrics bug must not fail the request');
+        },
+      },
+    );
+    await t.budget.acquire(undefined, 'interactive');
+    await t.budget.acquire(undefined, 'bulk');
+    await expect(t.budget.acquire(undefined, 'remediation')).rejects.toBeInstanceOf(
+      DigitalOceanBudgetExhaustedError,
+    );
+    expect(events).toEqual([
+      { lane: 'interactive', outcome: 'granted', waitedMs: 0 },
+      { lane: 'bulk', outcome: 'granted', waitedMs: 301 + 201, reason: 'blocked' },
+      { lane: 'remediation', outcome: 'exhausted', waitedMs: 0, reason: 'window' },
+    ]);
   });
 });
