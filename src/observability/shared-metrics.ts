@@ -76,6 +76,12 @@ export const SHARED = {
   digitaloceanRequests: 'genesis_digitalocean_requests_total',
   digitaloceanRateLimitRemaining: 'genesis_digitalocean_ratelimit_remaining',
   digitaloceanBudgetRemaining: 'genesis_digitalocean_budget_remaining',
+  powerScheduleStarts: 'genesis_power_schedule_starts_total',
+  powerScheduleDue: 'genesis_power_schedule_due',
+  powerScheduleLag: 'genesis_power_schedule_lag_seconds',
+  powerScheduleBusy: 'genesis_power_schedule_busy',
+  powerScheduleDeferred: 'genesis_power_schedule_deferred',
+  powerScheduleLastTick: 'genesis_power_schedule_last_tick_timestamp_seconds',
 } as const;
 
 /** The remediation a state change ends, and how (a power workflow left WAKING/REBOOTING/HIBERNATING). */
