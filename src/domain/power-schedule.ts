@@ -353,3 +353,47 @@ export interface PowerScheduleTickSummary {
   /** the longest time from due to started this tick, ms, by action (0 when none started) */
   maxLagMs: Record<ScheduledAction, number>;
 }
+
+// --- the operator's notation -------------------------------------------------------------------
+
+/**
+ * A window in the CLI's notation: `<days>@<start>-<end>`, days a list and/or ranges of weekdays
+ * (`mon-fri`, `sat,sun`, `fri-mon` wraps over the weekend): `mon-fri@08:30-18:00`,
+ * `sat@22:00-02:00`. Returns the window or the problem.
+ */
+export function parseWindowSpec(spec: string): PowerWindow | string {
+  const m = /^([a-z,-]+)@(\d\d:\d\d)-(\d\d:\d\d)$/.exec(spec.trim().toLowerCase());
+  if (!m) return `window "${spec}": expected <days>@HH:MM-HH:MM, e.g. mon-fri@08:30-18:00`;
+  const days = new Set<Weekday>();
+  for (const part of m[1]!.split(',')) {
+    const [from, to] = part.split('-') as [string, string | undefined];
+    const a = WEEKDAYS.indexOf(from as Weekday);
+    const b = to === undefined ? a : WEEKDAYS.indexOf(to as Weekday);
+    if (a < 0 || b < 0) return `window "${spec}": "${part}" is not a day or range of ${WEEKDAYS.join(', ')}`;
+    for (let i = a; ; i = (i + 1) % 7) {
+      days.add(WEEKDAYS[i]!);
+      if (i === b) break;
+    }
+  }
+  return { days: WEEKDAYS.filter((d) => days.has(d)), start: m[2]!, end: m[3]! };
+}
+
+/** A window in the CLI's notation (days in week order, consecutive runs as ranges). */
+export function formatWindow(w: PowerWindow): string {
+  const idx = WEEKDAYS.map((d, i) => (w.days.includes(d) ? i : -1)).filter((i) => i >= 0);
+  const runs: string[] = [];
+  for (let k = 0; k < idx.length;) {
+    let e = k;
+    while (e + 1 < idx.length && idx[e + 1] === idx[e]! + 1) e++;
+    runs.push(
+      e - k >= 2
+        ? `${WEEKDAYS[idx[k]!]}-${WEEKDAYS[idx[e]!]}`
+        : idx
+            .slice(k, e + 1)
+            .map((i) => WEEKDAYS[i])
+            .join(','),
+    );
+    k = e + 1;
+  }
+  return `${runs.join(',')}@${w.start}-${w.end}`;
+}

@@ -1,5 +1,7 @@
 import {
+  formatWindow,
   invalidPowerSchedule,
+  parseWindowSpec,
   localToUtc,
   plannedPower,
   powerIntent,
@@ -184,5 +186,29 @@ describe('invalidPowerSchedule', () => {
     expect(invalidPowerSchedule({ ...ok, idleMinutes: 1 })).toMatch(/idleMinutes/);
     expect(invalidPowerSchedule({ ...ok, idleMinutes: null })).toBeUndefined();
     expect(invalidPowerSchedule({ ...ok, workspaceId: '' })).toMatch(/workspaceId/);
+  });
+});
+
+describe('the CLI window notation', () => {
+  it('parses days, ranges (wrapping over the weekend) and times, and names what is wrong', () => {
+    expect(parseWindowSpec('mon-fri@08:30-18:00')).toEqual({
+      days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+      start: '08:30',
+      end: '18:00',
+    });
+    expect(parseWindowSpec('fri-mon@22:00-02:00')).toEqual({
+      days: ['sun', 'mon', 'fri', 'sat'],
+      start: '22:00',
+      end: '02:00',
+    });
+    expect(parseWindowSpec('sat,sun@10:00-12:00')).toMatchObject({ days: ['sun', 'sat'] });
+    expect(parseWindowSpec('monday@10:00-12:00')).toMatch(/"monday" is not a day/);
+    expect(parseWindowSpec('mon 10-12')).toMatch(/expected <days>@HH:MM-HH:MM/);
+    expect(formatWindow({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '08:30', end: '18:00' })).toBe(
+      'mon-fri@08:30-18:00',
+    );
+    expect(formatWindow({ days: ['sun', 'mon', 'sat'], start: '22:00', end: '02:00' })).toBe(
+      'sun,mon,sat@22:00-02:00',
+    );
   });
 });
