@@ -98,7 +98,10 @@ interface RunResult {
 
 /** What a request log entry was, by endpoint (ids folded). */
 const endpoint = (e: RequestLogEntry) =>
-  `${e.method} ${e.path.split('?')[0]!.replace(/\/\d+/g, '/{id}')}${e.path.includes('tag_name=') ? '?tag_name' : ''}`;
+  `${e.method} ${e.path
+    .split('?')[0]!
+    .replace(/\/v2\/tags\/[^/]+/, '/v2/tags/{tag}')
+    .replace(/\/\d+/g, '/{id}')}${e.path.includes('tag_name=') ? '?tag_name' : ''}`;
 
 async function waitHttp(url: string, deadline: number, child: ChildProcess): Promise<void> {
   for (;;) {
