@@ -4,6 +4,7 @@ import { createChangeActivities } from './changes';
 import { createHeartbeatDrainActivities } from './heartbeat-drain';
 import { createHeartbeatRetentionActivities } from './heartbeat-retention';
 import { createPowerActivities } from './power';
+import { createPowerScheduleActivities } from './power-schedule';
 import { createWatchdogActivities } from './watchdog';
 import { createRolloutActivities } from './rollouts';
 import { createScaleAlertActivities } from './scale-alerts';
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHeartbeatRetentionActivities(deps),
     ...createPowerActivities(deps),
     ...createWatchdogActivities(deps),
+    ...createPowerScheduleActivities(deps),
     ...createScaleAlertActivities(deps),
     ...createChangeActivities(deps),
     ...createRolloutActivities(deps),

@@ -58,7 +58,10 @@ export function heartbeatBody(id: number, ts: number) {
  * A Temporal dev server of the benchmark's own (free ports, the project's search attributes, its
  * SQLite file in a temporary folder removed at stop).
  */
-export async function startTemporalDevServer(name: string): Promise<{ address: string; stop(): void }> {
+export async function startTemporalDevServer(
+  name: string,
+  opts: { fastSqlite?: boolean } = {},
+): Promise<{ address: string; stop(): void }> {
   const bin = findTemporalCli();
   if (!bin) throw new Error('temporal CLI not found (make test builds it, or set TEMPORAL_BIN)');
   const port = await freePort();
@@ -66,6 +69,8 @@ export async function startTemporalDevServer(name: string): Promise<{ address: s
   const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port)];
   args.push('--ui-port', String(await freePort()), '--log-level', 'error');
   args.push('--db-filename', join(dir, 'temporal.db'));
+  // a throwaway file: write-ahead log without fsync (what durability the benchmark does not need)
+  if (opts.fastSqlite) args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=off');
   for (const [n, t] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${n}=${t}`);
   const child = spawn(bin, args, { stdio: 'ignore' });
   const address = `127.0.0.1:${port}`;

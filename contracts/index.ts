@@ -11,6 +11,7 @@ import {
 } from './changes';
 import { drainIds, heartbeatDrainContract } from './heartbeat-drain';
 import { hardRebootContract, hibernateContract, powerIds, wakeContract } from './power';
+import { powerScheduleCommandContract, powerScheduleIds, powerScheduleTickContract } from './power-schedule';
 import { fleetRolloutContract } from './rollout';
 import { scaleAlertsContract } from './scale-alerts';
 import { watchdogContract, watchdogIds } from './watchdog';
@@ -24,6 +25,7 @@ export * from './rollout';
 export * from './heartbeat-drain';
 export * from './watchdog';
 export * from './scale-alerts';
+export * from './power-schedule';
 
 /** The ids of the fixed-id workflows and schedules (the same functions as each family's ids). */
 export const workflowIds = {
@@ -31,6 +33,7 @@ export const workflowIds = {
   power: powerIds.power,
   powerEscalation: powerIds.escalation,
   watchdogSchedule: watchdogIds.schedule,
+  powerScheduleSchedule: powerScheduleIds.schedule,
 };
 
 /** Every workflow started by name, by the contract it is started with. */
@@ -46,4 +49,6 @@ export const workflowContracts = {
   heartbeatDrain: heartbeatDrainContract,
   watchdog: watchdogContract,
   scaleAlerts: scaleAlertsContract,
+  powerScheduleTick: powerScheduleTickContract,
+  powerScheduleCommand: powerScheduleCommandContract,
 } as const;

@@ -21,6 +21,7 @@ import { createLogger, type Logger } from './logger';
 import { registerAgentCommands } from './cli-commands/agent';
 import { registerFleetCommands } from './cli-commands/fleet';
 import { dropletIdArgument, EXIT_NOT_FOUND, fail, registerOperatorCommands } from './cli-commands/operator';
+import { registerPowerScheduleCommands } from './cli-commands/power-schedule';
 import { registerReleaseCommands } from './cli-commands/release';
 import { registerRolloutCommands } from './cli-commands/rollout';
 import { startControlPlane } from './control-plane';
@@ -245,6 +246,7 @@ export function buildProgram(): Command {
   registerRolloutCommands(program, () => configOrExit('cli'));
   registerAgentCommands(program, () => configOrExit('cli'));
   registerReleaseCommands(program, () => configOrExit('cli'));
+  registerPowerScheduleCommands(program, () => configOrExit('cli'));
 
   const tokens = program.command('tokens').description('per-droplet heartbeat tokens');
   tokens

@@ -328,6 +328,18 @@ const settings = {
     enabled: env('WATCHDOG_ENABLED', bool.default(true)),
   },
 
+  /** scheduled power (workspaces' awake windows and idle rule); wakes also take WATCHDOG_HEARTBEAT_TIMEOUT_S */
+  powerSchedule: {
+    /** create/update the reconciler's Schedule when a worker starts */
+    enabled: env('POWER_SCHEDULE_ENABLED', bool.default(true)),
+    /** the reconciler's period (overlap SKIP) */
+    intervalS: env('POWER_SCHEDULE_INTERVAL_S', int(10, 3600).default(60)),
+    /** wakes and hibernations started per tick (wakes first); the rest the next tick */
+    maxStartsPerTick: env('POWER_SCHEDULE_MAX_STARTS_PER_TICK', int(1, 20_000).default(500)),
+    /** graceful shutdown time of scheduled hibernations before power_off */
+    gracefulShutdownS: env('POWER_SCHEDULE_GRACEFUL_SHUTDOWN_S', int(1, 3600).default(120)),
+  },
+
   /** the scale probes' input also takes WATCHDOG_HEARTBEAT_TIMEOUT_S and HEARTBEAT_BACKLOG_ALERT */
   scaleAlerts: {
     enabled: env('SCALE_ALERTS_ENABLED', bool.default(true)),

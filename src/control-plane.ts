@@ -31,9 +31,14 @@ import type { Logger } from './logger';
 import { createRedis } from './redis';
 import { temporalConnectionSettings } from './temporal/connection-options';
 import { createMetrics } from './metrics';
+import { timingsForHeartbeatTimeout } from './domain/power';
 import { SharedMetrics } from './observability/shared-metrics';
 import { AesGcmPayloadCodec, dataConverterFor } from './temporal/payload-codec';
-import { ensureScaleAlertsSchedule, ensureWatchdogSchedule } from './temporal/schedules';
+import {
+  ensurePowerScheduleSchedule,
+  ensureScaleAlertsSchedule,
+  ensureWatchdogSchedule,
+} from './temporal/schedules';
 import { buildActivityDeps } from './worker/deps';
 import { groupPause } from './worker/pause-flag';
 import { WorkerSupervisor } from './worker/supervisor';
@@ -164,6 +169,19 @@ export async function startControlPlane(
         },
       });
       logger.info({ scheduleId, everyS: w.intervalS }, 'watchdog schedule in place');
+    }
+    if (config.powerSchedule.enabled && opts.ensureSchedules !== false) {
+      const p = config.powerSchedule;
+      const scheduleId = await ensurePowerScheduleSchedule(client, {
+        taskQueue: config.temporal.taskQueue,
+        everyMs: p.intervalS * 1000,
+        input: {
+          maxStartsPerTick: p.maxStartsPerTick,
+          timings: timingsForHeartbeatTimeout(config.watchdog.heartbeatTimeoutS),
+          gracefulTimeoutMs: p.gracefulShutdownS * 1000,
+        },
+      });
+      logger.info({ scheduleId, everyS: p.intervalS }, 'power schedule reconciler in place');
     }
     if (config.scaleAlerts.enabled && opts.ensureSchedules !== false) {
       const scheduleId = await ensureScaleAlertsSchedule(client, {

@@ -22,6 +22,7 @@ import {
   hardRebootContract,
   hibernateContract,
   n8nUpdateContract,
+  powerScheduleCommandContract,
   promoteUpdate,
   setAgentDropletIdContract,
   wakeContract,
@@ -31,7 +32,10 @@ import {
   type HardRebootInput,
   type HibernateDropletInput,
   type N8nUpdateInput,
+  type PowerScheduleCommand,
+  type PowerScheduleInput,
   type RolloutProgress,
+  type StoredPowerSchedule,
   type SetAgentDropletIdInput,
   type WakeDropletInput,
   type WorkflowContract,
@@ -51,6 +55,8 @@ import { executeWorkflow, startWorkflow } from '../temporal/start';
 
 export { RolloutIdUsedError, RolloutRequestRefusedError } from '../temporal/rollout-starts';
 export type {
+  PowerScheduleInput,
+  StoredPowerSchedule,
   CredentialInjectionInput,
   FleetRolloutInput,
   RolloutProgress,
@@ -184,6 +190,33 @@ export class GenesisClient {
     req: { reason?: string; by?: string } = {},
   ): Promise<RolloutProgress> {
     return abortRollout(this.temporal, this.rolloutId(rolloutId), req);
+  }
+
+  /**
+   * Sets (or replaces) a workspace's power schedule: time zone, weekly awake windows, wake lead
+   * time, idle rule. The reconciler acts on it from its next tick. Resolves with what was stored.
+   */
+  async setPowerSchedule(schedule: PowerScheduleInput, by?: string): Promise<StoredPowerSchedule> {
+    const r = await this.powerScheduleCommand('setPowerSchedule', { op: 'set', schedule, by });
+    return r.schedule!;
+  }
+
+  /** The workspace's power schedule, or null when it has none. */
+  async getPowerSchedule(workspaceId: string): Promise<StoredPowerSchedule | null> {
+    return (await this.powerScheduleCommand('getPowerSchedule', { op: 'get', workspaceId })).schedule;
+  }
+
+  /** Removes the workspace's schedule (its droplets stay as they are); true when it had one. */
+  async clearPowerSchedule(workspaceId: string, by?: string): Promise<boolean> {
+    return (
+      (await this.powerScheduleCommand('clearPowerSchedule', { op: 'clear', workspaceId, by })).cleared ??
+      false
+    );
+  }
+
+  private async powerScheduleCommand(operation: string, input: PowerScheduleCommand) {
+    check(operation, powerScheduleCommandContract.validate?.(input));
+    return executeWorkflow(this.temporal, powerScheduleCommandContract, input, { taskQueue: this.taskQueue });
   }
 
   /** Validates the input against the contract, then starts (or joins) its workflow by name. */

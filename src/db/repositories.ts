@@ -26,6 +26,13 @@ import {
 import { maintainHeartbeatHistory } from './heartbeat-retention';
 import { claimPowerAction, recordPowerActionId } from './power-actions';
 import {
+  deletePowerSchedule,
+  getPowerSchedule,
+  listPowerSchedules,
+  scheduledFleet,
+  upsertPowerSchedule,
+} from './power-schedules';
+import {
   finishWave,
   planRollout,
   recordTargetResults,
@@ -86,6 +93,13 @@ export function createRepositories(pool: Pool) {
     watchdog: {
       scanFleet: on(pool, scanFleet),
       recordRun: on(pool, recordWatchdogRun),
+    },
+    powerSchedules: {
+      upsert: on(pool, upsertPowerSchedule),
+      get: on(pool, getPowerSchedule),
+      delete: on(pool, deletePowerSchedule),
+      list: on(pool, listPowerSchedules),
+      scheduledFleet: on(pool, scheduledFleet),
     },
     scaleProbes: scaleProbeQueries(pool),
     heartbeatHistory: {

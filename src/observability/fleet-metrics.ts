@@ -206,6 +206,26 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
     'lane',
   ]);
 
+  // Scheduled power (the reconciler's latest tick; starts counted across ticks)
+  sharedCounter(
+    SHARED.powerScheduleStarts,
+    'Power operations the schedule reconciler started (action wake|hibernate) or joined (action any)',
+    ['action', 'result'],
+  );
+  sharedGauge(SHARED.powerScheduleDue, 'Droplets the latest tick found due, by action', ['action']);
+  sharedGauge(
+    SHARED.powerScheduleLag,
+    'Longest time from due to started in the latest tick, by action (seconds)',
+    ['action'],
+  );
+  sharedGauge(
+    SHARED.powerScheduleBusy,
+    'Due droplets the latest tick skipped: an operation runs on them',
+    [],
+  );
+  sharedGauge(SHARED.powerScheduleDeferred, "Due droplets beyond the latest tick's bound (next tick)", []);
+  sharedGauge(SHARED.powerScheduleLastTick, 'When the schedule reconciler last ran (unix seconds)', []);
+
   // Rollouts and alerts
   gauge('genesis_rollouts', 'Rollouts by status', ['status'], (g, s) => {
     for (const r of s.postgres?.rollouts ?? []) g.set({ status: r.status }, r.n);

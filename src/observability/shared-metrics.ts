@@ -83,6 +83,12 @@ export const SHARED = {
   digitaloceanBudgetExhausted: 'genesis_digitalocean_budget_exhausted_total',
   digitaloceanBudgetUsed: 'genesis_digitalocean_budget_used',
   digitaloceanBudgetWaiting: 'genesis_digitalocean_budget_waiting',
+  powerScheduleStarts: 'genesis_power_schedule_starts_total',
+  powerScheduleDue: 'genesis_power_schedule_due',
+  powerScheduleLag: 'genesis_power_schedule_lag_seconds',
+  powerScheduleBusy: 'genesis_power_schedule_busy',
+  powerScheduleDeferred: 'genesis_power_schedule_deferred',
+  powerScheduleLastTick: 'genesis_power_schedule_last_tick_timestamp_seconds',
 } as const;
 
 /** The remediation a state change ends, and how (a power workflow left WAKING/REBOOTING/HIBERNATING). */

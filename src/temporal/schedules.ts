@@ -11,8 +11,10 @@ import {
 } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import type { WorkflowContract } from '../../contracts/define';
+import { powerScheduleIds, powerScheduleTickContract } from '../../contracts/power-schedule';
 import { scaleAlertIds, scaleAlertsContract } from '../../contracts/scale-alerts';
 import { watchdogContract, watchdogIds } from '../../contracts/watchdog';
+import type { PowerScheduleTickInput } from '../domain/power-schedule';
 import { SCALE_SCHEDULE_EVERY_MS, type ScaleAlertInput } from '../domain/scale';
 import type { WatchdogInput } from '../domain/watchdog';
 import { contractWorkflowId } from './start';
@@ -82,5 +84,17 @@ export function ensureScaleAlertsSchedule(
     paused: opts.paused,
     scheduleId: scaleAlertIds.schedule(opts.taskQueue),
     note: 'genesis scale alerts: partitions, table sizes, connections, backlogs, failure ratio',
+  });
+}
+
+/** The scheduled-power reconciler: every minute by default (overlap SKIP: one tick at a time). */
+export function ensurePowerScheduleSchedule(
+  client: Client,
+  opts: { taskQueue: string; everyMs: number; input: PowerScheduleTickInput; paused?: boolean },
+): Promise<string> {
+  return ensureSchedule(client, powerScheduleTickContract, {
+    ...opts,
+    scheduleId: powerScheduleIds.schedule(opts.taskQueue),
+    note: 'genesis scheduled power: wake ahead of awake windows, hibernate idle tenants outside them',
   });
 }

@@ -16,6 +16,8 @@ import {
   type HibernateDropletWorkflow,
   type CredentialInjectionWorkflow,
   type N8nContainerUpdateWorkflow,
+  type PowerScheduleCommandWorkflow,
+  type PowerScheduleTickWorkflow,
   type ScaleAlertsWorkflow,
   type SetAgentDropletIdWorkflow,
   type WakeDropletWorkflow,
@@ -44,6 +46,8 @@ const declared: Record<keyof typeof workflowContracts, unknown> = {
   heartbeatDrain: workflows.heartbeatDrain satisfies HeartbeatDrainWorkflow,
   watchdog: workflows.watchdog satisfies WatchdogWorkflow,
   scaleAlerts: workflows.scaleAlerts satisfies ScaleAlertsWorkflow,
+  powerScheduleTick: workflows.powerScheduleTick satisfies PowerScheduleTickWorkflow,
+  powerScheduleCommand: workflows.powerScheduleCommand satisfies PowerScheduleCommandWorkflow,
 };
 
 describe('workflow contracts', () => {
