@@ -9,6 +9,7 @@ import {
   setAgentDropletIdContract,
   workflowUpdateContract,
 } from './changes';
+import { fleetProbeContract, fleetProbeIds } from './fleet-probe';
 import { drainIds, heartbeatDrainContract } from './heartbeat-drain';
 import { hardRebootContract, hibernateContract, powerIds, wakeContract } from './power';
 import { fleetRolloutContract } from './rollout';
@@ -24,6 +25,7 @@ export * from './rollout';
 export * from './heartbeat-drain';
 export * from './watchdog';
 export * from './scale-alerts';
+export * from './fleet-probe';
 
 /** The ids of the fixed-id workflows and schedules (the same functions as each family's ids). */
 export const workflowIds = {
@@ -31,6 +33,7 @@ export const workflowIds = {
   power: powerIds.power,
   powerEscalation: powerIds.escalation,
   watchdogSchedule: watchdogIds.schedule,
+  fleetProbeSchedule: fleetProbeIds.schedule,
 };
 
 /** Every workflow started by name, by the contract it is started with. */
@@ -46,4 +49,5 @@ export const workflowContracts = {
   heartbeatDrain: heartbeatDrainContract,
   watchdog: watchdogContract,
   scaleAlerts: scaleAlertsContract,
+  fleetProbe: fleetProbeContract,
 } as const;

@@ -33,7 +33,12 @@ import { temporalConnectionSettings } from './temporal/connection-options';
 import { createMetrics } from './metrics';
 import { SharedMetrics } from './observability/shared-metrics';
 import { AesGcmPayloadCodec, dataConverterFor } from './temporal/payload-codec';
-import { ensureScaleAlertsSchedule, ensureWatchdogSchedule } from './temporal/schedules';
+import { recordSchedulePeriod } from './observability/schedule-runs';
+import {
+  ensureFleetProbeSchedule,
+  ensureScaleAlertsSchedule,
+  ensureWatchdogSchedule,
+} from './temporal/schedules';
 import { buildActivityDeps } from './worker/deps';
 import { groupPause } from './worker/pause-flag';
 import { WorkerSupervisor } from './worker/supervisor';
@@ -163,7 +168,17 @@ export async function startControlPlane(
           heartbeatBacklogAlert: config.heartbeats.backlogAlert,
         },
       });
+      recordSchedulePeriod(new SharedMetrics(redis, config.redis.keyPrefix), 'watchdog', w.intervalS);
       logger.info({ scheduleId, everyS: w.intervalS }, 'watchdog schedule in place');
+    }
+    if (config.probe.enabled && opts.ensureSchedules !== false) {
+      const { enabled: _enabled, ...input } = config.probe;
+      const scheduleId = await ensureFleetProbeSchedule(client, {
+        taskQueue: config.temporal.taskQueue,
+        input,
+      });
+      recordSchedulePeriod(new SharedMetrics(redis, config.redis.keyPrefix), 'fleet_probe', input.periodS);
+      logger.info({ scheduleId, everyS: input.periodS }, 'fleet probe schedule in place');
     }
     if (config.scaleAlerts.enabled && opts.ensureSchedules !== false) {
       const scheduleId = await ensureScaleAlertsSchedule(client, {

@@ -10,3 +10,4 @@ export { setAgentDropletId } from './changes/set-agent-droplet-id';
 export { workflowUpdate } from './changes/workflow-update';
 export { scaleAlerts } from './scale-alerts';
 export { fleetRollout } from './rollout/fleet-rollout';
+export { fleetProbe } from './fleet-probe';

@@ -11,9 +11,11 @@ import {
 } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import type { WorkflowContract } from '../../contracts/define';
+import { fleetProbeContract, fleetProbeIds } from '../../contracts/fleet-probe';
 import { scaleAlertIds, scaleAlertsContract } from '../../contracts/scale-alerts';
 import { watchdogContract, watchdogIds } from '../../contracts/watchdog';
 import { SCALE_SCHEDULE_EVERY_MS, type ScaleAlertInput } from '../domain/scale';
+import type { FleetProbeInput } from '../domain/fleet-probe';
 import type { WatchdogInput } from '../domain/watchdog';
 import { contractWorkflowId } from './start';
 
@@ -82,5 +84,20 @@ export function ensureScaleAlertsSchedule(
     paused: opts.paused,
     scheduleId: scaleAlertIds.schedule(opts.taskQueue),
     note: 'genesis scale alerts: partitions, table sizes, connections, backlogs, failure ratio',
+  });
+}
+
+/** The fleet probe: one run per period (its input's periodS), overlap SKIP. */
+export function ensureFleetProbeSchedule(
+  client: Client,
+  opts: { taskQueue: string; input: FleetProbeInput & { periodS: number }; paused?: boolean },
+): Promise<string> {
+  return ensureSchedule(client, fleetProbeContract, {
+    taskQueue: opts.taskQueue,
+    everyMs: opts.input.periodS * 1000,
+    input: opts.input,
+    paused: opts.paused,
+    scheduleId: fleetProbeIds.schedule(opts.taskQueue),
+    note: 'genesis fleet probe: HEALTH_CHECK + COLLECT_METRICS of every ACTIVE droplet each period',
   });
 }

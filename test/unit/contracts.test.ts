@@ -10,6 +10,7 @@ import {
   defineSignal,
   defineUpdate,
   workflowContracts,
+  type FleetProbeWorkflow,
   type FleetRolloutWorkflow,
   type HardRebootWorkflow,
   type HeartbeatDrainWorkflow,
@@ -44,6 +45,7 @@ const declared: Record<keyof typeof workflowContracts, unknown> = {
   heartbeatDrain: workflows.heartbeatDrain satisfies HeartbeatDrainWorkflow,
   watchdog: workflows.watchdog satisfies WatchdogWorkflow,
   scaleAlerts: workflows.scaleAlerts satisfies ScaleAlertsWorkflow,
+  fleetProbe: workflows.fleetProbe satisfies FleetProbeWorkflow,
 };
 
 describe('workflow contracts', () => {
