@@ -11,6 +11,7 @@ import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { readFleetMetricsRows, type FleetMetricsRows } from '../db/fleet-metrics';
+import { PROBE_LATENCY_BUCKETS_S } from '../domain/fleet-probe';
 import type { HeartbeatStreamNames } from '../heartbeats/stream';
 import { SHARED, type SharedMetrics, type SharedSample } from './shared-metrics';
 
@@ -28,8 +29,6 @@ interface Snapshot {
   postgres?: FleetMetricsRows;
   redis?: { counters: SharedSample[]; gauges: SharedSample[]; oldestEntryMs: number | null };
 }
-
-const leOrder = (le: string | undefined) => (le === undefined || le === '+Inf' ? Infinity : Number(le));
 
 export function registerFleetMetrics(o: FleetMetricsOptions): void {
   const registers = [o.registry];
@@ -94,7 +93,14 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
    * A histogram assembled from the workers' shared counters (cumulative `le` buckets, sum, count):
    * prom-client's Histogram only observes in-process, so this one is served as the counters say.
    */
-  const sharedHistogram = (name: string, help: string, bucket: string, sum: string, count: string) => {
+  const sharedHistogram = (
+    name: string,
+    help: string,
+    les: readonly number[],
+    bucket: string,
+    sum: string,
+    count: string,
+  ) => {
     const metric = {
       name,
       help,
@@ -103,10 +109,13 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
       async get() {
         const s = await snapshot();
         const counters = s.redis?.counters ?? [];
-        const buckets = counters
-          .filter((c) => c.name === bucket)
-          .map((c) => ({ metricName: bucket, labels: c.labels, value: c.value }))
-          .sort((a, b) => leOrder(a.labels.le) - leOrder(b.labels.le));
+        // every bucket, in order, 0 until a probe fell into it
+        const byLe = new Map(counters.filter((c) => c.name === bucket).map((c) => [c.labels.le, c.value]));
+        const buckets = [...les.map(String), '+Inf'].map((le) => ({
+          metricName: bucket,
+          labels: { le },
+          value: byLe.get(le) ?? 0,
+        }));
         const one = (n: string) => counters.find((c) => c.name === n)?.value ?? 0;
         return {
           name,
@@ -225,6 +234,7 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
   sharedHistogram(
     'genesis_probe_latency_seconds',
     'One probe (HEALTH_CHECK + COLLECT_METRICS) of an answering agent',
+    PROBE_LATENCY_BUCKETS_S,
     SHARED.probeLatencyBucket,
     SHARED.probeLatencySum,
     SHARED.probeLatencyCount,
