@@ -15,6 +15,7 @@ import { fleetProbeContract, fleetProbeIds } from '../../contracts/fleet-probe';
 import { DropletIdKey, OperationKey } from '../../contracts/search-attributes';
 import { sidecarTargetOf } from '../../src/sidecar/target';
 import { ensureFleetProbeSchedule } from '../../src/temporal/schedules';
+import { watchdog } from '../../workflows/watchdog';
 import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
 import { eventually } from '../helpers/temporal';
 
@@ -112,6 +113,15 @@ describe('fleet probe', () => {
     expect(latest.rows[0].n).toBe(PROBED.length);
     const hist = await h.db.pool.query(`SELECT count(*)::int AS n FROM probe_history`);
     expect(hist.rows[0].n).toBe(PROBED.length);
+    // bounded like heartbeat_history: today's partition holds them, none left in the default one
+    const today = `probe_history_p${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
+    const parts = await h.db.pool.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'probe_history'::regclass`,
+    );
+    expect(parts.rows.map((r) => r.name)).toContain(today);
+    const inDefault = await h.db.pool.query(`SELECT count(*)::int AS n FROM probe_history_default`);
+    expect(inDefault.rows[0].n).toBe(0);
     const runs = await h.db.pool.query(`SELECT probed, braked, p99_latency_ms FROM fleet_probe_runs`);
     expect(runs.rows).toEqual([{ probed: PROBED.length, braked: false, p99_latency_ms: expect.any(Number) }]);
     expect(h.alerts).toEqual([]);
@@ -186,6 +196,22 @@ describe('fleet probe', () => {
     expect(calm).toMatchObject({ degraded: 0, transitions: 12 });
     expect(alertsOf('probe:storm')).toEqual(['firing', 'resolved']);
     expect(h.alerts.slice(before).filter((a) => a.key !== 'probe:storm')).toEqual([]);
+  });
+
+  it("feeds the watchdog's resource thresholds: container CPU and memory from the probe", async () => {
+    const withCpu = await h.db.pool.query<{ id: string }>(
+      `SELECT id FROM droplets WHERE cpu_percent IS NOT NULL AND memory_percent IS NOT NULL ORDER BY id`,
+    );
+    expect(withCpu.rows.map((r) => Number(r.id))).toEqual(PROBED);
+    const before = h.alerts.length;
+    const summary = await h.temporal.client.workflow.execute(watchdog, {
+      taskQueue: h.taskQueue,
+      workflowId: `probe-watchdog-${randomUUID()}`,
+      args: [{ heartbeatTimeoutS: 60, thresholds: { cpu: 0, memory: 100, disk: 100 }, stormMinStale: 1_000 }],
+    });
+    expect(summary.breached).toBe(PROBED.length);
+    const cpuAlerts = h.alerts.slice(before).filter((a) => /^droplet:\d+:cpu$/.test(a.key));
+    expect(cpuAlerts).toHaveLength(PROBED.length);
   });
 
   it('runs from its Schedule (overlap SKIP), every period', async () => {
