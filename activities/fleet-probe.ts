@@ -199,125 +199,136 @@ export function createFleetProbeActivities(deps: ActivityDeps) {
     return (await sink.raise(alert)).notified;
   }
 
+  /** One slice: see the module comment. */
+  async function probeSlice(
+    input: ProbeSliceInput,
+    progress: { probed: () => number },
+  ): Promise<ProbeSliceResult> {
+    const ctx = Context.current();
+    const cfg = input.config;
+    const result = emptySliceResult();
+    const targets = await fleetProbe.targets({ slice: input.slice, slices: input.slices });
+    const busy = deps.temporal ? await dropletsWithRunningChanges(deps.temporal.client) : new Set<number>();
+    const eligible = targets.filter((t) => !busy.has(t.dropletId));
+    result.skippedBusy = targets.length - eligible.length;
+
+    const probed: { target: ProbeTarget; record: ProbeRecord; assessment: ProbeAssessment }[] = [];
+    progress.probed = () => probed.length;
+    await paced(
+      eligible,
+      paceOffsets(eligible.length, input.sliceMs),
+      cfg.concurrency,
+      ctx.cancellationSignal,
+      async (target) => {
+        const r = await probeOne(target, cfg, ctx.cancellationSignal);
+        probed.push({ target, ...r });
+      },
+    );
+
+    // Latest on the droplet (still ACTIVE ones only) and every result in the history.
+    const written = new Map<number, DropletState>();
+    for (let i = 0; i < probed.length; i += 1_000) {
+      const rows = await fleetProbe.recordResults(probed.slice(i, i + 1_000).map((p) => p.record));
+      for (const r of rows) written.set(r.dropletId, r.state);
+    }
+    const current = probed.filter((p) => written.has(p.target.dropletId));
+    for (const p of probed) {
+      result.probed++;
+      if (p.assessment.verdict === 'unreachable') result.unreachable++;
+      else {
+        result.answered++;
+        if (p.assessment.verdict === 'healthy') result.healthy++;
+        else result.degraded++;
+        if (isBad(p.assessment)) result.bad++;
+      }
+      metrics?.inc(SHARED.probes, { verdict: p.assessment.verdict });
+    }
+
+    // Something measured: ACTIVE_HEALTHY <-> ACTIVE_DEGRADED (an unreachable agent changes nothing).
+    for (const p of current) {
+      if (p.assessment.verdict === 'unreachable') continue;
+      const from = written.get(p.target.dropletId)!;
+      const to: DropletState = p.assessment.verdict === 'healthy' ? 'ACTIVE_HEALTHY' : 'ACTIVE_DEGRADED';
+      if (from === to) continue;
+      try {
+        const t = await droplets.transition({
+          dropletId: p.target.dropletId,
+          to,
+          expectedFrom: [from],
+          cause: to === 'ACTIVE_HEALTHY' ? 'probe:healthy' : `probe:${p.assessment.problems.join(',')}`,
+          workflowId: input.workflowId,
+          detail: { problems: p.assessment.problems },
+        });
+        if (t.changed) result.transitions++;
+      } catch (err) {
+        // the droplet moved on meanwhile (a hibernate, a change): its new owner decides
+        if (!(err instanceof IllegalTransitionError)) throw err;
+      }
+    }
+
+    // Alerts: the brake over this run's answers so far, or kept on while the fleet alert is open.
+    const answered = input.prior.answered + result.answered;
+    const bad = input.prior.bad + result.bad;
+    const stormOpen = (await alerts.openSeverity(PROBE_STORM_ALERT_KEY)) !== null;
+    result.braked = stormOpen || probeStormBrake(bad, answered, cfg);
+    if (result.braked) {
+      metrics?.set(SHARED.probeStormBraking, {}, 1);
+      {
+        await raise(deps.alerts, {
+          key: PROBE_STORM_ALERT_KEY,
+          kind: 'probe_storm',
+          severity: 'critical',
+          title: `Fleet probe: ${bad} of ${answered} droplets bad at once`,
+          message:
+            `${bad} of the ${answered} droplets the fleet probe reached this period have n8n down, degraded or ` +
+            'failing executions. Suspect something shared (an n8n release, a provider incident): one alert for the ' +
+            'fleet instead of one per droplet until a whole probe period is calm.',
+          workflowId: input.workflowId,
+          reason: 'probe_storm_brake',
+          value: answered ? bad / answered : 0,
+          threshold: cfg.stormFraction,
+        });
+      }
+    }
+    const open = await fleetProbe.openAlerts({
+      dropletIds: current.map((p) => p.target.dropletId),
+      kinds: PROBE_ALERT_KINDS,
+    });
+    const openByDroplet = new Map<number, Set<string>>();
+    for (const o of open) {
+      const s = openByDroplet.get(o.dropletId) ?? new Set<string>();
+      s.add(o.key);
+      openByDroplet.set(o.dropletId, s);
+    }
+    for (const p of current) {
+      if (p.assessment.verdict === 'unreachable') continue; // nothing learned: leave its alerts as they are
+      const kinds = probeAlertKinds(p.assessment);
+      const keys = new Set(kinds.map((k) => probeAlertKey(p.target.dropletId, k)));
+      if (!result.braked)
+        for (const k of kinds)
+          if (await raise(deps.alerts, alertFor(p.target, k, p.assessment, cfg))) result.alertsRaised++;
+      for (const key of openByDroplet.get(p.target.dropletId) ?? [])
+        if (!keys.has(key) && deps.alerts && (await deps.alerts.resolve(key)).resolved)
+          result.alertsResolved++;
+    }
+    if (result.alertsRaised) metrics?.inc(SHARED.probeAlerts, { action: 'raised' }, result.alertsRaised);
+    if (result.alertsResolved)
+      metrics?.inc(SHARED.probeAlerts, { action: 'resolved' }, result.alertsResolved);
+    return result;
+  }
+
   return {
     /** Probes one slice of the ACTIVE fleet; see the module comment. Heartbeats every 2 s. */
     async probeFleetSlice(input: ProbeSliceInput): Promise<ProbeSliceResult> {
       const ctx = Context.current();
-      const cfg = input.config;
-      const result = emptySliceResult();
-      const targets = await fleetProbe.targets({ slice: input.slice, slices: input.slices });
-      const busy = deps.temporal ? await dropletsWithRunningChanges(deps.temporal.client) : new Set<number>();
-      const eligible = targets.filter((t) => !busy.has(t.dropletId));
-      result.skippedBusy = targets.length - eligible.length;
-
-      const probed: { target: ProbeTarget; record: ProbeRecord; assessment: ProbeAssessment }[] = [];
-      const beat = setInterval(() => ctx.heartbeat({ probed: probed.length }), 2_000);
+      const progress = { probed: () => 0 };
+      // heartbeats throughout (probes, writes, alerts): a dead worker's slice is retried soon
+      const beat = setInterval(() => ctx.heartbeat({ probed: progress.probed() }), 2_000);
       try {
-        await paced(
-          eligible,
-          paceOffsets(eligible.length, input.sliceMs),
-          cfg.concurrency,
-          ctx.cancellationSignal,
-          async (target) => {
-            const r = await probeOne(target, cfg, ctx.cancellationSignal);
-            probed.push({ target, ...r });
-          },
-        );
+        return await probeSlice(input, progress);
       } finally {
         clearInterval(beat);
       }
-      ctx.heartbeat({ probed: probed.length, writing: true });
-
-      // Latest on the droplet (still ACTIVE ones only) and every result in the history.
-      const written = new Map<number, DropletState>();
-      for (let i = 0; i < probed.length; i += 1_000) {
-        const rows = await fleetProbe.recordResults(probed.slice(i, i + 1_000).map((p) => p.record));
-        for (const r of rows) written.set(r.dropletId, r.state);
-      }
-      const current = probed.filter((p) => written.has(p.target.dropletId));
-      for (const p of probed) {
-        result.probed++;
-        if (p.assessment.verdict === 'unreachable') result.unreachable++;
-        else {
-          result.answered++;
-          if (p.assessment.verdict === 'healthy') result.healthy++;
-          else result.degraded++;
-          if (isBad(p.assessment)) result.bad++;
-        }
-        metrics?.inc(SHARED.probes, { verdict: p.assessment.verdict });
-      }
-
-      // Something measured: ACTIVE_HEALTHY <-> ACTIVE_DEGRADED (an unreachable agent changes nothing).
-      for (const p of current) {
-        if (p.assessment.verdict === 'unreachable') continue;
-        const from = written.get(p.target.dropletId)!;
-        const to: DropletState = p.assessment.verdict === 'healthy' ? 'ACTIVE_HEALTHY' : 'ACTIVE_DEGRADED';
-        if (from === to) continue;
-        try {
-          const t = await droplets.transition({
-            dropletId: p.target.dropletId,
-            to,
-            expectedFrom: [from],
-            cause: to === 'ACTIVE_HEALTHY' ? 'probe:healthy' : `probe:${p.assessment.problems.join(',')}`,
-            workflowId: input.workflowId,
-            detail: { problems: p.assessment.problems },
-          });
-          if (t.changed) result.transitions++;
-        } catch (err) {
-          // the droplet moved on meanwhile (a hibernate, a change): its new owner decides
-          if (!(err instanceof IllegalTransitionError)) throw err;
-        }
-      }
-
-      // Alerts: the brake over this run's answers so far, or kept on while the fleet alert is open.
-      const answered = input.prior.answered + result.answered;
-      const bad = input.prior.bad + result.bad;
-      const stormOpen = (await alerts.openSeverity(PROBE_STORM_ALERT_KEY)) !== null;
-      result.braked = stormOpen || probeStormBrake(bad, answered, cfg);
-      if (result.braked) {
-        metrics?.set(SHARED.probeStormBraking, {}, 1);
-        {
-          await raise(deps.alerts, {
-            key: PROBE_STORM_ALERT_KEY,
-            kind: 'probe_storm',
-            severity: 'critical',
-            title: `Fleet probe: ${bad} of ${answered} droplets bad at once`,
-            message:
-              `${bad} of the ${answered} droplets the fleet probe reached this period have n8n down, degraded or ` +
-              'failing executions. Suspect something shared (an n8n release, a provider incident): one alert for the ' +
-              'fleet instead of one per droplet until a whole probe period is calm.',
-            workflowId: input.workflowId,
-            reason: 'probe_storm_brake',
-            value: answered ? bad / answered : 0,
-            threshold: cfg.stormFraction,
-          });
-        }
-      }
-      const open = await fleetProbe.openAlerts({
-        dropletIds: current.map((p) => p.target.dropletId),
-        kinds: PROBE_ALERT_KINDS,
-      });
-      const openByDroplet = new Map<number, Set<string>>();
-      for (const o of open) {
-        const s = openByDroplet.get(o.dropletId) ?? new Set<string>();
-        s.add(o.key);
-        openByDroplet.set(o.dropletId, s);
-      }
-      for (const p of current) {
-        if (p.assessment.verdict === 'unreachable') continue; // nothing learned: leave its alerts as they are
-        const kinds = probeAlertKinds(p.assessment);
-        const keys = new Set(kinds.map((k) => probeAlertKey(p.target.dropletId, k)));
-        if (!result.braked)
-          for (const k of kinds)
-            if (await raise(deps.alerts, alertFor(p.target, k, p.assessment, cfg))) result.alertsRaised++;
-        for (const key of openByDroplet.get(p.target.dropletId) ?? [])
-          if (!keys.has(key) && deps.alerts && (await deps.alerts.resolve(key)).resolved)
-            result.alertsResolved++;
-      }
-      if (result.alertsRaised) metrics?.inc(SHARED.probeAlerts, { action: 'raised' }, result.alertsRaised);
-      if (result.alertsResolved)
-        metrics?.inc(SHARED.probeAlerts, { action: 'resolved' }, result.alertsResolved);
-      return result;
     },
 
     /**
