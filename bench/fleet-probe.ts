@@ -10,10 +10,13 @@
  * probe_history), HEALTH_CHECKs each agent answered (each exactly one), DigitalOcean calls (the
  * worker's DIGITALOCEAN_API_URL is a DigitalOcean simulator: its request log must stay empty), the
  * machine and its load average. Watchdog and scale alerts are off (they are not the probe's cost).
+ * The worker runs with the image's NODE_OPTIONS and MALLOC_ARENA_MAX (deploy/Dockerfile), as
+ * bench:fleet-load's processes do (BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX override them).
  * Needs `npm run build` (the script runs it) and the Temporal CLI (TEMPORAL_BIN or on PATH).
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { fleetProbeIds } from '../contracts/fleet-probe';
@@ -32,6 +35,15 @@ const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli.js');
 const BUNDLE = join(ROOT, 'dist/workflow-bundle.js');
 
+/** The image's memory settings (deploy/Dockerfile), as bench:fleet-load runs the processes. */
+const DOCKERFILE = readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8');
+const imageEnv = (name: string) => {
+  const m = new RegExp(`\\b${name}=(?:"([^"]*)"|(\\S+))`).exec(DOCKERFILE);
+  return m ? (m[1] ?? m[2]) : undefined;
+};
+const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? imageEnv('NODE_OPTIONS') ?? '';
+const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? imageEnv('MALLOC_ARENA_MAX') ?? '';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
@@ -49,6 +61,7 @@ function ask<T>(child: ChildProcess, msg: object, type: string): Promise<T> {
 
 async function main(): Promise<void> {
   console.log(`bench:fleet-probe on ${machine()}: ${AGENTS} v1 agents, period ${PERIOD_S} s`);
+  console.log(`  worker: NODE_OPTIONS="${NODE_OPTIONS}" MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX || '(unset)'}`);
   const keys = rsaTestKeys();
   const temporal = await startTemporalDevServer('fleet-probe');
   const digitalocean = await createDigitalOceanSimulator({});
@@ -80,6 +93,8 @@ async function main(): Promise<void> {
     worker = spawn(process.execPath, [CLI, 'worker'], {
       env: {
         PATH: process.env.PATH,
+        NODE_OPTIONS,
+        ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
         NODE_ENV: 'production',
         LOG_LEVEL: 'warn',
         DATABASE_URL: db.url,
