@@ -49,6 +49,7 @@ export type AlertsPort = Ports['alerts'];
 export type WatchdogPort = Ports['watchdog'];
 export type HeartbeatHistoryPort = Ports['heartbeatHistory'];
 export type ScaleProbesPort = Ports['scaleProbes'];
+export type FleetProbePort = Ports['fleetProbe'];
 
 export interface ActivityDeps {
   /** the connection the repositories (and the heartbeat drain's batch statement) run on */

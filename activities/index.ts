@@ -1,6 +1,7 @@
 /** Every activity the worker registers, built from injected dependencies. */
 import type { ActivityDeps } from './deps';
 import { createChangeActivities } from './changes';
+import { createFleetProbeActivities } from './fleet-probe';
 import { createHeartbeatDrainActivities } from './heartbeat-drain';
 import { createHeartbeatRetentionActivities } from './heartbeat-retention';
 import { createPowerActivities } from './power';
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createScaleAlertActivities(deps),
     ...createChangeActivities(deps),
     ...createRolloutActivities(deps),
+    ...createFleetProbeActivities(deps),
   };
 }
 

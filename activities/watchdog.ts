@@ -4,6 +4,7 @@ import type { FleetScan, ResourceBreach, WatchdogRun } from '../src/db/watchdog'
 import type { WakeDropletInput } from '../src/domain/power';
 import { HEARTBEAT_BACKLOG_ALERT_KEY } from '../src/domain/watchdog';
 import { streamBacklog } from '../src/heartbeats/stream';
+import { recordScheduleRun } from '../src/observability/schedule-runs';
 import { startHardReboot, startHibernate, startWake, type StartedPower } from '../src/temporal/power-starts';
 import { powerOperationRunning, runningChangesOn } from '../src/temporal/running-on-droplet';
 import { portsOf, type ActivityDeps } from './deps';
@@ -168,6 +169,7 @@ export function createWatchdogActivities(deps: ActivityDeps) {
 
     async recordWatchdogRun(run: WatchdogRun): Promise<void> {
       await watchdog.recordRun(run);
+      recordScheduleRun(deps.sharedMetrics, 'watchdog');
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   setAgentDropletIdContract,
   workflowUpdateContract,
 } from './changes';
+import { fleetProbeContract, fleetProbeIds } from './fleet-probe';
 import { drainIds, heartbeatDrainContract } from './heartbeat-drain';
 import { hardRebootContract, hibernateContract, powerIds, wakeContract } from './power';
 import { powerScheduleCommandContract, powerScheduleIds, powerScheduleTickContract } from './power-schedule';
@@ -26,6 +27,7 @@ export * from './heartbeat-drain';
 export * from './watchdog';
 export * from './scale-alerts';
 export * from './power-schedule';
+export * from './fleet-probe';
 
 /** The ids of the fixed-id workflows and schedules (the same functions as each family's ids). */
 export const workflowIds = {
@@ -34,6 +36,7 @@ export const workflowIds = {
   powerEscalation: powerIds.escalation,
   watchdogSchedule: watchdogIds.schedule,
   powerScheduleSchedule: powerScheduleIds.schedule,
+  fleetProbeSchedule: fleetProbeIds.schedule,
 };
 
 /** Every workflow started by name, by the contract it is started with. */
@@ -51,4 +54,5 @@ export const workflowContracts = {
   scaleAlerts: scaleAlertsContract,
   powerScheduleTick: powerScheduleTickContract,
   powerScheduleCommand: powerScheduleCommandContract,
+  fleetProbe: fleetProbeContract,
 } as const;

@@ -64,6 +64,8 @@ DIGITALOCEAN_API_TOKEN='${DIGITALOCEAN_API_TOKEN:-dev-simulator-token}'
 # A livelier fleet: stale after 60 s instead of 5 min. The same timeout drives the watchdog, a
 # wake's "already healthy" check, the verification window, fleet status and droplets list.
 WATCHDOG_HEARTBEAT_TIMEOUT_S='${WATCHDOG_HEARTBEAT_TIMEOUT_S:-60}'
+# The fleet probe every minute instead of 5 (the simulated agents answer HEALTH_CHECK at once).
+PROBE_PERIOD_S='${PROBE_PERIOD_S:-60}'
 SIDECAR_JWT_PRIVATE_KEY="$(one_line_pem .data/sidecar-jwt.pem)"
 SIDECAR_HANDSHAKE_SECRET='$(cat .data/handshake-secret)'
 PAYLOAD_CODEC_KEYS='dev1:$(cat .data/codec-key)'

@@ -340,6 +340,23 @@ const settings = {
     gracefulShutdownS: env('POWER_SCHEDULE_GRACEFUL_SHUTDOWN_S', int(1, 3600).default(120)),
   },
 
+  /** the fleet probe: HEALTH_CHECK + COLLECT_METRICS of every ACTIVE droplet's agent each period */
+  probe: {
+    enabled: env('PROBE_ENABLED', bool.default(true)),
+    periodS: env('PROBE_PERIOD_S', int(10, 86_400).default(300)),
+    /** default: one slice per 10 s of the period */
+    slices: env('PROBE_SLICES', int(1, 360).optional()),
+    concurrency: env('PROBE_CONCURRENCY', int(1, 10_000).default(50)),
+    commandTimeoutMs: env('PROBE_COMMAND_TIMEOUT_MS', int(100, 120_000).default(10_000)),
+    executions: {
+      windowS: env('PROBE_EXECUTIONS_WINDOW_S', int(10, 86_400).default(900)),
+      failedShare: env('PROBE_EXECUTIONS_FAILED_SHARE', fraction.default(0.5)),
+      minExecutions: env('PROBE_EXECUTIONS_MIN', int(1, 1_000).default(10)),
+    },
+    stormFraction: env('PROBE_STORM_FRACTION', fraction.default(0.1)),
+    stormMinBad: env('PROBE_STORM_MIN_BAD', int(1, 1_000_000).default(5)),
+  },
+
   /** the scale probes' input also takes WATCHDOG_HEARTBEAT_TIMEOUT_S and HEARTBEAT_BACKLOG_ALERT */
   scaleAlerts: {
     enabled: env('SCALE_ALERTS_ENABLED', bool.default(true)),

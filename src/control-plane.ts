@@ -34,7 +34,9 @@ import { createMetrics } from './metrics';
 import { timingsForHeartbeatTimeout } from './domain/power';
 import { SharedMetrics } from './observability/shared-metrics';
 import { AesGcmPayloadCodec, dataConverterFor } from './temporal/payload-codec';
+import { recordSchedulePeriod } from './observability/schedule-runs';
 import {
+  ensureFleetProbeSchedule,
   ensurePowerScheduleSchedule,
   ensureScaleAlertsSchedule,
   ensureWatchdogSchedule,
@@ -168,6 +170,7 @@ export async function startControlPlane(
           heartbeatBacklogAlert: config.heartbeats.backlogAlert,
         },
       });
+      recordSchedulePeriod(new SharedMetrics(redis, config.redis.keyPrefix), 'watchdog', w.intervalS);
       logger.info({ scheduleId, everyS: w.intervalS }, 'watchdog schedule in place');
     }
     if (config.powerSchedule.enabled && opts.ensureSchedules !== false) {
@@ -182,6 +185,15 @@ export async function startControlPlane(
         },
       });
       logger.info({ scheduleId, everyS: p.intervalS }, 'power schedule reconciler in place');
+    }
+    if (config.probe.enabled && opts.ensureSchedules !== false) {
+      const { enabled: _enabled, ...input } = config.probe;
+      const scheduleId = await ensureFleetProbeSchedule(client, {
+        taskQueue: config.temporal.taskQueue,
+        input,
+      });
+      recordSchedulePeriod(new SharedMetrics(redis, config.redis.keyPrefix), 'fleet_probe', input.periodS);
+      logger.info({ scheduleId, everyS: input.periodS }, 'fleet probe schedule in place');
     }
     if (config.scaleAlerts.enabled && opts.ensureSchedules !== false) {
       const scheduleId = await ensureScaleAlertsSchedule(client, {

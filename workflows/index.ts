@@ -11,3 +11,4 @@ export { workflowUpdate } from './changes/workflow-update';
 export { scaleAlerts } from './scale-alerts';
 export { fleetRollout } from './rollout/fleet-rollout';
 export { powerScheduleCommand, powerScheduleTick } from './power-schedule';
+export { fleetProbe } from './fleet-probe';

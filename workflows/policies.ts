@@ -82,6 +82,19 @@ export const remediationPolicy: ActivityOptions = {
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
 };
 
+/**
+ * One slice of the fleet probe: as long as its share of the period plus a margin, heartbeating
+ * every 2 s (a dead worker's slice is retried elsewhere within 30 s), two retries (the next
+ * period probes the slice again anyway).
+ */
+export function fleetProbeSlicePolicy(sliceMs: number, commandTimeoutMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: sliceMs + 4 * commandTimeoutMs + 60_000,
+    heartbeatTimeout: '30s',
+    retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
+  };
+}
+
 /** One scale probe or its evaluation: a probe that still fails is reported, the others run on. */
 export const scaleProbePolicy: ActivityOptions = {
   startToCloseTimeout: '1m',

@@ -5,12 +5,27 @@
  * Rows that reached the default partition (a day not created in time, clock-skewed agents) are
  * moved into their day's partition when it is created, and deleted in batches once too old.
  * Two processes never do it at once: a transaction-scoped advisory lock guards every step.
+ * The same upkeep serves every day-partitioned history (`DailyPartitionedTable`): the fleet
+ * probe's probe_history is the other one.
  */
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from './transaction';
 
-const RETENTION_LOCK = 727_002;
 const DAY_MS = 86_400_000;
+
+/** A history table partitioned by UTC day on `column`, with a `<name>_default` partition. */
+export interface DailyPartitionedTable {
+  name: string;
+  column: string;
+  /** the advisory lock of its upkeep */
+  lock: number;
+}
+
+export const HEARTBEAT_HISTORY: DailyPartitionedTable = {
+  name: 'heartbeat_history',
+  column: 'observed_at',
+  lock: 727_002,
+};
 
 export interface RetentionResult {
   created: string[];
@@ -19,17 +34,29 @@ export interface RetentionResult {
   deletedFromDefault: number;
 }
 
-export function partitionName(day: Date): string {
-  return `heartbeat_history_p${day.toISOString().slice(0, 10).replace(/-/g, '')}`;
+export function partitionName(day: Date, table: DailyPartitionedTable = HEARTBEAT_HISTORY): string {
+  return `${table.name}_p${day.toISOString().slice(0, 10).replace(/-/g, '')}`;
 }
 
 function utcDay(ms: number): Date {
   return new Date(Math.floor(ms / DAY_MS) * DAY_MS);
 }
 
-export async function maintainHeartbeatHistory(
+export interface RetentionOptions {
+  retentionDays: number;
+  daysAhead?: number;
+  now?: Date;
+  deleteBatch?: number;
+}
+
+export function maintainHeartbeatHistory(pool: Pool, opts: RetentionOptions): Promise<RetentionResult> {
+  return maintainDailyPartitions(pool, HEARTBEAT_HISTORY, opts);
+}
+
+export async function maintainDailyPartitions(
   pool: Pool,
-  opts: { retentionDays: number; daysAhead?: number; now?: Date; deleteBatch?: number },
+  table: DailyPartitionedTable,
+  opts: RetentionOptions,
 ): Promise<RetentionResult> {
   const now = (opts.now ?? new Date()).getTime();
   const result: RetentionResult = { created: [], dropped: [], movedFromDefault: 0, deletedFromDefault: 0 };
@@ -42,31 +69,32 @@ export async function maintainHeartbeatHistory(
     // this right now, so this one stops. Every step reads the partitions again under the lock.
     for (let d = 0; d <= (opts.daysAhead ?? 3); d++) {
       const day = utcDay(now + d * DAY_MS);
-      const name = partitionName(day);
-      const step = await underRetentionLock(client, async () => {
-        if ((await partitions(client)).has(name)) return;
-        result.movedFromDefault += await createDayPartition(client, day, name);
+      const name = partitionName(day, table);
+      const step = await underRetentionLock(client, table, async () => {
+        if ((await partitions(client, table)).has(name)) return;
+        result.movedFromDefault += await createDayPartition(client, table, day, name);
         result.created.push(name);
       });
       if (!step) return result;
     }
-    for (const name of await partitions(client)) {
-      const m = /^heartbeat_history_p(\d{4})(\d{2})(\d{2})$/.exec(name);
+    const dayOf = new RegExp(`^${table.name}_p(\\d{4})(\\d{2})(\\d{2})$`);
+    for (const name of await partitions(client, table)) {
+      const m = dayOf.exec(name);
       if (!m) continue;
       const day = new Date(`${m[1]}-${m[2]}-${m[3]}T00:00:00Z`);
       if (day.getTime() >= oldestKept.getTime()) continue;
-      const step = await underRetentionLock(client, async () => {
-        if (!(await partitions(client)).has(name)) return;
+      const step = await underRetentionLock(client, table, async () => {
+        if (!(await partitions(client, table)).has(name)) return;
         await client.query(`DROP TABLE ${name}`);
         result.dropped.push(name);
       });
       if (!step) return result;
     }
     for (let more = true; more;) {
-      const step = await underRetentionLock(client, async () => {
+      const step = await underRetentionLock(client, table, async () => {
         const del = await client.query(
-          `DELETE FROM heartbeat_history_default WHERE ctid = ANY(ARRAY(
-             SELECT ctid FROM heartbeat_history_default WHERE observed_at < $1 LIMIT $2))`,
+          `DELETE FROM ${table.name}_default WHERE ctid = ANY(ARRAY(
+             SELECT ctid FROM ${table.name}_default WHERE ${table.column} < $1 LIMIT $2))`,
           [oldestKept.toISOString(), batch],
         );
         result.deletedFromDefault += del.rowCount ?? 0;
@@ -81,39 +109,47 @@ export async function maintainHeartbeatHistory(
 }
 
 /** Runs fn in a transaction holding the retention lock; false (nothing run) when another holds it. */
-async function underRetentionLock(client: PoolClient, fn: () => Promise<void>): Promise<boolean> {
+async function underRetentionLock(
+  client: PoolClient,
+  table: DailyPartitionedTable,
+  fn: () => Promise<void>,
+): Promise<boolean> {
   return inTransaction(client, async () => {
     const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
-      RETENTION_LOCK,
+      table.lock,
     ]);
     if (locked.rows[0]?.ok) await fn();
     return locked.rows[0]?.ok === true;
   });
 }
 
-/** Partitions of heartbeat_history (the one search_path resolves: the control plane's schema). */
-async function partitions(client: PoolClient): Promise<Set<string>> {
+/** Partitions of the table (the one search_path resolves: the control plane's schema). */
+async function partitions(client: PoolClient, table: DailyPartitionedTable): Promise<Set<string>> {
   const { rows } = await client.query<{ name: string }>(
     `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-     WHERE i.inhparent = 'heartbeat_history'::regclass`,
+     WHERE i.inhparent = $1::regclass`,
+    [table.name],
   );
   return new Set(rows.map((r) => r.name));
 }
 
 /** Creates one day's partition, moving rows the default partition already holds for that day. */
-async function createDayPartition(client: PoolClient, day: Date, name: string): Promise<number> {
+async function createDayPartition(
+  client: PoolClient,
+  table: DailyPartitionedTable,
+  day: Date,
+  name: string,
+): Promise<number> {
   const from = day.toISOString();
   const to = new Date(day.getTime() + DAY_MS).toISOString();
-  await client.query(
-    `CREATE TABLE ${name} (LIKE heartbeat_history INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`,
-  );
+  await client.query(`CREATE TABLE ${name} (LIKE ${table.name} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
   const moved = await client.query(
-    `WITH moved AS (DELETE FROM heartbeat_history_default WHERE observed_at >= $1 AND observed_at < $2 RETURNING *)
+    `WITH moved AS (DELETE FROM ${table.name}_default WHERE ${table.column} >= $1 AND ${table.column} < $2 RETURNING *)
      INSERT INTO ${name} SELECT * FROM moved`,
     [from, to],
   );
   await client.query(
-    `ALTER TABLE heartbeat_history ATTACH PARTITION ${name} FOR VALUES FROM ('${from}') TO ('${to}')`,
+    `ALTER TABLE ${table.name} ATTACH PARTITION ${name} FOR VALUES FROM ('${from}') TO ('${to}')`,
   );
   return moved.rowCount ?? 0;
 }

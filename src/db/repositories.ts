@@ -23,6 +23,13 @@ import {
   stuckDroplets,
   transitionDroplet,
 } from './droplets';
+import {
+  maintainProbeHistory,
+  openProbeAlerts,
+  probeTargets,
+  recordProbeResults,
+  recordProbeRun,
+} from './fleet-probe';
 import { maintainHeartbeatHistory } from './heartbeat-retention';
 import { claimPowerAction, recordPowerActionId } from './power-actions';
 import {
@@ -104,6 +111,13 @@ export function createRepositories(pool: Pool) {
     scaleProbes: scaleProbeQueries(pool),
     heartbeatHistory: {
       maintain: on(pool, maintainHeartbeatHistory),
+    },
+    fleetProbe: {
+      targets: on(pool, probeTargets),
+      recordResults: on(pool, recordProbeResults),
+      openAlerts: on(pool, openProbeAlerts),
+      recordRun: on(pool, recordProbeRun),
+      maintainHistory: on(pool, maintainProbeHistory),
     },
   };
 }

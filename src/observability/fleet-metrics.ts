@@ -11,6 +11,7 @@ import type Redis from 'ioredis';
 import type { Pool } from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { readFleetMetricsRows, type FleetMetricsRows } from '../db/fleet-metrics';
+import { PROBE_LATENCY_BUCKETS_S } from '../domain/fleet-probe';
 import type { HeartbeatStreamNames } from '../heartbeats/stream';
 import { SHARED, type SharedMetrics, type SharedSample } from './shared-metrics';
 
@@ -87,6 +88,51 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
     gauge(name, help, labelNames, (g, s) => {
       for (const c of s.redis?.gauges ?? []) if (c.name === name) g.set(c.labels, c.value);
     });
+
+  /**
+   * A histogram assembled from the workers' shared counters (cumulative `le` buckets, sum, count):
+   * prom-client's Histogram only observes in-process, so this one is served as the counters say.
+   */
+  const sharedHistogram = (
+    name: string,
+    help: string,
+    les: readonly number[],
+    bucket: string,
+    sum: string,
+    count: string,
+  ) => {
+    const metric = {
+      name,
+      help,
+      type: 'histogram' as const,
+      aggregator: 'sum' as const,
+      async get() {
+        const s = await snapshot();
+        const counters = s.redis?.counters ?? [];
+        // every bucket, in order, 0 until a probe fell into it
+        const byLe = new Map(counters.filter((c) => c.name === bucket).map((c) => [c.labels.le, c.value]));
+        const buckets = [...les.map(String), '+Inf'].map((le) => ({
+          metricName: bucket,
+          labels: { le },
+          value: byLe.get(le) ?? 0,
+        }));
+        const one = (n: string) => counters.find((c) => c.name === n)?.value ?? 0;
+        return {
+          name,
+          help,
+          type: 'histogram' as const,
+          aggregator: 'sum' as const,
+          values: [
+            ...buckets,
+            { metricName: `${name}_sum`, labels: {}, value: one(sum) },
+            { metricName: `${name}_count`, labels: {}, value: one(count) },
+          ],
+        };
+      },
+      reset() {},
+    };
+    o.registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
+  };
 
   gauge('genesis_metrics_source_up', '1 if the store was readable at the last scrape', ['source'], (g) => {
     g.set({ source: 'postgres' }, sourceUp.postgres);
@@ -225,6 +271,35 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
   );
   sharedGauge(SHARED.powerScheduleDeferred, "Due droplets beyond the latest tick's bound (next tick)", []);
   sharedGauge(SHARED.powerScheduleLastTick, 'When the schedule reconciler last ran (unix seconds)', []);
+
+  // Fleet probe (activities/fleet-probe.ts) and every schedule's last run (schedule-runs.ts)
+  sharedCounter(SHARED.probeRuns, 'Fleet probe runs finished', []);
+  sharedCounter(SHARED.probes, 'Droplets probed, by verdict (healthy, degraded, unreachable)', ['verdict']);
+  sharedCounter(
+    SHARED.probeFailures,
+    'Probe commands that failed, by kind (<action>:<sidecar error code>, no_agent)',
+    ['kind'],
+  );
+  sharedCounter(SHARED.probeAlerts, 'Per-droplet probe alerts raised (notified) and resolved', ['action']);
+  sharedHistogram(
+    'genesis_probe_latency_seconds',
+    'One probe (HEALTH_CHECK + COLLECT_METRICS) of an answering agent',
+    PROBE_LATENCY_BUCKETS_S,
+    SHARED.probeLatencyBucket,
+    SHARED.probeLatencySum,
+    SHARED.probeLatencyCount,
+  );
+  sharedGauge(SHARED.probeLastRunProbed, 'Droplets the last fleet probe run probed', []);
+  sharedGauge(SHARED.probeLastRunDegraded, 'Droplets the last fleet probe run found degraded', []);
+  sharedGauge(SHARED.probeLastRunDurationSeconds, 'Duration of the last fleet probe run', []);
+  sharedGauge(SHARED.probeAgentsPerSecond, 'Agents probed per second over the last fleet probe run', []);
+  sharedGauge(SHARED.probeStormBraking, '1 while the fleet probe holds per-droplet alerts back (storm)', []);
+  sharedGauge(
+    SHARED.scheduleLastRun,
+    'When a scheduled workflow last finished a run (unix seconds), by schedule',
+    ['schedule'],
+  );
+  sharedGauge(SHARED.schedulePeriod, 'The interval of a Schedule (seconds), by schedule', ['schedule']);
 
   // Rollouts and alerts
   gauge('genesis_rollouts', 'Rollouts by status', ['status'], (g, s) => {

@@ -60,6 +60,18 @@ export const GENESIS_API_METRICS: readonly MetricName[] = [
   { name: 'genesis_rollouts', type: 'gauge' },
   { name: 'genesis_rollout_tenants', type: 'gauge' },
   { name: 'genesis_alerts_open', type: 'gauge' },
+  { name: 'genesis_probe_runs_total', type: 'counter' },
+  { name: 'genesis_probe_droplets_total', type: 'counter' },
+  { name: 'genesis_probe_failures_total', type: 'counter' },
+  { name: 'genesis_probe_alerts_total', type: 'counter' },
+  { name: 'genesis_probe_latency_seconds', type: 'histogram' },
+  { name: 'genesis_probe_last_run_droplets', type: 'gauge' },
+  { name: 'genesis_probe_last_run_degraded', type: 'gauge' },
+  { name: 'genesis_probe_last_run_duration_seconds', type: 'gauge' },
+  { name: 'genesis_probe_agents_per_second', type: 'gauge' },
+  { name: 'genesis_probe_storm_braking', type: 'gauge' },
+  { name: 'genesis_schedule_last_run_timestamp_seconds', type: 'gauge' },
+  { name: 'genesis_schedule_period_seconds', type: 'gauge' },
 ];
 
 /** prom-client 15 collectDefaultMetrics({prefix: 'genesis_'}) on GET /metrics (Linux). */

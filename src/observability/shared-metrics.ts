@@ -89,6 +89,22 @@ export const SHARED = {
   powerScheduleBusy: 'genesis_power_schedule_busy',
   powerScheduleDeferred: 'genesis_power_schedule_deferred',
   powerScheduleLastTick: 'genesis_power_schedule_last_tick_timestamp_seconds',
+  // the fleet probe (activities/fleet-probe.ts)
+  probeRuns: 'genesis_probe_runs_total',
+  probes: 'genesis_probe_droplets_total',
+  probeFailures: 'genesis_probe_failures_total',
+  probeAlerts: 'genesis_probe_alerts_total',
+  probeLatencyBucket: 'genesis_probe_latency_seconds_bucket',
+  probeLatencySum: 'genesis_probe_latency_seconds_sum',
+  probeLatencyCount: 'genesis_probe_latency_seconds_count',
+  probeLastRunProbed: 'genesis_probe_last_run_droplets',
+  probeLastRunDegraded: 'genesis_probe_last_run_degraded',
+  probeLastRunDurationSeconds: 'genesis_probe_last_run_duration_seconds',
+  probeAgentsPerSecond: 'genesis_probe_agents_per_second',
+  probeStormBraking: 'genesis_probe_storm_braking',
+  // every scheduled workflow's run (src/observability/schedule-runs.ts)
+  scheduleLastRun: 'genesis_schedule_last_run_timestamp_seconds',
+  schedulePeriod: 'genesis_schedule_period_seconds',
 } as const;
 
 /** The remediation a state change ends, and how (a power workflow left WAKING/REBOOTING/HIBERNATING). */

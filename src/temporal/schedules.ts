@@ -12,10 +12,12 @@ import {
 import type { Workflow } from '@temporalio/common';
 import type { WorkflowContract } from '../../contracts/define';
 import { powerScheduleIds, powerScheduleTickContract } from '../../contracts/power-schedule';
+import { fleetProbeContract, fleetProbeIds } from '../../contracts/fleet-probe';
 import { scaleAlertIds, scaleAlertsContract } from '../../contracts/scale-alerts';
 import { watchdogContract, watchdogIds } from '../../contracts/watchdog';
 import type { PowerScheduleTickInput } from '../domain/power-schedule';
 import { SCALE_SCHEDULE_EVERY_MS, type ScaleAlertInput } from '../domain/scale';
+import type { FleetProbeInput } from '../domain/fleet-probe';
 import type { WatchdogInput } from '../domain/watchdog';
 import { contractWorkflowId } from './start';
 
@@ -96,5 +98,20 @@ export function ensurePowerScheduleSchedule(
     ...opts,
     scheduleId: powerScheduleIds.schedule(opts.taskQueue),
     note: 'genesis scheduled power: wake ahead of awake windows, hibernate idle tenants outside them',
+  });
+}
+
+/** The fleet probe: one run per period (its input's periodS), overlap SKIP. */
+export function ensureFleetProbeSchedule(
+  client: Client,
+  opts: { taskQueue: string; input: FleetProbeInput & { periodS: number }; paused?: boolean },
+): Promise<string> {
+  return ensureSchedule(client, fleetProbeContract, {
+    taskQueue: opts.taskQueue,
+    everyMs: opts.input.periodS * 1000,
+    input: opts.input,
+    paused: opts.paused,
+    scheduleId: fleetProbeIds.schedule(opts.taskQueue),
+    note: 'genesis fleet probe: HEALTH_CHECK + COLLECT_METRICS of every ACTIVE droplet each period',
   });
 }

@@ -197,7 +197,13 @@ export function harnessWorkerEnv(
       digitaloceanToken: DEFAULT_SIMULATOR_TOKEN,
       privateKeyPem: h.privateKeyPem,
     },
-    { WATCHDOG_ENABLED: 'false', WORKER_SHUTDOWN_GRACE_MS: '2000', LOG_LEVEL: 'info', ...extra },
+    {
+      WATCHDOG_ENABLED: 'false',
+      PROBE_ENABLED: 'false',
+      WORKER_SHUTDOWN_GRACE_MS: '2000',
+      LOG_LEVEL: 'info',
+      ...extra,
+    },
   );
 }
 

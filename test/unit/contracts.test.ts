@@ -10,6 +10,7 @@ import {
   defineSignal,
   defineUpdate,
   workflowContracts,
+  type FleetProbeWorkflow,
   type FleetRolloutWorkflow,
   type HardRebootWorkflow,
   type HeartbeatDrainWorkflow,
@@ -48,6 +49,7 @@ const declared: Record<keyof typeof workflowContracts, unknown> = {
   scaleAlerts: workflows.scaleAlerts satisfies ScaleAlertsWorkflow,
   powerScheduleTick: workflows.powerScheduleTick satisfies PowerScheduleTickWorkflow,
   powerScheduleCommand: workflows.powerScheduleCommand satisfies PowerScheduleCommandWorkflow,
+  fleetProbe: workflows.fleetProbe satisfies FleetProbeWorkflow,
 };
 
 describe('workflow contracts', () => {

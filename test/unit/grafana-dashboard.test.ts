@@ -70,6 +70,10 @@ describe('grafana dashboard', () => {
       'genesis_alerts_open',
       'temporal_activity_execution_failed',
       'temporal_workflow_failed',
+      'genesis_probe_droplets_total',
+      'genesis_probe_latency_seconds_bucket',
+      'genesis_probe_failures_total',
+      'genesis_schedule_last_run_timestamp_seconds',
     ])
       expect({ name, shown: all.has(name) }).toEqual({ name, shown: true });
   });

@@ -53,6 +53,14 @@ describe('prometheus alert rules', () => {
     expect(exprOf('GenesisHeartbeatsStale')).toMatch(/genesis_fleet_stale_fraction/);
   });
 
+  it('alerts when a Schedule (watchdog, fleet probe, ...) has not run for 3 periods', () => {
+    const r = rules.find((x) => x.alert === 'GenesisScheduleNotRunning');
+    expect(r?.expr).toMatch(
+      /time\(\) - max by \(schedule\) \(genesis_schedule_last_run_timestamp_seconds\)\s+> 3 \* max by \(schedule\) \(genesis_schedule_period_seconds\)/,
+    );
+    expect(r?.labels?.severity).toBe('critical');
+  });
+
   it('uses only metric names the control plane exports', () => {
     const known = queryableSeriesNames();
     for (const r of rules) {
