@@ -7,6 +7,7 @@ import { createPowerActivities } from './power';
 import { createWatchdogActivities } from './watchdog';
 import { createRolloutActivities } from './rollouts';
 import { createScaleAlertActivities } from './scale-alerts';
+import { createReconcileActivities } from './reconcile';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -17,6 +18,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createScaleAlertActivities(deps),
     ...createChangeActivities(deps),
     ...createRolloutActivities(deps),
+    ...createReconcileActivities(deps),
   };
 }
 

@@ -12,6 +12,13 @@ import {
 import { drainIds, heartbeatDrainContract } from './heartbeat-drain';
 import { hardRebootContract, hibernateContract, powerIds, wakeContract } from './power';
 import { fleetRolloutContract } from './rollout';
+import {
+  desiredStateViewContract,
+  reconcileIds,
+  reconcilerContract,
+  reconcileTenantContract,
+  setDesiredStateContract,
+} from './reconcile';
 import { scaleAlertsContract } from './scale-alerts';
 import { watchdogContract, watchdogIds } from './watchdog';
 
@@ -24,6 +31,7 @@ export * from './rollout';
 export * from './heartbeat-drain';
 export * from './watchdog';
 export * from './scale-alerts';
+export * from './reconcile';
 
 /** The ids of the fixed-id workflows and schedules (the same functions as each family's ids). */
 export const workflowIds = {
@@ -31,6 +39,7 @@ export const workflowIds = {
   power: powerIds.power,
   powerEscalation: powerIds.escalation,
   watchdogSchedule: watchdogIds.schedule,
+  reconcilerSchedule: reconcileIds.schedule,
 };
 
 /** Every workflow started by name, by the contract it is started with. */
@@ -46,4 +55,8 @@ export const workflowContracts = {
   heartbeatDrain: heartbeatDrainContract,
   watchdog: watchdogContract,
   scaleAlerts: scaleAlertsContract,
+  reconciler: reconcilerContract,
+  reconcileTenant: reconcileTenantContract,
+  setDesiredState: setDesiredStateContract,
+  desiredStateView: desiredStateViewContract,
 } as const;

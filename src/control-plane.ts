@@ -33,7 +33,11 @@ import { temporalConnectionSettings } from './temporal/connection-options';
 import { createMetrics } from './metrics';
 import { SharedMetrics } from './observability/shared-metrics';
 import { AesGcmPayloadCodec, dataConverterFor } from './temporal/payload-codec';
-import { ensureScaleAlertsSchedule, ensureWatchdogSchedule } from './temporal/schedules';
+import {
+  ensureReconcilerSchedule,
+  ensureScaleAlertsSchedule,
+  ensureWatchdogSchedule,
+} from './temporal/schedules';
 import { buildActivityDeps } from './worker/deps';
 import { groupPause } from './worker/pause-flag';
 import { WorkerSupervisor } from './worker/supervisor';
@@ -172,6 +176,15 @@ export async function startControlPlane(
         input: config.scaleAlerts.input,
       });
       logger.info({ scheduleId, everyS: config.scaleAlerts.intervalS }, 'scale alerts schedule in place');
+    }
+    if (config.reconciler.enabled && opts.ensureSchedules !== false) {
+      const { enabled: _on, intervalS, ...input } = config.reconciler;
+      const scheduleId = await ensureReconcilerSchedule(client, {
+        taskQueue: config.temporal.taskQueue,
+        everyMs: intervalS * 1000,
+        input,
+      });
+      logger.info({ scheduleId, everyS: intervalS }, 'reconciler schedule in place');
     }
   }
 

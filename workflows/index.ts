@@ -10,3 +10,6 @@ export { setAgentDropletId } from './changes/set-agent-droplet-id';
 export { workflowUpdate } from './changes/workflow-update';
 export { scaleAlerts } from './scale-alerts';
 export { fleetRollout } from './rollout/fleet-rollout';
+export { reconciler } from './reconcile/reconciler';
+export { reconcileTenant } from './reconcile/reconcile-tenant';
+export { setDesiredState, desiredStateView } from './reconcile/desired-state';

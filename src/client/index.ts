@@ -18,21 +18,27 @@ import {
   abortSignal,
   agentSelfUpdateRefusal,
   credentialInjectionContract,
+  desiredStateViewContract,
   fleetRolloutContract,
   hardRebootContract,
   hibernateContract,
   n8nUpdateContract,
   promoteUpdate,
   setAgentDropletIdContract,
+  setDesiredStateContract,
   wakeContract,
   workflowUpdateContract,
   type CredentialInjectionInput,
+  type DesiredStateView,
+  type FleetDrift,
   type FleetRolloutInput,
   type HardRebootInput,
   type HibernateDropletInput,
   type N8nUpdateInput,
   type RolloutProgress,
   type SetAgentDropletIdInput,
+  type SetDesiredStateInput,
+  type TenantDrift,
   type WakeDropletInput,
   type WorkflowContract,
   type WorkflowUpdateInput,
@@ -51,6 +57,10 @@ import { executeWorkflow, startWorkflow } from '../temporal/start';
 
 export { RolloutIdUsedError, RolloutRequestRefusedError } from '../temporal/rollout-starts';
 export type {
+  DesiredStateView,
+  FleetDrift,
+  SetDesiredStateInput,
+  TenantDrift,
   CredentialInjectionInput,
   FleetRolloutInput,
   RolloutProgress,
@@ -184,6 +194,42 @@ export class GenesisClient {
     req: { reason?: string; by?: string } = {},
   ): Promise<RolloutProgress> {
     return abortRollout(this.temporal, this.rolloutId(rolloutId), req);
+  }
+
+  /**
+   * Changes a tenant's desired state (what the reconciler converges it to: n8n tag, workflows with
+   * their JSON, credentials that must exist with their encrypted blobs; fields left out stay).
+   * Resolves once stored, with the new state (no workflow JSON, no blob).
+   */
+  async setDesiredState(input: SetDesiredStateInput): Promise<DesiredStateView> {
+    check('setDesiredState', setDesiredStateContract.validate?.(input));
+    return executeWorkflow(
+      this.temporal,
+      setDesiredStateContract,
+      { setBy: 'client', ...input },
+      {
+        taskQueue: this.taskQueue,
+      },
+    );
+  }
+
+  /** A tenant's desired state (no workflow JSON, no blob). */
+  async getDesiredState(workspaceId: string): Promise<DesiredStateView> {
+    const r = await this.view({ workspaceId });
+    return r.desired!;
+  }
+
+  /** A tenant's drift from its desired state, or (no workspace) the fleet's: counts and drifted tenants. */
+  async getDrift(workspaceId: string): Promise<TenantDrift | null>;
+  async getDrift(opts?: { limit?: number }): Promise<FleetDrift>;
+  async getDrift(arg?: string | { limit?: number }): Promise<TenantDrift | FleetDrift | null> {
+    if (typeof arg === 'string') return (await this.view({ workspaceId: arg })).drift ?? null;
+    return (await this.view({ limit: arg?.limit })).fleet!;
+  }
+
+  private view(input: { workspaceId?: string; limit?: number }) {
+    check('desiredState', desiredStateViewContract.validate?.(input));
+    return executeWorkflow(this.temporal, desiredStateViewContract, input, { taskQueue: this.taskQueue });
   }
 
   /** Validates the input against the contract, then starts (or joins) its workflow by name. */

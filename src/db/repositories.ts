@@ -23,6 +23,20 @@ import {
   stuckDroplets,
   transitionDroplet,
 } from './droplets';
+import {
+  clearReconcileMark,
+  desiredArtifact,
+  desiredCredentialBlobs,
+  desiredStateView,
+  fleetDrift,
+  moveRolloutDesired,
+  recordReconcileAttempt,
+  recordVerified,
+  revertRolloutDesired,
+  setDesiredState,
+  tenantReconcileRows,
+  verifySampleCandidates,
+} from './desired-state';
 import { maintainHeartbeatHistory } from './heartbeat-retention';
 import { claimPowerAction, recordPowerActionId } from './power-actions';
 import {
@@ -86,6 +100,22 @@ export function createRepositories(pool: Pool) {
     watchdog: {
       scanFleet: on(pool, scanFleet),
       recordRun: on(pool, recordWatchdogRun),
+    },
+    desiredState: {
+      set: on(pool, setDesiredState),
+      view: on(pool, desiredStateView),
+      moveForRollout: on(pool, moveRolloutDesired),
+      revertForRollout: on(pool, revertRolloutDesired),
+      tenants: on(pool, tenantReconcileRows),
+      artifact: on(pool, desiredArtifact),
+      credentialBlobs: on(pool, desiredCredentialBlobs),
+      verifySample: on(pool, verifySampleCandidates),
+      fleetDrift: on(pool, fleetDrift),
+    },
+    reconcileStatus: {
+      recordAttempt: on(pool, recordReconcileAttempt),
+      recordVerified: on(pool, recordVerified),
+      clearMark: on(pool, clearReconcileMark),
     },
     scaleProbes: scaleProbeQueries(pool),
     heartbeatHistory: {

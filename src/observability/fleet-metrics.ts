@@ -176,6 +176,24 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
     'window',
   ]);
 
+  // Desired state and the reconciler (written by each reconciler run and reconciliation)
+  sharedGauge(SHARED.desiredTenants, 'Tenants with a desired state (at the last reconciler run)', []);
+  sharedGauge(
+    SHARED.desiredDriftTenants,
+    'Tenants whose record differs from their desired state, by kind (n8n, workflow, credential; any)',
+    ['kind'],
+  );
+  sharedGauge(SHARED.reconcileMarkedTenants, 'Tenants the reconciler gave up on (marked, alerted)', []);
+  sharedCounter(SHARED.reconcileStarts, 'Reconciliations started, by reason (schedule, after_wake)', [
+    'reason',
+  ]);
+  sharedCounter(
+    SHARED.reconcileOutcomes,
+    'Reconciliations ended, by outcome (in_sync, reconciled, failed, marked)',
+    ['outcome'],
+  );
+  sharedGauge(SHARED.scheduleLastRun, 'When a Schedule last ran (unix seconds), by schedule', ['schedule']);
+
   // Rollouts and alerts
   gauge('genesis_rollouts', 'Rollouts by status', ['status'], (g, s) => {
     for (const r of s.postgres?.rollouts ?? []) g.set({ status: r.status }, r.n);

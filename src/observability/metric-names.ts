@@ -48,6 +48,12 @@ export const GENESIS_API_METRICS: readonly MetricName[] = [
   { name: 'genesis_rollouts', type: 'gauge' },
   { name: 'genesis_rollout_tenants', type: 'gauge' },
   { name: 'genesis_alerts_open', type: 'gauge' },
+  { name: 'genesis_desired_tenants', type: 'gauge' },
+  { name: 'genesis_desired_drift_tenants', type: 'gauge' },
+  { name: 'genesis_reconcile_marked_tenants', type: 'gauge' },
+  { name: 'genesis_reconcile_starts_total', type: 'counter' },
+  { name: 'genesis_reconcile_outcomes_total', type: 'counter' },
+  { name: 'genesis_schedule_last_run_timestamp_seconds', type: 'gauge' },
 ];
 
 /** prom-client 15 collectDefaultMetrics({prefix: 'genesis_'}) on GET /metrics (Linux). */

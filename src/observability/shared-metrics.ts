@@ -76,6 +76,14 @@ export const SHARED = {
   digitaloceanRequests: 'genesis_digitalocean_requests_total',
   digitaloceanRateLimitRemaining: 'genesis_digitalocean_ratelimit_remaining',
   digitaloceanBudgetRemaining: 'genesis_digitalocean_budget_remaining',
+  // desired state and the reconciler (activities/reconcile.ts)
+  desiredTenants: 'genesis_desired_tenants',
+  desiredDriftTenants: 'genesis_desired_drift_tenants',
+  reconcileMarkedTenants: 'genesis_reconcile_marked_tenants',
+  reconcileStarts: 'genesis_reconcile_starts_total',
+  reconcileOutcomes: 'genesis_reconcile_outcomes_total',
+  /** when a Schedule's workflow last ran, by schedule (the reconciler writes schedule="reconciler") */
+  scheduleLastRun: 'genesis_schedule_last_run_timestamp_seconds',
 } as const;
 
 /** The remediation a state change ends, and how (a power workflow left WAKING/REBOOTING/HIBERNATING). */

@@ -11,9 +11,11 @@ import {
 } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
 import type { WorkflowContract } from '../../contracts/define';
+import { reconcileIds, reconcilerContract } from '../../contracts/reconcile';
 import { scaleAlertIds, scaleAlertsContract } from '../../contracts/scale-alerts';
 import { watchdogContract, watchdogIds } from '../../contracts/watchdog';
 import { SCALE_SCHEDULE_EVERY_MS, type ScaleAlertInput } from '../domain/scale';
+import type { ReconcilerInput } from '../domain/reconcile';
 import type { WatchdogInput } from '../domain/watchdog';
 import { contractWorkflowId } from './start';
 
@@ -82,5 +84,17 @@ export function ensureScaleAlertsSchedule(
     paused: opts.paused,
     scheduleId: scaleAlertIds.schedule(opts.taskQueue),
     note: 'genesis scale alerts: partitions, table sizes, connections, backlogs, failure ratio',
+  });
+}
+
+/** The reconciler: desired state against the record, drifted tenants reconciled at a bounded rate. */
+export function ensureReconcilerSchedule(
+  client: Client,
+  opts: { taskQueue: string; everyMs: number; input: ReconcilerInput; paused?: boolean },
+): Promise<string> {
+  return ensureSchedule(client, reconcilerContract, {
+    ...opts,
+    scheduleId: reconcileIds.schedule(opts.taskQueue),
+    note: 'genesis reconciler: tenants brought to their desired state',
   });
 }

@@ -21,6 +21,10 @@ import {
   type WakeDropletWorkflow,
   type WatchdogWorkflow,
   type WorkflowUpdateWorkflow,
+  type ReconcilerWorkflow,
+  type ReconcileTenantWorkflow,
+  type SetDesiredStateWorkflow,
+  type DesiredStateViewWorkflow,
 } from '../../contracts';
 import { sha256Hex, startOptions } from '../../src/temporal/start';
 import {
@@ -44,6 +48,10 @@ const declared: Record<keyof typeof workflowContracts, unknown> = {
   heartbeatDrain: workflows.heartbeatDrain satisfies HeartbeatDrainWorkflow,
   watchdog: workflows.watchdog satisfies WatchdogWorkflow,
   scaleAlerts: workflows.scaleAlerts satisfies ScaleAlertsWorkflow,
+  reconciler: workflows.reconciler satisfies ReconcilerWorkflow,
+  reconcileTenant: workflows.reconcileTenant satisfies ReconcileTenantWorkflow,
+  setDesiredState: workflows.setDesiredState satisfies SetDesiredStateWorkflow,
+  desiredStateView: workflows.desiredStateView satisfies DesiredStateViewWorkflow,
 };
 
 describe('workflow contracts', () => {
