@@ -56,6 +56,41 @@ export function createReconcileActivities(deps: ActivityDeps) {
   const { desiredState, reconcileStatus } = portsOf(deps);
   const metrics = deps.sharedMetrics;
 
+  async function recordAttempt(input: {
+    workspaceId: string;
+    dropletId: number;
+    outcome: 'in_sync' | 'reconciled' | 'failed';
+    error?: string;
+    workflowId: string;
+    maxFailures: number;
+  }): Promise<{ failures: number; markedNow: boolean }> {
+    const r = await reconcileStatus.recordAttempt(input);
+    metrics?.inc(SHARED.reconcileOutcomes, { outcome: r.markedNow ? 'marked' : input.outcome });
+    if (r.markedNow) {
+      const alert = {
+        key: reconcileAlertKey(input.workspaceId),
+        kind: 'reconcile_failed',
+        severity: 'warning' as const,
+        title: `Tenant ${input.workspaceId}: reconciliation failed ${r.failures} times`,
+        message:
+          `The reconciler could not bring workspace ${input.workspaceId} (droplet ${input.dropletId}) to its ` +
+          `desired state ${r.failures} times in a row and stops retrying it until an operator clears it ` +
+          `(genesis-cp desired clear ${input.workspaceId}) or its desired state changes. Last error: ${input.error ?? '-'}`,
+        workspaceId: input.workspaceId,
+        dropletId: input.dropletId,
+        workflowId: input.workflowId,
+        reason: 'reconcile_failed',
+        value: r.failures,
+        threshold: input.maxFailures,
+      };
+      if (deps.alerts) await deps.alerts.raise(alert);
+      else deps.logger.warn(alert, 'ALERT (no alert sink configured)');
+    } else if (input.outcome !== 'failed' && deps.alerts) {
+      await deps.alerts.resolve(reconcileAlertKey(input.workspaceId));
+    }
+    return r;
+  }
+
   return {
     /** Applies one change of a tenant's desired state and answers the new state (no JSON, no blob). */
     async writeDesiredState(input: SetDesiredStateInput): Promise<DesiredStateView | null> {
@@ -197,40 +232,7 @@ export function createReconcileActivities(deps: ActivityDeps) {
      * Records one reconciliation. A success resolves the tenant's alert; the failure that reaches
      * maxFailures marks the tenant (not retried until cleared or desired state changes) and alerts.
      */
-    async recordReconcileAttempt(input: {
-      workspaceId: string;
-      dropletId: number;
-      outcome: 'in_sync' | 'reconciled' | 'failed';
-      error?: string;
-      workflowId: string;
-      maxFailures: number;
-    }): Promise<{ failures: number; markedNow: boolean }> {
-      const r = await reconcileStatus.recordAttempt(input);
-      metrics?.inc(SHARED.reconcileOutcomes, { outcome: r.markedNow ? 'marked' : input.outcome });
-      if (r.markedNow) {
-        const alert = {
-          key: reconcileAlertKey(input.workspaceId),
-          kind: 'reconcile_failed',
-          severity: 'warning' as const,
-          title: `Tenant ${input.workspaceId}: reconciliation failed ${r.failures} times`,
-          message:
-            `The reconciler could not bring workspace ${input.workspaceId} (droplet ${input.dropletId}) to its ` +
-            `desired state ${r.failures} times in a row and stops retrying it until an operator clears it ` +
-            `(genesis-cp desired clear ${input.workspaceId}) or its desired state changes. Last error: ${input.error ?? '-'}`,
-          workspaceId: input.workspaceId,
-          dropletId: input.dropletId,
-          workflowId: input.workflowId,
-          reason: 'reconcile_failed',
-          value: r.failures,
-          threshold: input.maxFailures,
-        };
-        if (deps.alerts) await deps.alerts.raise(alert);
-        else deps.logger.warn(alert, 'ALERT (no alert sink configured)');
-      } else if (input.outcome !== 'failed' && deps.alerts) {
-        await deps.alerts.resolve(reconcileAlertKey(input.workspaceId));
-      }
-      return r;
-    },
+    recordReconcileAttempt: recordAttempt,
 
     /**
      * One reconciler run's view of the fleet: every tenant with a desired state, page by page, its
@@ -249,6 +251,7 @@ export function createReconcileActivities(deps: ActivityDeps) {
         candidates: [],
       };
       const eligible: { workspaceId: string; dropletId: number; lastAttemptAt: string | null }[] = [];
+      const settled: TenantReconcileRow[] = [];
       let after = '';
       for (;;) {
         const page = await desiredState.tenants({ afterWorkspaceId: after, limit: 500 });
@@ -258,7 +261,11 @@ export function createReconcileActivities(deps: ActivityDeps) {
           plan.tenants++;
           if (row.status.marked) plan.marked++;
           const drift = computeDrift(row.desired, row.recorded);
-          if (drift.length === 0) continue;
+          if (drift.length === 0) {
+            // failed before, in sync now (its desired state changed, or it was fixed by hand)
+            if (row.status.lastOutcome === 'failed' && row.droplet) settled.push(row);
+            continue;
+          }
           plan.drifted++;
           for (const k of driftKindsOf(drift)) plan.byKind[k]++;
           if (actionable(row))
@@ -271,6 +278,14 @@ export function createReconcileActivities(deps: ActivityDeps) {
         after = page[page.length - 1]!.desired.workspaceId;
         if (page.length < 500) break;
       }
+      for (const row of settled)
+        await recordAttempt({
+          workspaceId: row.desired.workspaceId,
+          dropletId: row.droplet!.id,
+          outcome: 'in_sync',
+          workflowId: ctx.info.workflowExecution?.workflowId ?? 'reconciler',
+          maxFailures: RECONCILER_DEFAULTS.maxFailures,
+        });
       plan.eligible = eligible.length;
       eligible.sort((a, b) => (a.lastAttemptAt ?? '').localeCompare(b.lastAttemptAt ?? ''));
       plan.candidates = eligible

@@ -1,0 +1,262 @@
+/**
+ * Desired state and the reconciler end to end on the real dev server with the v1 fleet simulator
+ * (keep-alives through the real API and drain, real sidecar commands, every change a real change
+ * workflow):
+ *   - a rollout to 100 tenants while 20 are hibernated: the 80 awake are updated by the rollout,
+ *     its completion moves desired state for all 100, drift shows 20 (CLI view and /metrics
+ *     gauge); each of the 20 is brought to the version right after its wake verifies; drift 0;
+ *   - a workflow edited by hand on the droplet is found by the reconciler's read-back and restored;
+ *   - a tenant whose reconciliation fails N times is marked and alerted and not retried, until its
+ *     desired state changes.
+ */
+import { setDesiredState as writeDesired, fleetDrift, tenantReconcileRows } from '../../src/db/desired-state';
+import { SharedMetrics, SHARED } from '../../src/observability/shared-metrics';
+import { startFleetRollout } from '../../src/temporal/rollout-starts';
+import { startWake } from '../../src/temporal/power-starts';
+import { executeWorkflow } from '../../src/temporal/start';
+import {
+  reconcileIds,
+  reconcilerContract,
+  setDesiredStateContract,
+  type ReconcilerInput,
+  type ReconcileTenantResult,
+} from '../../contracts';
+import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
+import { eventually } from '../helpers/temporal';
+
+jest.setTimeout(240_000);
+
+const campaign = (subject: string) => ({
+  name: 'Campaign sender',
+  nodes: [
+    {
+      id: 'n1',
+      name: 'Send',
+      type: 'n8n-nodes-base.emailSend',
+      parameters: { subject },
+      position: [0, 0],
+    },
+  ],
+  connections: {},
+  settings: { executionOrder: 'v1' },
+});
+
+describe('desired state and the reconciler', () => {
+  let h: FleetHarness;
+  let worker: { stop(): Promise<void> };
+  let shared: SharedMetrics;
+  let runs = 0;
+
+  const fleet = Array.from({ length: 100 }, (_, i) => ({
+    dropletId: 40_000 + i,
+    workspaceId: `ws-ds-${String(i).padStart(3, '0')}`,
+    poweredOn: i >= 20, // the first 20 are hibernated
+  }));
+  const hibernated = fleet.slice(0, 20);
+  const EDIT = { dropletId: 41_000, workspaceId: 'ws-edit' };
+  const BROKEN = { dropletId: 42_000, workspaceId: 'ws-broken' };
+
+  beforeAll(async () => {
+    h = await createFleetHarness('desired-state', { swapHealthWaitMs: 300 });
+    shared = new SharedMetrics(h.redis.redis, h.redis.prefix);
+    h.deps.sharedMetrics = shared;
+    h.deps.reconcile = { maxFailures: 2 };
+    await h.fleet.addDroplets(h.db.pool, [
+      ...fleet,
+      EDIT,
+      { ...BROKEN, fault: { kind: 'brokenTag', tag: '9.9.9-bad' } },
+    ]);
+    worker = await h.startWorker();
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await h?.close();
+  });
+
+  /** One reconciler run (what the Schedule starts), under its own id. */
+  const reconcile = (input: ReconcilerInput = {}) =>
+    executeWorkflow(
+      h.temporal.client,
+      reconcilerContract,
+      {
+        maxStartsPerTick: 50,
+        verifySample: 5,
+        maxFailures: 2,
+        n8n: { verifyWindowMs: 8_000, verifyPollMs: 250 },
+        ...input,
+      },
+      { taskQueue: h.taskQueue, workflowId: `reconciler-test-${++runs}` },
+    );
+  const tenantResult = (dropletId: number) =>
+    h.temporal.client.workflow
+      .getHandle(reconcileIds.tenant(dropletId))
+      .result() as Promise<ReconcileTenantResult>;
+  const driftGauge = async () =>
+    (await shared.read()).gauges.find((g) => g.name === SHARED.desiredDriftTenants && g.labels.kind === 'any')
+      ?.value;
+  const tag = (dropletId: number) => h.fleet.sidecars.agent(dropletId)?.n8nImageTag;
+
+  it('a rollout while 20 of 100 tenants are hibernated: drift 20, each caught up after its wake, drift 0', async () => {
+    const rollout = await startFleetRollout(h.temporal.client, h.taskQueue, {
+      rolloutId: 'ds-1',
+      kind: 'n8n',
+      targetVersion: '2.0.0',
+      n8n: { verifyWindowMs: 8_000, verifyPollMs: 250 },
+      selector: { workspaceIds: fleet.map((d) => d.workspaceId) },
+      canarySize: 10,
+      waveSize: 45,
+      maxConcurrency: 20,
+    });
+    const result = await rollout.handle.result();
+    expect(result).toMatchObject({ status: 'completed', totals: { succeeded: 80, failed: 0, skipped: 20 } });
+    expect(fleet.slice(20).every((d) => tag(d.dropletId) === '2.0.0')).toBe(true);
+    expect(hibernated.every((d) => tag(d.dropletId) === '1.70.0')).toBe(true);
+
+    // the rollout moved desired state for every tenant it selected, the hibernated ones included
+    const moved = await h.db.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM desired_components
+        WHERE component = 'n8n' AND version = '2.0.0' AND rollout_id = 'ds-1' AND workspace_id LIKE 'ws-ds-%'`,
+    );
+    expect(Number(moved.rows[0]!.n)).toBe(100);
+
+    // drift: the 20 hibernated; the reconciler leaves them alone while they sleep
+    const before = await fleetDrift(h.db.pool, { limit: 100 });
+    expect(before).toMatchObject({
+      tenants: 100,
+      drifted: 20,
+      byKind: { n8n: 20, workflow: 0, credential: 0 },
+    });
+    expect(before.driftedTenants.map((t) => t.dropletId).sort()).toEqual(hibernated.map((d) => d.dropletId));
+    const run1 = await reconcile();
+    expect(run1).toMatchObject({ tenants: 100, drifted: 20, eligible: 0, started: 0 });
+    expect(await driftGauge()).toBe(20);
+
+    // wake them: each wake that verifies reconciles its tenant right away
+    const t0 = Date.now();
+    await Promise.all(
+      hibernated.map((d) =>
+        startWake(h.temporal.client, h.taskQueue, { ...d, reason: 'user_login' }).then((s) =>
+          s.handle.result(),
+        ),
+      ),
+    );
+    const results = await Promise.all(
+      hibernated.map((d) =>
+        eventually(
+          () => tenantResult(d.dropletId).catch(() => undefined),
+          (r) => r !== undefined,
+          { timeoutMs: 60_000, what: `reconcile-${d.dropletId}` },
+        ),
+      ),
+    );
+    for (const r of results)
+      expect(r).toMatchObject({
+        outcome: 'reconciled',
+        drift: [{ kind: 'n8n', from: '1.70.0', to: '2.0.0' }],
+      });
+    expect(hibernated.every((d) => tag(d.dropletId) === '2.0.0')).toBe(true);
+    for (const d of hibernated) expect(h.fleet.sidecars.commandCount(d.dropletId, 'SWAP_CONTAINER')).toBe(1);
+    const desc = await h.temporal.client.workflow
+      .getHandle(reconcileIds.tenant(hibernated[0]!.dropletId))
+      .describe();
+    expect(desc.searchAttributes.Reason).toEqual(['after_wake']);
+    console.log(`20 hibernated tenants woken and reconciled in ${Date.now() - t0} ms`);
+
+    expect(await fleetDrift(h.db.pool, { limit: 100 })).toMatchObject({ tenants: 100, drifted: 0 });
+    const run2 = await reconcile();
+    expect(run2).toMatchObject({ drifted: 0, started: 0 });
+    expect(await driftGauge()).toBe(0);
+    const lastRun = (await shared.read()).gauges.find(
+      (g) => g.name === SHARED.scheduleLastRun && g.labels.schedule === 'reconciler',
+    );
+    expect(lastRun?.value).toBeGreaterThan(t0 / 1000);
+  });
+
+  it('a workflow edited by hand on the droplet is detected by the read-back and restored', async () => {
+    // the client's path: setDesiredState through Temporal
+    const view = await executeWorkflow(
+      h.temporal.client,
+      setDesiredStateContract,
+      {
+        workspaceId: EDIT.workspaceId,
+        workflows: [{ name: 'campaign', version: 'v1', workflowJson: campaign('Hello') }],
+      },
+      { taskQueue: h.taskQueue },
+    );
+    expect(view.workflows).toMatchObject([{ name: 'campaign', version: 'v1' }]);
+    expect(JSON.stringify(view)).not.toContain('Hello'); // no JSON in the view
+
+    // missing -> deployed by the reconciler
+    await reconcile({ verifySample: 0 });
+    expect(await tenantResult(EDIT.dropletId)).toMatchObject({
+      outcome: 'reconciled',
+      drift: [{ kind: 'workflow', name: 'campaign', why: 'missing' }],
+    });
+    const deployed = h.fleet.sidecars.agent(EDIT.dropletId)!.workflows;
+    expect(deployed).toHaveLength(1);
+    const n8nId = deployed[0]!.id;
+
+    // edited by hand: nothing in the record changed, so only a read-back can see it
+    h.fleet.sidecars.editWorkflow(EDIT.dropletId, n8nId, (w) => {
+      (w.nodes[0] as { parameters: { subject: string } }).parameters.subject = 'edited by hand';
+    });
+    expect((await fleetDrift(h.db.pool, { limit: 10 })).drifted).toBe(0);
+    const updatesBefore = h.fleet.sidecars.commandCount(EDIT.dropletId, 'UPDATE_WORKFLOW');
+    await reconcile({ verifySample: 5 });
+    const restored = await tenantResult(EDIT.dropletId);
+    expect(restored).toMatchObject({
+      outcome: 'reconciled',
+      drift: [{ kind: 'workflow', name: 'campaign', from: 'v1', to: 'v1', why: 'modified' }],
+    });
+    const now = h.fleet.sidecars.agent(EDIT.dropletId)!.workflows;
+    expect(now).toHaveLength(1);
+    expect(now[0]!.id).toBe(n8nId); // updated in place
+    expect(JSON.stringify(now[0]!.nodes)).toContain('Hello');
+    expect(JSON.stringify(now[0]!.nodes)).not.toContain('edited by hand');
+    expect(h.fleet.sidecars.commandCount(EDIT.dropletId, 'UPDATE_WORKFLOW')).toBe(updatesBefore + 1);
+
+    // read back again: in sync
+    await reconcile({ verifySample: 5 });
+    expect(await tenantResult(EDIT.dropletId)).toMatchObject({ outcome: 'in_sync', drift: [] });
+  });
+
+  it('a tenant that fails reconciliation N times is marked, alerted and not retried until desired state changes', async () => {
+    expect(
+      await writeDesired(h.db.pool, { workspaceId: BROKEN.workspaceId, n8nTag: '9.9.9-bad', setBy: 'test' }),
+    ).toBe(true);
+    const swaps = () => h.fleet.sidecars.commandCount(BROKEN.dropletId, 'SWAP_CONTAINER');
+    await reconcile({ maxFailures: 2, verifySample: 0 });
+    expect(await tenantResult(BROKEN.dropletId)).toMatchObject({ outcome: 'failed', failures: 1 });
+    await reconcile({ maxFailures: 2, verifySample: 0 });
+    expect(await tenantResult(BROKEN.dropletId)).toMatchObject({ outcome: 'marked', failures: 2 });
+    expect(swaps()).toBe(2);
+    const alert = await eventually(
+      async () => h.alerts.find((a) => a.key === `reconcile:${BROKEN.workspaceId}`),
+      (a) => a !== undefined,
+      { what: 'the reconcile alert' },
+    );
+    expect(alert).toMatchObject({ status: 'firing', severity: 'warning' });
+
+    // marked: not retried
+    const run = await reconcile({ maxFailures: 2, verifySample: 0 });
+    expect(run).toMatchObject({ marked: 1, started: 0 });
+    expect(swaps()).toBe(2);
+    const row = (await tenantReconcileRows(h.db.pool, { workspaceIds: [BROKEN.workspaceId] }))[0]!;
+    expect(row.status).toMatchObject({ failures: 2, marked: true, lastOutcome: 'failed' });
+
+    // desired state changes (back to what it runs): the mark is lifted, it is in sync, the alert resolves
+    await writeDesired(h.db.pool, { workspaceId: BROKEN.workspaceId, n8nTag: '1.70.0', setBy: 'test' });
+    expect((await fleetDrift(h.db.pool, { limit: 10 })).marked).toBe(0);
+    const settled = await reconcile({ maxFailures: 2, verifySample: 0 });
+    expect(settled).toMatchObject({ marked: 0, drifted: 0, started: 0 });
+    await eventually(
+      async () =>
+        h.alerts.find((a) => a.key === `reconcile:${BROKEN.workspaceId}` && a.status === 'resolved'),
+      (a) => a !== undefined,
+      { what: 'the reconcile alert resolved' },
+    );
+    const after = (await tenantReconcileRows(h.db.pool, { workspaceIds: [BROKEN.workspaceId] }))[0]!;
+    expect(after.status).toMatchObject({ failures: 0, marked: false });
+  });
+});
