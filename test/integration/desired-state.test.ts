@@ -22,6 +22,7 @@ import {
   type ReconcileTenantResult,
 } from '../../contracts';
 import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
+import { runCli } from '../helpers/processes';
 import { eventually } from '../helpers/temporal';
 
 jest.setTimeout(240_000);
@@ -96,6 +97,16 @@ describe('desired state and the reconciler', () => {
     (await shared.read()).gauges.find((g) => g.name === SHARED.desiredDriftTenants && g.labels.kind === 'any')
       ?.value;
   const tag = (dropletId: number) => h.fleet.sidecars.agent(dropletId)?.n8nImageTag;
+  /** the operator's view: genesis-cp (built) against the test database */
+  const cli = async (...args: string[]) => {
+    const run = runCli(args, {
+      DATABASE_URL: h.db.url,
+      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+    });
+    const code = await run.exited;
+    return { code, out: run.output() };
+  };
 
   it('a rollout while 20 of 100 tenants are hibernated: drift 20, each caught up after its wake, drift 0', async () => {
     const rollout = await startFleetRollout(h.temporal.client, h.taskQueue, {
@@ -128,6 +139,9 @@ describe('desired state and the reconciler', () => {
       byKind: { n8n: 20, workflow: 0, credential: 0 },
     });
     expect(before.driftedTenants.map((t) => t.dropletId).sort()).toEqual(hibernated.map((d) => d.dropletId));
+    const shown = await cli('drift', '--json', '--limit', '5');
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.out)).toMatchObject({ tenants: 100, drifted: 20, byKind: { n8n: 20 } });
     const run1 = await reconcile();
     expect(run1).toMatchObject({ tenants: 100, drifted: 20, eligible: 0, started: 0 });
     expect(await driftGauge()).toBe(20);
@@ -164,6 +178,8 @@ describe('desired state and the reconciler', () => {
     console.log(`20 hibernated tenants woken and reconciled in ${Date.now() - t0} ms`);
 
     expect(await fleetDrift(h.db.pool, { limit: 100 })).toMatchObject({ tenants: 100, drifted: 0 });
+    const table = await cli('drift');
+    expect(table.out).toMatch(/^TENANTS\s+DRIFTED.*\n100\s+0\s/m);
     const run2 = await reconcile();
     expect(run2).toMatchObject({ drifted: 0, started: 0 });
     expect(await driftGauge()).toBe(0);
@@ -242,6 +258,10 @@ describe('desired state and the reconciler', () => {
     const run = await reconcile({ maxFailures: 2, verifySample: 0 });
     expect(run).toMatchObject({ marked: 1, started: 0 });
     expect(swaps()).toBe(2);
+    const marked = await cli('drift', '--workspace', BROKEN.workspaceId);
+    expect(marked.out).toMatch(
+      /ws-broken\s+42000\s+ACTIVE_HEALTHY\s+n8n 1\.70\.0 -> 9\.9\.9-bad\s+2\s+MARKED/,
+    );
     const row = (await tenantReconcileRows(h.db.pool, { workspaceIds: [BROKEN.workspaceId] }))[0]!;
     expect(row.status).toMatchObject({ failures: 2, marked: true, lastOutcome: 'failed' });
 
