@@ -13,6 +13,7 @@ import { setDesiredState as writeDesired, fleetDrift, tenantReconcileRows } from
 import { SharedMetrics, SHARED } from '../../src/observability/shared-metrics';
 import { startFleetRollout } from '../../src/temporal/rollout-starts';
 import { startWake } from '../../src/temporal/power-starts';
+import { ensureReconcilerSchedule } from '../../src/temporal/schedules';
 import { executeWorkflow } from '../../src/temporal/start';
 import {
   reconcileIds,
@@ -270,8 +271,16 @@ describe('desired state and the reconciler', () => {
     const row = (await tenantReconcileRows(h.db.pool, { workspaceIds: [BROKEN.workspaceId] }))[0]!;
     expect(row.status).toMatchObject({ failures: 2, marked: true, lastOutcome: 'failed' });
 
+    // an operator's clear: retried once more (and failing, counted afresh)
+    expect((await cli('desired', 'clear', BROKEN.workspaceId)).code).toBe(0);
+    await reconcile({ maxFailures: 2, verifySample: 0 });
+    expect(await tenantResult(BROKEN.dropletId)).toMatchObject({ outcome: 'failed', failures: 1 });
+    expect(swaps()).toBe(3);
+
     // desired state changes (back to what it runs): the mark is lifted, it is in sync, the alert resolves
-    await writeDesired(h.db.pool, { workspaceId: BROKEN.workspaceId, n8nTag: '1.70.0', setBy: 'test' });
+    const set = await cli('desired', 'set', BROKEN.workspaceId, '--n8n', '1.70.0', '--by', 'test', '--json');
+    expect(set.code).toBe(0);
+    expect(JSON.parse(set.out)).toMatchObject({ workspaceId: BROKEN.workspaceId, n8nTag: '1.70.0' });
     expect((await fleetDrift(h.db.pool, { limit: 10 })).marked).toBe(0);
     const settled = await reconcile({ maxFailures: 2, verifySample: 0 });
     expect(settled).toMatchObject({ marked: 0, drifted: 0, started: 0 });
@@ -283,5 +292,31 @@ describe('desired state and the reconciler', () => {
     );
     const after = (await tenantReconcileRows(h.db.pool, { workspaceIds: [BROKEN.workspaceId] }))[0]!;
     expect(after.status).toMatchObject({ failures: 0, marked: false });
+  });
+
+  it('runs as a Schedule with overlap SKIP at the configured period', async () => {
+    const since = Date.now() / 1000;
+    const id = await ensureReconcilerSchedule(h.temporal.client, {
+      taskQueue: h.taskQueue,
+      everyMs: 1_000,
+      input: { verifySample: 0 },
+    });
+    expect(id).toBe(reconcileIds.schedule(h.taskQueue));
+    const handle = h.temporal.client.schedule.getHandle(id);
+    try {
+      const d = await handle.describe();
+      expect(d.policies.overlap).toBe('SKIP');
+      expect(d.spec.intervals?.map((i) => Number(i.every))).toEqual([1_000]);
+      await eventually(
+        async () =>
+          (await shared.read()).gauges.find(
+            (g) => g.name === SHARED.scheduleLastRun && g.labels.schedule === 'reconciler',
+          )?.value ?? 0,
+        (v) => v > since,
+        { timeoutMs: 30_000, what: 'a scheduled reconciler run' },
+      );
+    } finally {
+      await handle.delete();
+    }
   });
 });
