@@ -9,7 +9,14 @@
  *   - a tenant whose reconciliation fails N times is marked and alerted and not retried, until its
  *     desired state changes.
  */
-import { setDesiredState as writeDesired, fleetDrift, tenantReconcileRows } from '../../src/db/desired-state';
+import {
+  fleetDrift,
+  moveRolloutDesired,
+  revertRolloutDesired,
+  setDesiredState as writeDesired,
+  tenantReconcileRows,
+} from '../../src/db/desired-state';
+import { GenesisClient } from '../../src/client';
 import { SharedMetrics, SHARED } from '../../src/observability/shared-metrics';
 import { startFleetRollout } from '../../src/temporal/rollout-starts';
 import { startWake } from '../../src/temporal/power-starts';
@@ -18,7 +25,6 @@ import { executeWorkflow } from '../../src/temporal/start';
 import {
   reconcileIds,
   reconcilerContract,
-  setDesiredStateContract,
   type ReconcilerInput,
   type ReconcileTenantResult,
 } from '../../contracts';
@@ -196,18 +202,21 @@ describe('desired state and the reconciler', () => {
   });
 
   it('a workflow edited by hand on the droplet is detected by the read-back and restored', async () => {
-    // the client's path: setDesiredState through Temporal
-    const view = await executeWorkflow(
-      h.temporal.client,
-      setDesiredStateContract,
-      {
-        workspaceId: EDIT.workspaceId,
-        workflows: [{ name: 'campaign', version: 'v1', workflowJson: campaign('Hello') }],
-      },
-      { taskQueue: h.taskQueue },
-    );
-    expect(view.workflows).toMatchObject([{ name: 'campaign', version: 'v1' }]);
+    // the client's path (the Vercel app): setDesiredState through Temporal
+    const genesis = new GenesisClient(h.temporal.client, h.taskQueue);
+    const view = await genesis.setDesiredState({
+      workspaceId: EDIT.workspaceId,
+      workflows: [{ name: 'campaign', version: 'v1', workflowJson: campaign('Hello') }],
+    });
+    expect(view.workflows).toMatchObject([{ name: 'campaign', version: 'v1', setBy: 'client' }]);
     expect(JSON.stringify(view)).not.toContain('Hello'); // no JSON in the view
+    expect(await genesis.getDesiredState(EDIT.workspaceId)).toEqual(view);
+    expect(await genesis.getDrift(EDIT.workspaceId)).toMatchObject({
+      drift: [{ kind: 'workflow', name: 'campaign', why: 'missing' }],
+    });
+    await expect(
+      genesis.setDesiredState({ workspaceId: EDIT.workspaceId, n8nTag: 'bad tag' }),
+    ).rejects.toThrow(/n8nTag must be a docker image tag/);
 
     // missing -> deployed by the reconciler
     await reconcile({ verifySample: 0 });
@@ -241,6 +250,7 @@ describe('desired state and the reconciler', () => {
     // read back again: in sync
     await reconcile({ verifySample: 5 });
     expect(await tenantResult(EDIT.dropletId)).toMatchObject({ outcome: 'in_sync', drift: [] });
+    expect(await genesis.getDrift()).toMatchObject({ drifted: 0 });
   });
 
   it('a tenant that fails reconciliation N times is marked, alerted and not retried until desired state changes', async () => {
@@ -318,5 +328,49 @@ describe('desired state and the reconciler', () => {
     } finally {
       await handle.delete();
     }
+  });
+
+  it("a rollout's move of desired state keeps what it replaced, and a revert puts exactly that back", async () => {
+    const ws = ['ws-ds-000', 'ws-ds-001', EDIT.workspaceId];
+    await h.db.pool.query(
+      `INSERT INTO rollouts (id, kind, target_version, spec, status) VALUES ('rv-1', 'workflow', 'v9', '{}', 'running')`,
+    );
+    await h.db.pool.query(
+      `INSERT INTO rollout_targets (rollout_id, workspace_id, droplet_id, wave, status)
+       VALUES ('rv-1', $1, 40000, 0, 'succeeded'), ('rv-1', $2, 40001, 0, 'succeeded'), ('rv-1', $3, 41000, -1, 'skipped')`,
+      ws,
+    );
+    const move = (wave: number) =>
+      moveRolloutDesired(h.db.pool, {
+        rolloutId: 'rv-1',
+        component: 'workflow:campaign',
+        version: 'v9',
+        workflow: { workflowJson: campaign('v9') },
+        wave,
+      });
+    expect(await move(0)).toBe(2);
+    expect(await move(0)).toBe(0); // a retried move changes nothing
+    expect(await move(-1)).toBe(1); // ws-edit had v1 (set by the client)
+    const rows = async () =>
+      (
+        await h.db.pool.query<{
+          workspace_id: string;
+          version: string;
+          set_by: string;
+          rollout_id: string | null;
+        }>(
+          `SELECT workspace_id, version, set_by, rollout_id FROM desired_components
+            WHERE component = 'workflow:campaign' ORDER BY workspace_id`,
+        )
+      ).rows;
+    expect(await rows()).toEqual([
+      { workspace_id: 'ws-ds-000', version: 'v9', set_by: 'rollout:rv-1', rollout_id: 'rv-1' },
+      { workspace_id: 'ws-ds-001', version: 'v9', set_by: 'rollout:rv-1', rollout_id: 'rv-1' },
+      { workspace_id: EDIT.workspaceId, version: 'v9', set_by: 'rollout:rv-1', rollout_id: 'rv-1' },
+    ]);
+    expect(await revertRolloutDesired(h.db.pool, 'rv-1')).toBe(3);
+    expect(await rows()).toEqual([
+      { workspace_id: EDIT.workspaceId, version: 'v1', set_by: 'client', rollout_id: null },
+    ]);
   });
 });
