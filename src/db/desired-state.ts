@@ -198,9 +198,13 @@ export async function tenantReconcileRows(
       ? page.workspaceIds
       : (
           await db.query<{ workspace_id: string }>(
+            // each branch an ordered, limited scan of its primary key: a page costs its size
             `SELECT workspace_id FROM (
-               SELECT workspace_id FROM desired_components WHERE workspace_id > $1
-               UNION SELECT workspace_id FROM desired_credentials WHERE workspace_id > $1) t
+               (SELECT DISTINCT workspace_id FROM desired_components WHERE workspace_id > $1
+                 ORDER BY workspace_id LIMIT $2)
+               UNION
+               (SELECT DISTINCT workspace_id FROM desired_credentials WHERE workspace_id > $1
+                 ORDER BY workspace_id LIMIT $2)) t
              ORDER BY workspace_id LIMIT $2`,
             [page.afterWorkspaceId ?? '', page.limit],
           )
@@ -262,11 +266,26 @@ export async function tenantReconcileRows(
   );
   const statusOf = new Map(status.rows.map((s) => [s.workspace_id, s]));
   const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
+  // each result set grouped once by workspace (a page is up to 500 tenants)
+  const grouped = new Map<unknown[], Map<string, unknown[]>>();
+  const byWorkspace = <T extends { workspace_id: string }>(rows: T[]): Map<string, unknown[]> => {
+    let m = grouped.get(rows);
+    if (!m) {
+      m = new Map();
+      for (const r of rows) {
+        const list = m.get(r.workspace_id);
+        if (list) list.push(r);
+        else m.set(r.workspace_id, [r]);
+      }
+      grouped.set(rows, m);
+    }
+    return m;
+  };
   return ids.map((workspaceId) => {
     const d = dropletOf.get(workspaceId);
     const s = statusOf.get(workspaceId);
-    const mine = <T extends { workspace_id: string }>(rows: T[]) =>
-      rows.filter((r) => r.workspace_id === workspaceId);
+    const mine = <T extends { workspace_id: string }>(rows: T[]): T[] =>
+      (byWorkspace(rows).get(workspaceId) as T[] | undefined) ?? [];
     const comps = mine(components.rows);
     const recordedVersions = mine(versions.rows);
     return {
