@@ -15,6 +15,7 @@ import {
 import type { DigitalOceanClient } from '../src/digitalocean/client';
 import type { SharedMetrics } from '../src/observability/shared-metrics';
 import type { ObservedHeartbeat } from '../src/db/heartbeats';
+import type { ReconcileOptions } from '../src/domain/reconcile';
 import type { HeartbeatStreamNames } from '../src/heartbeats/stream';
 import type { Logger } from '../src/logger';
 import type { SidecarClient } from '../src/sidecar/client';
@@ -50,6 +51,8 @@ export type WatchdogPort = Ports['watchdog'];
 export type HeartbeatHistoryPort = Ports['heartbeatHistory'];
 export type ScaleProbesPort = Ports['scaleProbes'];
 export type FleetProbePort = Ports['fleetProbe'];
+export type DesiredStatePort = Ports['desiredState'];
+export type ReconcileStatusPort = Ports['reconcileStatus'];
 
 export interface ActivityDeps {
   /** the connection the repositories (and the heartbeat drain's batch statement) run on */
@@ -73,6 +76,8 @@ export interface ActivityDeps {
   concurrency?: FleetSemaphore;
   /** counters/gauges the API's /metrics serves for every worker (drain, remediations); none when absent */
   sharedMetrics?: SharedMetrics;
+  /** the reconciler's options for reconciliations a wake requests (RECONCILER_*); defaults when absent */
+  reconcile?: ReconcileOptions;
   clock?: () => number;
   /** Aborted when the process begins a graceful shutdown: long-running loops return early. */
   shutdown?: AbortSignal;

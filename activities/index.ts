@@ -9,6 +9,7 @@ import { createPowerScheduleActivities } from './power-schedule';
 import { createWatchdogActivities } from './watchdog';
 import { createRolloutActivities } from './rollouts';
 import { createScaleAlertActivities } from './scale-alerts';
+import { createReconcileActivities } from './reconcile';
 
 export function createActivities(deps: ActivityDeps) {
   return {
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createChangeActivities(deps),
     ...createRolloutActivities(deps),
     ...createFleetProbeActivities(deps),
+    ...createReconcileActivities(deps),
   };
 }
 

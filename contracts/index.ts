@@ -14,6 +14,13 @@ import { drainIds, heartbeatDrainContract } from './heartbeat-drain';
 import { hardRebootContract, hibernateContract, powerIds, wakeContract } from './power';
 import { powerScheduleCommandContract, powerScheduleIds, powerScheduleTickContract } from './power-schedule';
 import { fleetRolloutContract } from './rollout';
+import {
+  desiredStateViewContract,
+  reconcileIds,
+  reconcilerContract,
+  reconcileTenantContract,
+  setDesiredStateContract,
+} from './reconcile';
 import { scaleAlertsContract } from './scale-alerts';
 import { watchdogContract, watchdogIds } from './watchdog';
 
@@ -28,6 +35,7 @@ export * from './watchdog';
 export * from './scale-alerts';
 export * from './power-schedule';
 export * from './fleet-probe';
+export * from './reconcile';
 
 /** The ids of the fixed-id workflows and schedules (the same functions as each family's ids). */
 export const workflowIds = {
@@ -37,6 +45,7 @@ export const workflowIds = {
   watchdogSchedule: watchdogIds.schedule,
   powerScheduleSchedule: powerScheduleIds.schedule,
   fleetProbeSchedule: fleetProbeIds.schedule,
+  reconcilerSchedule: reconcileIds.schedule,
 };
 
 /** Every workflow started by name, by the contract it is started with. */
@@ -55,4 +64,8 @@ export const workflowContracts = {
   powerScheduleTick: powerScheduleTickContract,
   powerScheduleCommand: powerScheduleCommandContract,
   fleetProbe: fleetProbeContract,
+  reconciler: reconcilerContract,
+  reconcileTenant: reconcileTenantContract,
+  setDesiredState: setDesiredStateContract,
+  desiredStateView: desiredStateViewContract,
 } as const;

@@ -19,6 +19,7 @@ import { dropletExists } from './db/droplets';
 import { issueHeartbeatToken } from './heartbeats/tokens';
 import { createLogger, type Logger } from './logger';
 import { registerAgentCommands } from './cli-commands/agent';
+import { registerDesiredCommands } from './cli-commands/desired';
 import { registerFleetCommands } from './cli-commands/fleet';
 import { dropletIdArgument, EXIT_NOT_FOUND, fail, registerOperatorCommands } from './cli-commands/operator';
 import { registerPowerScheduleCommands } from './cli-commands/power-schedule';
@@ -245,6 +246,7 @@ export function buildProgram(): Command {
   registerFleetCommands(program, () => configOrExit('cli'));
   registerRolloutCommands(program, () => configOrExit('cli'));
   registerAgentCommands(program, () => configOrExit('cli'));
+  registerDesiredCommands(program, () => configOrExit('cli'));
   registerReleaseCommands(program, () => configOrExit('cli'));
   registerPowerScheduleCommands(program, () => configOrExit('cli'));
 

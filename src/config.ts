@@ -366,6 +366,16 @@ const settings = {
     staleFractionWarning: env('SCALE_STALE_FRACTION_WARNING', fraction.default(0.05)),
   },
 
+  /** desired state's reconciler Schedule (src/domain/reconcile.ts RECONCILER_DEFAULTS) */
+  reconciler: {
+    enabled: env('RECONCILER_ENABLED', bool.default(true)),
+    intervalS: env('RECONCILER_INTERVAL_S', int(10, 86_400).default(120)),
+    maxStartsPerTick: env('RECONCILER_MAX_STARTS_PER_TICK', int(1, 1000).default(20)),
+    maxInFlight: env('RECONCILER_MAX_IN_FLIGHT', int(1, 10_000).default(50)),
+    verifySample: env('RECONCILER_VERIFY_SAMPLE', int(0, 1000).default(5)),
+    maxFailures: env('RECONCILER_MAX_FAILURES', int(1, 100).default(3)),
+  },
+
   /** each channel is on when its variables are set */
   alerts: {
     telegram: {

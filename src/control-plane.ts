@@ -38,6 +38,7 @@ import { recordSchedulePeriod } from './observability/schedule-runs';
 import {
   ensureFleetProbeSchedule,
   ensurePowerScheduleSchedule,
+  ensureReconcilerSchedule,
   ensureScaleAlertsSchedule,
   ensureWatchdogSchedule,
 } from './temporal/schedules';
@@ -202,6 +203,16 @@ export async function startControlPlane(
         input: config.scaleAlerts.input,
       });
       logger.info({ scheduleId, everyS: config.scaleAlerts.intervalS }, 'scale alerts schedule in place');
+    }
+    if (config.reconciler.enabled && opts.ensureSchedules !== false) {
+      const { enabled: _on, intervalS, ...input } = config.reconciler;
+      const scheduleId = await ensureReconcilerSchedule(client, {
+        taskQueue: config.temporal.taskQueue,
+        everyMs: intervalS * 1000,
+        input,
+      });
+      recordSchedulePeriod(new SharedMetrics(redis, config.redis.keyPrefix), 'reconciler', intervalS);
+      logger.info({ scheduleId, everyS: intervalS }, 'reconciler schedule in place');
     }
   }
 

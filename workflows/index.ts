@@ -12,3 +12,6 @@ export { scaleAlerts } from './scale-alerts';
 export { fleetRollout } from './rollout/fleet-rollout';
 export { powerScheduleCommand, powerScheduleTick } from './power-schedule';
 export { fleetProbe } from './fleet-probe';
+export { reconciler } from './reconcile/reconciler';
+export { reconcileTenant } from './reconcile/reconcile-tenant';
+export { setDesiredState, desiredStateView } from './reconcile/desired-state';

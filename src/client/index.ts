@@ -18,6 +18,7 @@ import {
   abortSignal,
   agentSelfUpdateRefusal,
   credentialInjectionContract,
+  desiredStateViewContract,
   fleetRolloutContract,
   hardRebootContract,
   hibernateContract,
@@ -25,9 +26,12 @@ import {
   powerScheduleCommandContract,
   promoteUpdate,
   setAgentDropletIdContract,
+  setDesiredStateContract,
   wakeContract,
   workflowUpdateContract,
   type CredentialInjectionInput,
+  type DesiredStateView,
+  type FleetDrift,
   type FleetRolloutInput,
   type HardRebootInput,
   type HibernateDropletInput,
@@ -37,6 +41,8 @@ import {
   type RolloutProgress,
   type StoredPowerSchedule,
   type SetAgentDropletIdInput,
+  type SetDesiredStateInput,
+  type TenantDrift,
   type WakeDropletInput,
   type WorkflowContract,
   type WorkflowUpdateInput,
@@ -57,6 +63,10 @@ export { RolloutIdUsedError, RolloutRequestRefusedError } from '../temporal/roll
 export type {
   PowerScheduleInput,
   StoredPowerSchedule,
+  DesiredStateView,
+  FleetDrift,
+  SetDesiredStateInput,
+  TenantDrift,
   CredentialInjectionInput,
   FleetRolloutInput,
   RolloutProgress,
@@ -217,6 +227,42 @@ export class GenesisClient {
   private async powerScheduleCommand(operation: string, input: PowerScheduleCommand) {
     check(operation, powerScheduleCommandContract.validate?.(input));
     return executeWorkflow(this.temporal, powerScheduleCommandContract, input, { taskQueue: this.taskQueue });
+  }
+
+  /**
+   * Changes a tenant's desired state (what the reconciler converges it to: n8n tag, workflows with
+   * their JSON, credentials that must exist with their encrypted blobs; fields left out stay).
+   * Resolves once stored, with the new state (no workflow JSON, no blob).
+   */
+  async setDesiredState(input: SetDesiredStateInput): Promise<DesiredStateView> {
+    check('setDesiredState', setDesiredStateContract.validate?.(input));
+    return executeWorkflow(
+      this.temporal,
+      setDesiredStateContract,
+      { setBy: 'client', ...input },
+      {
+        taskQueue: this.taskQueue,
+      },
+    );
+  }
+
+  /** A tenant's desired state (no workflow JSON, no blob). */
+  async getDesiredState(workspaceId: string): Promise<DesiredStateView> {
+    const r = await this.view({ workspaceId });
+    return r.desired!;
+  }
+
+  /** A tenant's drift from its desired state, or (no workspace) the fleet's: counts and drifted tenants. */
+  async getDrift(workspaceId: string): Promise<TenantDrift | null>;
+  async getDrift(opts?: { limit?: number }): Promise<FleetDrift>;
+  async getDrift(arg?: string | { limit?: number }): Promise<TenantDrift | FleetDrift | null> {
+    if (typeof arg === 'string') return (await this.view({ workspaceId: arg })).drift ?? null;
+    return (await this.view({ limit: arg?.limit })).fleet!;
+  }
+
+  private view(input: { workspaceId?: string; limit?: number }) {
+    check('desiredState', desiredStateViewContract.validate?.(input));
+    return executeWorkflow(this.temporal, desiredStateViewContract, input, { taskQueue: this.taskQueue });
   }
 
   /** Validates the input against the contract, then starts (or joins) its workflow by name. */

@@ -30,6 +30,20 @@ import {
   recordProbeResults,
   recordProbeRun,
 } from './fleet-probe';
+import {
+  clearReconcileMark,
+  desiredArtifact,
+  desiredCredentialBlobs,
+  desiredStateView,
+  fleetDrift,
+  moveRolloutDesired,
+  recordReconcileAttempt,
+  recordVerified,
+  revertRolloutDesired,
+  setDesiredState,
+  tenantReconcileRows,
+  verifySampleCandidates,
+} from './desired-state';
 import { maintainHeartbeatHistory } from './heartbeat-retention';
 import { claimPowerAction, recordPowerActionId } from './power-actions';
 import {
@@ -107,6 +121,22 @@ export function createRepositories(pool: Pool) {
       delete: on(pool, deletePowerSchedule),
       list: on(pool, listPowerSchedules),
       scheduledFleet: on(pool, scheduledFleet),
+    },
+    desiredState: {
+      set: on(pool, setDesiredState),
+      view: on(pool, desiredStateView),
+      moveForRollout: on(pool, moveRolloutDesired),
+      revertForRollout: on(pool, revertRolloutDesired),
+      tenants: on(pool, tenantReconcileRows),
+      artifact: on(pool, desiredArtifact),
+      credentialBlobs: on(pool, desiredCredentialBlobs),
+      verifySample: on(pool, verifySampleCandidates),
+      fleetDrift: on(pool, fleetDrift),
+    },
+    reconcileStatus: {
+      recordAttempt: on(pool, recordReconcileAttempt),
+      recordVerified: on(pool, recordVerified),
+      clearMark: on(pool, clearReconcileMark),
     },
     scaleProbes: scaleProbeQueries(pool),
     heartbeatHistory: {

@@ -301,6 +301,23 @@ export function registerFleetMetrics(o: FleetMetricsOptions): void {
   );
   sharedGauge(SHARED.schedulePeriod, 'The interval of a Schedule (seconds), by schedule', ['schedule']);
 
+  // Desired state and the reconciler (written by each reconciler run and reconciliation)
+  sharedGauge(SHARED.desiredTenants, 'Tenants with a desired state (at the last reconciler run)', []);
+  sharedGauge(
+    SHARED.desiredDriftTenants,
+    'Tenants whose record differs from their desired state, by kind (n8n, workflow, credential; any)',
+    ['kind'],
+  );
+  sharedGauge(SHARED.reconcileMarkedTenants, 'Tenants the reconciler gave up on (marked, alerted)', []);
+  sharedCounter(SHARED.reconcileStarts, 'Reconciliations started, by reason (schedule, after_wake)', [
+    'reason',
+  ]);
+  sharedCounter(
+    SHARED.reconcileOutcomes,
+    'Reconciliations ended, by outcome (in_sync, reconciled, failed, marked)',
+    ['outcome'],
+  );
+
   // Rollouts and alerts
   gauge('genesis_rollouts', 'Rollouts by status', ['status'], (g, s) => {
     for (const r of s.postgres?.rollouts ?? []) g.set({ status: r.status }, r.n);

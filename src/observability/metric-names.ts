@@ -72,6 +72,11 @@ export const GENESIS_API_METRICS: readonly MetricName[] = [
   { name: 'genesis_probe_storm_braking', type: 'gauge' },
   { name: 'genesis_schedule_last_run_timestamp_seconds', type: 'gauge' },
   { name: 'genesis_schedule_period_seconds', type: 'gauge' },
+  { name: 'genesis_desired_tenants', type: 'gauge' },
+  { name: 'genesis_desired_drift_tenants', type: 'gauge' },
+  { name: 'genesis_reconcile_marked_tenants', type: 'gauge' },
+  { name: 'genesis_reconcile_starts_total', type: 'counter' },
+  { name: 'genesis_reconcile_outcomes_total', type: 'counter' },
 ];
 
 /** prom-client 15 collectDefaultMetrics({prefix: 'genesis_'}) on GET /metrics (Linux). */

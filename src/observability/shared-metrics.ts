@@ -105,6 +105,12 @@ export const SHARED = {
   // every scheduled workflow's run (src/observability/schedule-runs.ts)
   scheduleLastRun: 'genesis_schedule_last_run_timestamp_seconds',
   schedulePeriod: 'genesis_schedule_period_seconds',
+  // desired state and the reconciler (activities/reconcile.ts)
+  desiredTenants: 'genesis_desired_tenants',
+  desiredDriftTenants: 'genesis_desired_drift_tenants',
+  reconcileMarkedTenants: 'genesis_reconcile_marked_tenants',
+  reconcileStarts: 'genesis_reconcile_starts_total',
+  reconcileOutcomes: 'genesis_reconcile_outcomes_total',
 } as const;
 
 /** The remediation a state change ends, and how (a power workflow left WAKING/REBOOTING/HIBERNATING). */

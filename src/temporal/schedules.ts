@@ -13,11 +13,13 @@ import type { Workflow } from '@temporalio/common';
 import type { WorkflowContract } from '../../contracts/define';
 import { powerScheduleIds, powerScheduleTickContract } from '../../contracts/power-schedule';
 import { fleetProbeContract, fleetProbeIds } from '../../contracts/fleet-probe';
+import { reconcileIds, reconcilerContract } from '../../contracts/reconcile';
 import { scaleAlertIds, scaleAlertsContract } from '../../contracts/scale-alerts';
 import { watchdogContract, watchdogIds } from '../../contracts/watchdog';
 import type { PowerScheduleTickInput } from '../domain/power-schedule';
 import { SCALE_SCHEDULE_EVERY_MS, type ScaleAlertInput } from '../domain/scale';
 import type { FleetProbeInput } from '../domain/fleet-probe';
+import type { ReconcilerInput } from '../domain/reconcile';
 import type { WatchdogInput } from '../domain/watchdog';
 import { contractWorkflowId } from './start';
 
@@ -113,5 +115,17 @@ export function ensureFleetProbeSchedule(
     paused: opts.paused,
     scheduleId: fleetProbeIds.schedule(opts.taskQueue),
     note: 'genesis fleet probe: HEALTH_CHECK + COLLECT_METRICS of every ACTIVE droplet each period',
+  });
+}
+
+/** The reconciler: desired state against the record, drifted tenants reconciled at a bounded rate. */
+export function ensureReconcilerSchedule(
+  client: Client,
+  opts: { taskQueue: string; everyMs: number; input: ReconcilerInput; paused?: boolean },
+): Promise<string> {
+  return ensureSchedule(client, reconcilerContract, {
+    ...opts,
+    scheduleId: reconcileIds.schedule(opts.taskQueue),
+    note: 'genesis reconciler: tenants brought to their desired state',
   });
 }

@@ -50,6 +50,7 @@ export function buildActivityDeps(opts: {
     temporal: { client, taskQueue: config.temporal.taskQueue },
     alerts: opts.alerts,
     sharedMetrics,
+    reconcile: { maxFailures: config.reconciler.maxFailures },
     concurrency: new FleetSemaphore({
       redis,
       keyPrefix: config.redis.keyPrefix,

@@ -29,6 +29,8 @@ export function workerEnv(t: WorkerEnvTarget, extra: Record<string, string> = {}
     ...(t.digitaloceanUrl ? { DIGITALOCEAN_API_URL: t.digitaloceanUrl } : {}),
     DIGITALOCEAN_API_TOKEN: t.digitaloceanToken,
     SIDECAR_JWT_PRIVATE_KEY: t.privateKeyPem ?? rsaTestKeys().privatePem,
+    // the reconciler Schedule only where a test asks for it (its runs would join other tests' workflows)
+    RECONCILER_ENABLED: 'false',
     ...extra,
   };
 }

@@ -24,6 +24,10 @@ import {
   type WakeDropletWorkflow,
   type WatchdogWorkflow,
   type WorkflowUpdateWorkflow,
+  type ReconcilerWorkflow,
+  type ReconcileTenantWorkflow,
+  type SetDesiredStateWorkflow,
+  type DesiredStateViewWorkflow,
 } from '../../contracts';
 import { sha256Hex, startOptions } from '../../src/temporal/start';
 import {
@@ -50,6 +54,10 @@ const declared: Record<keyof typeof workflowContracts, unknown> = {
   powerScheduleTick: workflows.powerScheduleTick satisfies PowerScheduleTickWorkflow,
   powerScheduleCommand: workflows.powerScheduleCommand satisfies PowerScheduleCommandWorkflow,
   fleetProbe: workflows.fleetProbe satisfies FleetProbeWorkflow,
+  reconciler: workflows.reconciler satisfies ReconcilerWorkflow,
+  reconcileTenant: workflows.reconcileTenant satisfies ReconcileTenantWorkflow,
+  setDesiredState: workflows.setDesiredState satisfies SetDesiredStateWorkflow,
+  desiredStateView: workflows.desiredStateView satisfies DesiredStateViewWorkflow,
 };
 
 describe('workflow contracts', () => {

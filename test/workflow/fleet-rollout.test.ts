@@ -29,6 +29,8 @@ interface RolloutRows {
   results: Map<number, TargetResult>;
   statuses: { status: string; reason?: string | null }[];
   waveStarts: { wave: number; runId: string }[];
+  /** waves whose tenants' desired state moved (-1: the skipped ones, at completion); reverts */
+  desired: { moved: number[]; reverted: number };
 }
 const rollouts = new Map<string, RolloutRows>();
 /** The tag each stub droplet is recorded with (what recordN8nTag last wrote). */
@@ -54,6 +56,14 @@ const stubs: ActivityStubs = {
     for (const r of req.results) rows(req.rolloutId).results.set(r.dropletId, r);
   },
   finishRolloutWave: () => undefined,
+  moveRolloutDesired: (req) => {
+    rows(req.rolloutId).desired.moved.push(req.wave);
+    return 0;
+  },
+  revertRolloutDesired: (rolloutId) => {
+    rows(rolloutId).desired.reverted++;
+    return 0;
+  },
   setRolloutStatus: async (req) => {
     if (req.status === 'paused') await heldPausedWrites.get(req.rolloutId);
     rows(req.rolloutId).statuses.push({ status: req.status, reason: req.reason });
@@ -98,7 +108,13 @@ function fleet(total: number, opts: Partial<FleetRolloutInput> & { canarySize: n
   let at = 0;
   for (const size of planWaves(total, opts.canarySize, opts.waveSize))
     waves.push(tenants.slice(at, (at += size)));
-  rollouts.set(rolloutId, { waves, results: new Map(), statuses: [], waveStarts: [] });
+  rollouts.set(rolloutId, {
+    waves,
+    results: new Map(),
+    statuses: [],
+    waveStarts: [],
+    desired: { moved: [], reverted: 0 },
+  });
   const input: FleetRolloutInput = {
     rolloutId,
     kind: 'n8n',
@@ -139,7 +155,31 @@ it.concurrent('every wave runs in its own run (continue-as-new), the totals carr
   expect(new Set(rows(f.rolloutId).waveStarts.map((s) => s.runId)).size).toBe(3);
   expect(onVersion(f.tenants)).toEqual(Array(5).fill(TO));
   expect(rows(f.rolloutId).statuses.at(-1)).toEqual({ status: 'completed', reason: null });
+  // each passed wave moved its tenants' desired state, the completion the tenants the plan skipped
+  expect(rows(f.rolloutId).desired).toEqual({ moved: [0, 1, 2, -1], reverted: 0 });
 });
+
+it.concurrent(
+  'a halt after a passed wave puts back the desired state it moved, before its first rollback',
+  async () => {
+    const f = fleet(5, { canarySize: 2, waveSize: 3, failureBudgetRatio: 0 });
+    broken.add(f.waves[1]![0]!.dropletId);
+    const failure = await failureOf((await start(f.input)).result());
+    expect(failure.type).toBe('RolloutHalted');
+    expect(rows(f.rolloutId).desired).toEqual({ moved: [0], reverted: 1 });
+    const order = ctx.w.calls
+      .filter(
+        (c) =>
+          c.name === 'revertRolloutDesired' ||
+          (c.name === 'sidecarSwapN8nContainer' &&
+            (c.arg as { tag: string }).tag === FROM &&
+            f.waves[0]!.some((t) => t.dropletId === (c.arg as { dropletId: number }).dropletId)),
+      )
+      .map((c) => c.name);
+    expect(order[0]).toBe('revertRolloutDesired');
+    expect(order.filter((n) => n === 'sidecarSwapN8nContainer')).toHaveLength(2); // the canary rolled back
+  },
+);
 
 it.concurrent(
   'over its failure budget the canary halts the rollout (RolloutHalted): no later wave, the canary rolled back',

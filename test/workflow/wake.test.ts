@@ -37,6 +37,8 @@ const stubs: ActivityStubs = {
       : { ok: true, n8nStatus: h === true ? 'healthy' : h };
   },
   heartbeatSince: (req) => ((heartbeats.get(req.dropletId) ?? true) ? nowIso() : null),
+  // a verified wake asks for the tenant's reconciliation (workflows/reconcile/after-wake.ts)
+  requestReconcileAfterWake: () => ({ workflowId: null }),
 };
 const ctx = stubWorkerPerFile('wake-rules', stubs);
 
@@ -67,6 +69,11 @@ it.concurrent(
     expect(ctx.transitions(id)).toEqual(['WAKING', 'ACTIVE_HEALTHY']);
     expect(ctx.calls(id, 'powerAction').map((c) => (c.arg as { type: string }).type)).toEqual(['power_on']);
     expect(ctx.calls(id, 'sidecarHealthCheck').length).toBe(1);
+    // its last step: the tenant reconciled right after the wake verified
+    expect(ctx.calls(id).at(-1)).toEqual({
+      name: 'requestReconcileAfterWake',
+      arg: { workspaceId: WORKSPACE, dropletId: id },
+    });
   },
 );
 

@@ -13,6 +13,7 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -27,6 +28,7 @@ import { failOnRefusal, markVerified } from './outcomes';
 import { verifyDroplet } from './verify';
 import { loadOwnedDroplet } from '../droplet-prologue';
 import { restOnFailure } from '../settle';
+import { PATCH_RECONCILE_AFTER_WAKE, reconcileAfterWake } from '../reconcile/after-wake';
 
 const { transitionDroplet } = proxyActivities<Pick<Activities, 'transitionDroplet'>>(dbPolicy);
 const { getProviderStatus, powerAction } =
@@ -87,13 +89,15 @@ async function wake(input: WakeDropletInput): Promise<PowerResult> {
     }
     const verified = await verifyDroplet(dropletId, started, timings, watch, status);
     if (verified.ok) {
-      return await markVerified(verified, {
+      const woke = await markVerified(verified, {
         dropletId,
         cause: `wake:${reason}:verified`,
         workflowId,
         status,
         attempts: 1,
       });
+      if (patched(PATCH_RECONCILE_AFTER_WAKE)) await reconcileAfterWake({ workspaceId, dropletId });
+      return woke;
     }
     failure = verified.reason;
   } catch (err) {

@@ -43,6 +43,12 @@ export type { FleetRolloutState } from './rollout';
  * recorded before had the handlers write through their own activities.
  */
 const PATCH_SINGLE_STATUS_WRITER = 'rollout-single-status-writer';
+/**
+ * patched() id: a passed wave moves its tenants' desired state, a completed rollout that of the
+ * tenants its plan skipped (hibernated ones included, reconciled when they wake), and a halted or
+ * aborted one puts back what it moved. Runs recorded before moved nothing.
+ */
+const PATCH_MOVES_DESIRED_STATE = 'rollout-moves-desired-state';
 
 export async function fleetRollout(
   input: FleetRolloutInput,
@@ -54,6 +60,7 @@ export async function fleetRollout(
     workflowInfo().workflowId,
     carried ?? initialRolloutState(),
     patched(PATCH_SINGLE_STATUS_WRITER),
+    patched(PATCH_MOVES_DESIRED_STATE),
   );
 
   // Handlers are registered before the first await, so a pause or abort sent right after the start
@@ -81,6 +88,7 @@ export async function fleetRollout(
 
     const stop = rollout.stopped;
     if (stop) {
+      await rollout.revertDesiredState();
       const more = await rollout.rollbackPage();
       if (more) return rollout.continueAsNew();
       return rollout.finish(stop.status, stop.reason);

@@ -44,6 +44,8 @@ const {
   recordRolloutResults,
   rolloutSucceededTargets,
   setRolloutStatus,
+  moveRolloutDesired,
+  revertRolloutDesired,
 } =
   proxyActivities<
     Pick<
@@ -54,6 +56,8 @@ const {
       | 'recordRolloutResults'
       | 'rolloutSucceededTargets'
       | 'setRolloutStatus'
+      | 'moveRolloutDesired'
+      | 'revertRolloutDesired'
     >
   >(rolloutDbPolicy);
 
@@ -70,6 +74,8 @@ export interface FleetRolloutState {
   totals: RolloutProgress['totals'];
   waves: WaveProgress[];
   failures: RolloutFailure[];
+  /** the desired state this rollout moved was put back (after a halt or an abort) */
+  desiredReverted?: boolean;
 }
 
 /** Until the plan is stored (the first run's first step) the state is an empty plan. */
@@ -118,6 +124,8 @@ export class Rollout {
     readonly state: FleetRolloutState,
     /** the status row has one writer (patched(); older runs wrote from the handlers) */
     private readonly singleWriter: boolean,
+    /** waves move desired state, a halt puts it back (patched(); older runs did not) */
+    private readonly movesDesired = false,
   ) {
     this.options = rolloutDefaults(input);
     this.rolloutId = input.rolloutId;
@@ -326,6 +334,7 @@ export class Rollout {
     const stop = this.halted ?? this.abortRequested;
     progress.status = this.halted ? 'halted' : this.abortRequested ? 'aborted' : 'succeeded';
     await finishRolloutWave({ rolloutId, wave, status: progress.status });
+    if (this.movesDesired && progress.status === 'succeeded') await this.moveDesired(wave);
     s.waves = [...s.waves, progress].slice(-ROLLOUT_KEEP_WAVES);
     this.currentWave = undefined;
     if (stop !== undefined) s.stop = { status: this.halted ? 'halted' : 'aborted', reason: stop, wave };
@@ -350,6 +359,33 @@ export class Rollout {
     } else if (options.pauseBetweenWavesMs > 0) {
       await condition(() => this.abortRequested !== undefined, options.pauseBetweenWavesMs);
     }
+  }
+
+  /**
+   * A halted or aborted rollout leaves desired state as it was: before its first rollback page,
+   * what its passed waves moved is put back (scope 'rollout'; with scope 'wave' the passed waves
+   * keep the version, and their desired state with it).
+   */
+  async revertDesiredState(): Promise<void> {
+    const { state: s, options } = this;
+    if (!this.movesDesired || s.desiredReverted || options.rollbackScope !== 'rollout') return;
+    await revertRolloutDesired(this.rolloutId);
+    s.desiredReverted = true;
+  }
+
+  /** The tenants of a passed wave (-1: those the plan skipped, at completion) move to the version. */
+  private async moveDesired(wave: number): Promise<void> {
+    const { input } = this;
+    await moveRolloutDesired({
+      rolloutId: this.rolloutId,
+      component: input.kind === 'n8n' ? 'n8n' : `workflow:${input.workflow!.workflowName}`,
+      version: input.targetVersion,
+      workflow:
+        input.kind === 'workflow'
+          ? { workflowJson: input.workflow!.workflowJson, credentialMap: input.workflow!.credentialMap }
+          : undefined,
+      wave,
+    });
   }
 
   /** One page of rollbacks (of this wave's or every wave's tenants, by rollbackScope); true when more remain. */
@@ -413,6 +449,9 @@ export class Rollout {
     await condition(allHandlersFinished);
     // The final status is written last: nothing of the status writer may land after it.
     if (this.singleWriter) await this.statusRow.flushed();
+    // every wave passed: the tenants the plan skipped (hibernated, not healthy, already there) are
+    // to run the version too; the reconciler brings each when it can (a hibernated one at its wake)
+    if (this.movesDesired && status === 'completed') await this.moveDesired(-1);
     await setRolloutStatus({ rolloutId, status, reason: reason ?? null });
     this.finished = status;
     log.info('rollout finished', { rolloutId, status, reason, ...s.totals });
