@@ -1,6 +1,7 @@
 /**
  * DigitalOcean API v2 client for the few calls the control plane makes: read droplets, power
- * actions, and action polling. Built from injected dependencies so tests can point it at the
+ * actions, and action polling; for cohorts, tags (create, tag/untag droplets, delete), one power
+ * action on every droplet of a tag, and a batched action lookup (`findActions`). Built from injected dependencies so tests can point it at the
  * simulator, a fake fetch, a fake clock.
  *
  * The house rule for clients: fail fast with typed errors that say whether a retry can help
@@ -60,10 +61,40 @@ export type DropletGetResponse = JsonOf<operations['droplets_get']['responses'][
 export type DropletActionResponse = JsonOf<operations['dropletActions_post']['responses'][201]>;
 export type DropletActionListPage = JsonOf<operations['dropletActions_list']['responses'][200]>;
 export type ActionGetResponse = JsonOf<operations['actions_get']['responses'][200]>;
+export type ActionListPage = JsonOf<operations['actions_list']['responses'][200]>;
+export type BulkDropletActionResponse = JsonOf<operations['dropletActions_post_byTag']['responses'][201]>;
+/** The request body of POST /v2/tags (the spec's `tags` schema; `resources` is read-only). */
+export interface TagCreateRequest {
+  name: string;
+}
 export type ErrorBody = components['schemas']['error'];
 
 export const POWER_ACTION_TYPES = ['power_on', 'power_off', 'shutdown', 'power_cycle', 'reboot'] as const;
 export type PowerActionType = (typeof POWER_ACTION_TYPES)[number];
+
+/**
+ * The power actions `POST /v2/droplets/actions?tag_name=` accepts (the spec's by-tag list is
+ * power_cycle, power_on, power_off, shutdown, enable_ipv6, enable_backups, disable_backups,
+ * snapshot: no reboot).
+ */
+export const BULK_POWER_ACTION_TYPES = ['power_on', 'power_off', 'shutdown', 'power_cycle'] as const;
+export type BulkPowerActionType = (typeof BULK_POWER_ACTION_TYPES)[number];
+
+/** The spec's tag name rule (`tag_id` parameter and `tags.name`): letters, numbers, colons, dashes, underscores. */
+export const TAG_NAME_PATTERN = /^[a-zA-Z0-9_\-:]+$/;
+/** The spec's `maxLength` of a tag name. */
+export const TAG_NAME_MAX_LENGTH = 255;
+
+/** Throws a TypeError (before any request) unless `name` is a tag name the spec allows. */
+export function validTagName(name: string): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > TAG_NAME_MAX_LENGTH)
+    throw new TypeError(`tag name must be 1-${TAG_NAME_MAX_LENGTH} characters, got ${String(name).length}`);
+  if (!TAG_NAME_PATTERN.test(name))
+    throw new TypeError(
+      `tag name may contain only letters, numbers, colons, dashes and underscores: ${JSON.stringify(name)}`,
+    );
+  return name;
+}
 
 export interface ResponseInfo {
   method: string;
@@ -120,8 +151,18 @@ export interface WaitForActionOptions extends CallOptions {
   maxPollIntervalMs?: number;
 }
 
+export interface FindActionsOptions extends CallOptions {
+  /** Pages of GET /v2/actions (200 actions each) read at most. Default 5. */
+  maxPages?: number;
+}
+
+/** The body of POST/DELETE /v2/tags/{tag_id}/resources (the spec's `tags_resource`). */
+export interface TagResourcesRequest {
+  resources: { resource_id: string; resource_type: 'droplet' }[];
+}
+
 interface RequestSpec {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Template for metrics and logs. */
   template: string;
   /** Concrete path, without query. */
@@ -153,6 +194,12 @@ function positiveId(kind: string, id: number): number {
   if (!Number.isSafeInteger(id) || id < 1)
     throw new TypeError(`${kind} id must be a positive integer, got ${String(id)}`);
   return id;
+}
+
+function minOf(ids: Iterable<number>): number {
+  let min = Infinity;
+  for (const id of ids) if (id < min) min = id;
+  return min;
 }
 
 function errorFields(body: unknown): Pick<DigitalOceanErrorDetails, 'doId' | 'doMessage' | 'requestId'> {
@@ -302,6 +349,141 @@ export class DigitalOceanClient {
         a.status !== 'errored' &&
         (a.started_at === undefined || Date.parse(a.started_at) >= notBefore),
     );
+  }
+
+  /**
+   * Creates the tag (POST /v2/tags). A tag that exists already is success: DigitalOcean answers a
+   * create of an existing name with the tag (201, the only success the spec documents), and the
+   * client asks nothing more of the answer than a 2xx. A 400 (invalid name) is a RequestError.
+   */
+  async createTag(name: string, opts: CallOptions = {}): Promise<void> {
+    const body: TagCreateRequest = { name: validTagName(name) };
+    await this.request({
+      method: 'POST',
+      template: '/v2/tags',
+      path: '/v2/tags',
+      body,
+      signal: opts.signal,
+      lane: opts.lane,
+    });
+  }
+
+  /**
+   * Tags droplets (POST /v2/tags/{tag_id}/resources, resource_type droplet, resource_id as a
+   * string), one request for all of them; an empty list sends nothing. 404: the tag does not exist.
+   */
+  async tagDroplets(tag: string, dropletIds: readonly number[], opts: CallOptions = {}): Promise<void> {
+    await this.tagResources('POST', tag, dropletIds, opts);
+  }
+
+  /** Untags droplets (DELETE /v2/tags/{tag_id}/resources), one request; an empty list sends nothing. */
+  async untagDroplets(tag: string, dropletIds: readonly number[], opts: CallOptions = {}): Promise<void> {
+    await this.tagResources('DELETE', tag, dropletIds, opts);
+  }
+
+  /** Deletes the tag (DigitalOcean untags every resource with it). 404 = already gone = success. */
+  async deleteTag(tag: string, opts: CallOptions = {}): Promise<void> {
+    const path = `/v2/tags/${validTagName(tag)}`;
+    try {
+      await this.request({
+        method: 'DELETE',
+        template: '/v2/tags/{tag_id}',
+        path,
+        signal: opts.signal,
+        lane: opts.lane,
+      });
+    } catch (err) {
+      if (err instanceof DigitalOceanNotFoundError) return;
+      throw err;
+    }
+  }
+
+  /**
+   * One power action on every droplet with the tag (POST /v2/droplets/actions?tag_name=): answers
+   * the actions DigitalOcean created, one per droplet (`resource_id`), usually in-progress. Like
+   * every POST, a 5xx or no answer may still have started them (`mayHaveReachedServer`).
+   */
+  async bulkDropletAction(tag: string, type: BulkPowerActionType, opts: CallOptions = {}): Promise<Action[]> {
+    if (!BULK_POWER_ACTION_TYPES.includes(type))
+      throw new TypeError(`unsupported bulk droplet action type: ${String(type)}`);
+    const body: DropletActionRequest = { type };
+    const path = '/v2/droplets/actions';
+    const res = await this.request({
+      method: 'POST',
+      template: '/v2/droplets/actions',
+      path,
+      query: { tag_name: validTagName(tag) },
+      body,
+      signal: opts.signal,
+      lane: opts.lane,
+    });
+    return (this.field<BulkDropletActionResponse, 'actions'>(res, 'actions', 'POST', path) ?? []) as Action[];
+  }
+
+  /**
+   * The actions with these ids, read from GET /v2/actions (newest first, 200 a page, following
+   * `links.pages.next`): stops when every id is found, when a page ends below the smallest id still
+   * missing (action ids grow with time, so later pages hold only older actions), when there is no
+   * next page, or after `maxPages` (default 5) pages: one request per page. Ids not found are
+   * absent from the map.
+   */
+  async findActions(ids: readonly number[], opts: FindActionsOptions = {}): Promise<Map<number, Action>> {
+    const missing = new Set(ids.map((id) => positiveId('action', id)));
+    const found = new Map<number, Action>();
+    const maxPages = opts.maxPages ?? 5;
+    if (!Number.isSafeInteger(maxPages) || maxPages < 1)
+      throw new TypeError(`maxPages must be a positive integer, got ${String(maxPages)}`);
+    let path = '/v2/actions';
+    let query: Record<string, string> | undefined = { per_page: '200', page: '1' };
+    const seen = new Set<string>();
+    for (let page = 0; page < maxPages && missing.size > 0; page++) {
+      const res = await this.request({
+        method: 'GET',
+        template: '/v2/actions',
+        path,
+        query,
+        signal: opts.signal,
+        lane: opts.lane,
+      });
+      const body = res.body as ActionListPage;
+      const actions = this.field<ActionListPage, 'actions'>(res, 'actions', 'GET', path) ?? [];
+      let oldest = Infinity;
+      for (const a of actions) {
+        if (typeof a.id !== 'number') continue;
+        oldest = Math.min(oldest, a.id);
+        if (missing.delete(a.id)) found.set(a.id, a);
+      }
+      if (missing.size === 0 || oldest < minOf(missing)) break;
+      const pages = body.links?.pages as { next?: string } | undefined;
+      const next = pages?.next ? pathOfLink(pages.next) : undefined;
+      if (!next || seen.has(next)) break;
+      seen.add(next);
+      path = next;
+      query = undefined;
+    }
+    return found;
+  }
+
+  private async tagResources(
+    method: 'POST' | 'DELETE',
+    tag: string,
+    dropletIds: readonly number[],
+    opts: CallOptions,
+  ): Promise<void> {
+    const path = `/v2/tags/${validTagName(tag)}/resources`;
+    const ids = dropletIds.map((id) => positiveId('droplet', id));
+    if (ids.length === 0) return;
+    const body: TagResourcesRequest = {
+      resources: ids.map((id) => ({ resource_id: String(id), resource_type: 'droplet' })),
+    };
+    await this.request({
+      method,
+      template: '/v2/tags/{tag_id}/resources',
+      path,
+      body,
+      signal: opts.signal,
+      lane: opts.lane,
+    });
   }
 
   private field<T, K extends keyof T>(res: Answer, key: K, method: string, path: string): T[K] {
