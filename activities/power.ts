@@ -5,11 +5,22 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { TransitionRequest } from '../src/db/droplets';
-import { goalHolds, type Action, type DigitalOceanClient, type PowerActionType } from '../src/digitalocean/client';
+import {
+  goalHolds,
+  type Action,
+  type DigitalOceanClient,
+  type PowerActionType,
+} from '../src/digitalocean/client';
 import { neverSent } from '../src/digitalocean/cohorts';
-import { DEFAULT_BUDGET_LANE, type BudgetLane } from '../src/digitalocean/lanes';
+import {
+  DEFAULT_BUDGET_LANE,
+  laneOfHibernate,
+  laneOfReboot,
+  laneOfWake,
+  type BudgetLane,
+} from '../src/digitalocean/lanes';
 import { IllegalTransitionError, type DropletState } from '../src/domain/droplet-state';
-import { PowerFailure } from '../src/domain/power';
+import { PowerFailure, type PowerPurpose } from '../src/domain/power';
 import { remediationOutcome, SHARED } from '../src/observability/shared-metrics';
 import { bindLogContext } from '../src/observability/log-context';
 import { isHealthy } from '../src/sidecar/protocol';
@@ -40,6 +51,19 @@ export interface StartedPowerAction {
 
 /** How an action a workflow looked up stands: done, failed, still running, or unknown to DigitalOcean. */
 export type ActionLook = 'completed' | 'errored' | 'in-progress' | 'missing';
+
+/** The budget lane of a power action's purpose (the remediation lane for callers naming none). */
+export function laneOf(purpose: PowerPurpose | undefined): BudgetLane {
+  if (!purpose) return DEFAULT_BUDGET_LANE;
+  switch (purpose.operation) {
+    case 'wake':
+      return laneOfWake(purpose.reason);
+    case 'hibernate':
+      return laneOfHibernate(purpose.reason);
+    case 'hard_reboot':
+      return laneOfReboot(purpose.reason);
+  }
+}
 
 export function createPowerActivities(deps: ActivityDeps) {
   const sidecar = () => required(deps.sidecar, 'the sidecar client');
@@ -88,62 +112,91 @@ export function createPowerActivities(deps: ActivityDeps) {
     key: string;
     dropletId: number;
     type: PowerActionType;
-    lane?: BudgetLane;
+    purpose?: PowerPurpose;
     single?: boolean;
   }): Promise<StartedPowerAction> {
     const { key, dropletId, type } = input;
-    const lane = input.lane ?? DEFAULT_BUDGET_LANE;
-    const signal = Context.current().cancellationSignal;
+    const lane = laneOf(input.purpose);
+    const ctx = Context.current();
+    const signal = ctx.cancellationSignal;
     const { client, account } = await clientFor(dropletId);
-    const claim = await powerActions.claim({ key, dropletId, type });
-    if (claim.actionId) return { actionId: claim.actionId };
-    let sending = false;
+    // a batched action waits for its cohort: the heartbeat tells a live worker from a dead one
+    const beat = setInterval(() => ctx.heartbeat(), 2_000);
     try {
-      let actionId: number | undefined;
-      let cohort: string | undefined;
-      if (!claim.fresh) {
-        sending = true;
-        const earlier = await client.findRecentAction(dropletId, type, claim.startedAt.getTime() - 5_000, signal);
-        actionId = earlier?.id;
-        if (actionId)
-          deps.logger.warn({ dropletId, actionId, type, key }, 'reusing power action started by an earlier attempt');
-      }
-      const cohorts = deps.powerCohorts;
-      if (!actionId && claim.fresh && !input.single && cohorts?.batchable(type, lane)) {
-        sending = true;
-        const answer = await cohorts.submit({ account, type, lane, dropletId, key });
-        if (answer.kind === 'started') {
-          deps.logger.info({ dropletId, actionId: answer.actionId, type, cohort: answer.cohortTag }, 'power action started by a cohort');
-          return { actionId: answer.actionId, cohort: answer.cohortTag };
-        }
-        cohort = answer.cohortTag;
-        deps.logger.info({ dropletId, type, cohort, reason: answer.reason }, 'power action not started by a cohort: single action');
-      }
-      if (!actionId) {
-        sending = true;
-        try {
-          actionId = (await client.dropletAction(dropletId, type, { signal, lane })).id;
-        } catch (err) {
-          if (!goalHolds(type, err)) throw err;
-          deps.logger.info(
-            { dropletId, type, key, answer: (err as Error).message },
-            'power action not needed: its goal already holds',
+      return await startActionClaimed();
+    } finally {
+      clearInterval(beat);
+    }
+
+    async function startActionClaimed(): Promise<StartedPowerAction> {
+      const claim = await powerActions.claim({ key, dropletId, type });
+      if (claim.actionId) return { actionId: claim.actionId };
+      let sending = false;
+      try {
+        let actionId: number | undefined;
+        let cohort: string | undefined;
+        if (!claim.fresh) {
+          sending = true;
+          const earlier = await client.findRecentAction(
+            dropletId,
+            type,
+            claim.startedAt.getTime() - 5_000,
+            signal,
           );
-          return { actionId: null, cohort };
+          actionId = earlier?.id;
+          if (actionId)
+            deps.logger.warn(
+              { dropletId, actionId, type, key },
+              'reusing power action started by an earlier attempt',
+            );
         }
+        const cohorts = deps.powerCohorts;
+        if (!actionId && claim.fresh && !input.single && cohorts?.batchable(type, lane)) {
+          sending = true;
+          const answer = await cohorts.submit({ account, type, lane, dropletId, key });
+          if (answer.kind === 'started') {
+            deps.logger.info(
+              { dropletId, actionId: answer.actionId, type, cohort: answer.cohortTag },
+              'power action started by a cohort',
+            );
+            return { actionId: answer.actionId, cohort: answer.cohortTag };
+          }
+          cohort = answer.cohortTag;
+          deps.logger.info(
+            { dropletId, type, cohort, reason: answer.reason },
+            'power action not started by a cohort: single action',
+          );
+        }
+        if (!actionId) {
+          sending = true;
+          try {
+            actionId = (await client.dropletAction(dropletId, type, { signal, lane })).id;
+          } catch (err) {
+            if (!goalHolds(type, err)) throw err;
+            deps.logger.info(
+              { dropletId, type, key, answer: (err as Error).message },
+              'power action not needed: its goal already holds',
+            );
+            return { actionId: null, cohort };
+          }
+        }
+        if (!actionId)
+          throw ApplicationFailure.nonRetryable(
+            'DigitalOcean returned an action without id',
+            PowerFailure.provider,
+          );
+        await powerActions.recordActionId(key, actionId);
+        deps.logger.info(
+          { dropletId, actionId, type, workflowId: ctx.info.workflowExecution?.workflowId },
+          'power action started',
+        );
+        return { actionId, cohort };
+      } catch (err) {
+        // nothing left for this key (or DigitalOcean refused it): the retry's claim is fresh again
+        if (claim.fresh && (!sending || neverSent(err)))
+          await powerActions.release(key).catch(() => undefined);
+        throw asActivityFailure(err, PowerFailure.provider);
       }
-      if (!actionId)
-        throw ApplicationFailure.nonRetryable('DigitalOcean returned an action without id', PowerFailure.provider);
-      await powerActions.recordActionId(key, actionId);
-      deps.logger.info(
-        { dropletId, actionId, type, workflowId: Context.current().info.workflowExecution?.workflowId },
-        'power action started',
-      );
-      return { actionId, cohort };
-    } catch (err) {
-      // nothing left for this key (or DigitalOcean refused it): the retry's claim is fresh again
-      if (claim.fresh && (!sending || neverSent(err))) await powerActions.release(key).catch(() => undefined);
-      throw asActivityFailure(err, PowerFailure.provider);
     }
   }
 
@@ -201,7 +254,11 @@ export function createPowerActivities(deps: ActivityDeps) {
      * The power action of runs recorded before 'power-calls-floor' (and of their old branch):
      * startPowerAction's answer without the cohort. Never batched.
      */
-    async powerAction(input: { key: string; dropletId: number; type: PowerActionType }): Promise<number | null> {
+    async powerAction(input: {
+      key: string;
+      dropletId: number;
+      type: PowerActionType;
+    }): Promise<number | null> {
       return (await startAction({ ...input, single: true })).actionId;
     },
 
@@ -215,13 +272,13 @@ export function createPowerActivities(deps: ActivityDeps) {
     async lookUpAction(input: {
       dropletId: number;
       actionId: number;
-      lane?: BudgetLane;
+      purpose?: PowerPurpose;
       firstLookMs?: number;
       timeoutMs: number;
       pollMs?: number;
     }): Promise<ActionLook> {
       const ctx = Context.current();
-      const lane = input.lane ?? DEFAULT_BUDGET_LANE;
+      const lane = laneOf(input.purpose);
       const { client, account } = await clientFor(input.dropletId);
       const beat = setInterval(() => ctx.heartbeat(), 3_000);
       const signal = deps.shutdown

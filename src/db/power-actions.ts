@@ -45,7 +45,11 @@ export async function releasePowerAction(db: Queryable, key: string): Promise<vo
 }
 
 /** The cohort the claimed action is being started in, before its bulk action is sent. */
-export async function recordPowerActionCohort(db: Queryable, keys: string[], cohortId: number): Promise<void> {
+export async function recordPowerActionCohort(
+  db: Queryable,
+  keys: string[],
+  cohortId: number,
+): Promise<void> {
   await db.query(`UPDATE power_actions SET cohort_id = $2 WHERE key = ANY($1::text[])`, [keys, cohortId]);
 }
 

@@ -52,11 +52,10 @@ export async function recordPowerCohortActed(
   id: number,
   outcome: { started: number[] } | { error: string },
 ): Promise<void> {
-  await db.query(`UPDATE power_cohorts SET acted_at = now(), started = $2::bigint[], error = $3 WHERE id = $1`, [
-    id,
-    'started' in outcome ? outcome.started : null,
-    'error' in outcome ? outcome.error : null,
-  ]);
+  await db.query(
+    `UPDATE power_cohorts SET acted_at = now(), started = $2::bigint[], error = $3 WHERE id = $1`,
+    [id, 'started' in outcome ? outcome.started : null, 'error' in outcome ? outcome.error : null],
+  );
 }
 
 export async function recordPowerCohortDeleted(db: Queryable, id: number): Promise<void> {

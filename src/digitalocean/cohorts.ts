@@ -23,20 +23,28 @@
  * In-process and per worker: each worker batches what its own activities submit.
  */
 import type { BudgetLane } from './lanes';
-import type { Action, CallOptions, PowerActionType } from './client';
-import { DigitalOceanRequestError, DigitalOceanBudgetExhaustedError, DigitalOceanRateLimitedError } from './errors';
-
-export type BulkPowerActionType = 'power_on' | 'power_off' | 'shutdown' | 'power_cycle';
-export const BULK_POWER_ACTION_TYPES: readonly string[] = ['power_on', 'power_off', 'shutdown', 'power_cycle'];
+import {
+  BULK_POWER_ACTION_TYPES,
+  type Action,
+  type BulkPowerActionType,
+  type CallOptions,
+  type FindActionsOptions,
+  type PowerActionType,
+} from './client';
+import {
+  DigitalOceanRequestError,
+  DigitalOceanBudgetExhaustedError,
+  DigitalOceanRateLimitedError,
+} from './errors';
 
 /** What the batcher needs of a DigitalOcean client (src/digitalocean/client.ts has all of it). */
 export interface CohortClient {
   createTag(name: string, opts?: CallOptions): Promise<unknown>;
-  tagDroplets(tag: string, dropletIds: number[], opts?: CallOptions): Promise<unknown>;
+  tagDroplets(tag: string, dropletIds: readonly number[], opts?: CallOptions): Promise<unknown>;
   deleteTag(tag: string, opts?: CallOptions): Promise<unknown>;
   bulkDropletAction(tag: string, type: BulkPowerActionType, opts?: CallOptions): Promise<Action[]>;
   getAction(id: number, opts?: CallOptions): Promise<Action>;
-  findActions(ids: number[], opts?: CallOptions & { maxPages?: number }): Promise<Map<number, Action>>;
+  findActions(ids: readonly number[], opts?: FindActionsOptions): Promise<Map<number, Action>>;
 }
 
 /** Where cohorts and their members' action ids are recorded (src/db/power-cohorts.ts, power-actions.ts). */
@@ -125,7 +133,10 @@ export function neverSent(err: unknown): boolean {
 
 export class PowerCohorts {
   private readonly batches = new Map<string, Batch<CohortMember>>();
-  private readonly lookups = new Map<string, { items: PendingLookup[]; timer?: ReturnType<typeof setTimeout> }>();
+  private readonly lookups = new Map<
+    string,
+    { items: PendingLookup[]; timer?: ReturnType<typeof setTimeout> }
+  >();
   private readonly inFlight = new Set<Promise<unknown>>();
   /** cohorts formed since start (metrics, tests) */
   formed = 0;
@@ -145,7 +156,11 @@ export class PowerCohorts {
 
   /** Whether actions of `type` in `lane` are batched (interactive work never waits for a batch). */
   batchable(type: PowerActionType, lane: BudgetLane): boolean {
-    return lane !== 'interactive' && BULK_POWER_ACTION_TYPES.includes(type) && this.settings.maxSize > 1;
+    return (
+      lane !== 'interactive' &&
+      (BULK_POWER_ACTION_TYPES as readonly string[]).includes(type) &&
+      this.settings.maxSize > 1
+    );
   }
 
   /** Answers once the member's batch was sent (or found too small). */
@@ -185,7 +200,8 @@ export class PowerCohorts {
     }
     const members = [...byDroplet.values()];
     if (members.length < minSize) {
-      for (const p of members) p.resolve({ kind: 'not_started', reason: `batch of ${members.length} < ${minSize}` });
+      for (const p of members)
+        p.resolve({ kind: 'not_started', reason: `batch of ${members.length} < ${minSize}` });
       return;
     }
     const { account, type, lane } = members[0]!.member;
@@ -206,7 +222,8 @@ export class PowerCohorts {
       sent = true;
       const actions = await client.bulkDropletAction(tag, type as BulkPowerActionType, opts);
       const byResource = new Map<number, Action>();
-      for (const a of actions) if (typeof a.resource_id === "number" && a.id) byResource.set(a.resource_id, a);
+      for (const a of actions)
+        if (typeof a.resource_id === 'number' && a.id) byResource.set(a.resource_id, a);
       const answers = members.flatMap((p) => {
         const a = byResource.get(p.member.dropletId);
         return a && a.status !== 'errored' ? [{ key: p.member.key, actionId: a.id! }] : [];
@@ -252,7 +269,10 @@ export class PowerCohorts {
       await this.deps.store.recordDeleted(id);
       return true;
     } catch (err) {
-      this.deps.logger.warn({ cohort: tag, err: (err as Error).message }, 'power cohort: tag not deleted (the sweep will)');
+      this.deps.logger.warn(
+        { cohort: tag, err: (err as Error).message },
+        'power cohort: tag not deleted (the sweep will)',
+      );
       return false;
     }
   }
@@ -269,7 +289,10 @@ export class PowerCohorts {
       try {
         client = this.deps.clientOf(c.account);
       } catch (err) {
-        this.deps.logger.warn({ cohort: c.tag, err: (err as Error).message }, 'power cohort sweep: no client');
+        this.deps.logger.warn(
+          { cohort: c.tag, err: (err as Error).message },
+          'power cohort sweep: no client',
+        );
         continue;
       }
       if (await this.deleteTag(c.id, c.tag, client, 'bulk')) deleted += 1;
@@ -327,6 +350,30 @@ export class PowerCohorts {
       }
     }
     for (const p of items) if (found.has(p.actionId)) p.resolve(found.get(p.actionId));
+  }
+
+  /**
+   * Sweeps now and then every `everyMs` (cohorts older than `everyMs`) until `stop` aborts; the
+   * timers never keep the process alive.
+   */
+  startSweeping(everyMs: number, stop?: AbortSignal): void {
+    const sweep = () => {
+      this.sweep(everyMs).catch((err: unknown) =>
+        this.deps.logger.warn({ err: (err as Error).message }, 'power cohort sweep failed'),
+      );
+    };
+    const first = setTimeout(sweep, Math.min(everyMs, 10_000));
+    const every = setInterval(sweep, everyMs);
+    first.unref?.();
+    every.unref?.();
+    stop?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(first);
+        clearInterval(every);
+      },
+      { once: true },
+    );
   }
 
   /** Sends what lingers now and waits for every batch in flight (shutdown, tests). */

@@ -9,10 +9,12 @@ import { FleetSemaphore } from '../concurrency/fleet-semaphore';
 import { SHARED, SharedMetrics } from '../observability/shared-metrics';
 import { DigitalOceanBudget } from '../digitalocean/budget';
 import { DigitalOceanClient } from '../digitalocean/client';
+import type { PowerCohorts } from '../digitalocean/cohorts';
 import { heartbeatStreamNames } from '../heartbeats/stream';
 import type { Logger } from '../logger';
 import { SidecarClient } from '../sidecar/client';
 import { temporalRemediationNotifier } from '../temporal/remediation-notifier';
+import { createPowerCohorts } from './power-cohorts';
 
 export function buildActivityDeps(opts: {
   config: Config;
@@ -37,7 +39,7 @@ export function buildActivityDeps(opts: {
       })
     : undefined;
   let budgetReadAt = 0;
-  return {
+  const deps: ActivityDeps = {
     pool,
     repositories: createRepositories(pool),
     redis,
@@ -94,4 +96,23 @@ export function buildActivityDeps(opts: {
     }),
     shutdown: opts.shutdown,
   };
+  deps.powerCohorts = powerCohortsOf(deps, config, logger, opts.shutdown);
+  return deps;
+}
+
+/** The power cohort batcher of a worker (POWER_COHORTS_*), sweeping leftover tags; none when off. */
+function powerCohortsOf(
+  deps: ActivityDeps,
+  config: Config,
+  logger: Logger,
+  shutdown?: AbortSignal,
+): PowerCohorts | undefined {
+  const c = config.power.cohorts;
+  if (!c.enabled || (!deps.digitalocean && !deps.digitaloceanAccounts)) return undefined;
+  return createPowerCohorts(deps, {
+    logger,
+    settings: { lingerMs: c.lingerMs, maxSize: c.maxSize, minSize: c.minSize },
+    sweepEveryMs: c.sweepEveryMs,
+    stop: shutdown,
+  });
 }
