@@ -63,10 +63,10 @@ export type DropletActionListPage = JsonOf<operations['dropletActions_list']['re
 export type ActionGetResponse = JsonOf<operations['actions_get']['responses'][200]>;
 export type ActionListPage = JsonOf<operations['actions_list']['responses'][200]>;
 export type BulkDropletActionResponse = JsonOf<operations['dropletActions_post_byTag']['responses'][201]>;
-/** The request body of POST /v2/tags (the spec's `tags` schema; `resources` is read-only). */
-export interface TagCreateRequest {
-  name: string;
-}
+/** The request body of POST /v2/tags (the spec's `tags` schema without its read-only `resources`). */
+export type TagCreateRequest = Required<Pick<components['schemas']['tags'], 'name'>>;
+export type Tag = components['schemas']['tags'];
+export type TagGetResponse = JsonOf<operations['tags_get']['responses'][200]>;
 export type ErrorBody = components['schemas']['error'];
 
 export const POWER_ACTION_TYPES = ['power_on', 'power_off', 'shutdown', 'power_cycle', 'reboot'] as const;
@@ -157,9 +157,7 @@ export interface FindActionsOptions extends CallOptions {
 }
 
 /** The body of POST/DELETE /v2/tags/{tag_id}/resources (the spec's `tags_resource`). */
-export interface TagResourcesRequest {
-  resources: { resource_id: string; resource_type: 'droplet' }[];
-}
+export type TagResourcesRequest = components['schemas']['tags_resource'];
 
 interface RequestSpec {
   method: 'GET' | 'POST' | 'DELETE';
@@ -204,10 +202,11 @@ function minOf(ids: Iterable<number>): number {
 
 function errorFields(body: unknown): Pick<DigitalOceanErrorDetails, 'doId' | 'doMessage' | 'requestId'> {
   if (!body || typeof body !== 'object') return {};
-  const b = body as Partial<Record<keyof ErrorBody, unknown>>;
+  // `error` (+ root_causes): the spec's error_with_root_causes, e.g. POST /v2/tags' 400
+  const b = body as Partial<Record<keyof ErrorBody | 'error', unknown>>;
   return {
     doId: typeof b.id === 'string' ? b.id : undefined,
-    doMessage: typeof b.message === 'string' ? b.message : undefined,
+    doMessage: typeof b.message === 'string' ? b.message : typeof b.error === 'string' ? b.error : undefined,
     requestId: typeof b.request_id === 'string' ? b.request_id : undefined,
   };
 }

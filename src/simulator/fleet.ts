@@ -42,6 +42,8 @@ export interface FleetSimulatorOptions {
   executionsPerMinute?: number;
   actionDelayMs?: number;
   doToken?: string;
+  /** More DigitalOcean tokens, each mapped to its account (the simulator's `tokenAccounts`). */
+  doTokenAccounts?: Record<string, string>;
   /** Port of the DigitalOcean simulator; default any free port. */
   doPort?: number;
   doRatePerMinute?: number;
@@ -98,6 +100,7 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
     actionDelayMs: opts.actionDelayMs ?? 2_000,
     ...(opts.doPort ? { port: opts.doPort } : {}),
     ...(opts.doToken ? { tokens: [opts.doToken] } : {}),
+    ...(opts.doTokenAccounts ? { tokenAccounts: opts.doTokenAccounts } : {}),
     ...(opts.doRatePerMinute ? { perMinute: opts.doRatePerMinute } : {}),
     ...(opts.doRatePerHour ? { perHour: opts.doRatePerHour } : {}),
     onPowerChange: (id, status, cause) => {
@@ -121,6 +124,7 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
           name: `genesis-${d.workspaceId}`,
           status: on ? 'active' : 'off',
           tags: ['genesis'],
+          account: d.account,
         });
         let token: string | undefined;
         if (pool) {

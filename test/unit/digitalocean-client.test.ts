@@ -379,3 +379,173 @@ describe('DigitalOceanClient actions', () => {
     expect(t.calls).toHaveLength(0);
   });
 });
+
+const noContent = () => new Response(null, { status: 204, headers: { 'ratelimit-remaining': '4000' } });
+
+describe('DigitalOceanClient tags and bulk actions', () => {
+  it('createTag posts {name}; tagDroplets/untagDroplets send droplet ids as strings; deleteTag DELETEs', async () => {
+    const t = setup([
+      () => json(201, { tag: { name: 'cohort:1', resources: { count: 0 } } }),
+      noContent,
+      noContent,
+      noContent,
+    ]);
+    await t.client.createTag('cohort:1', { lane: 'bulk' });
+    await t.client.tagDroplets('cohort:1', [5, 6]);
+    await t.client.untagDroplets('cohort:1', [6]);
+    await t.client.deleteTag('cohort:1');
+    expect(t.calls.map((c) => `${c.init.method} ${c.url}`)).toEqual([
+      `POST ${BASE}/v2/tags`,
+      `POST ${BASE}/v2/tags/cohort:1/resources`,
+      `DELETE ${BASE}/v2/tags/cohort:1/resources`,
+      `DELETE ${BASE}/v2/tags/cohort:1`,
+    ]);
+    expect(t.calls.map((c) => c.init.body)).toEqual([
+      JSON.stringify({ name: 'cohort:1' }),
+      JSON.stringify({
+        resources: [
+          { resource_id: '5', resource_type: 'droplet' },
+          { resource_id: '6', resource_type: 'droplet' },
+        ],
+      }),
+      JSON.stringify({ resources: [{ resource_id: '6', resource_type: 'droplet' }] }),
+      undefined,
+    ]);
+    expect(t.infos.map((i) => i.path)).toEqual([
+      '/v2/tags',
+      '/v2/tags/{tag_id}/resources',
+      '/v2/tags/{tag_id}/resources',
+      '/v2/tags/{tag_id}',
+    ]);
+  });
+
+  it('deleteTag: 404 is success (one request); other failures fail fast and typed', async () => {
+    const t = setup([
+      () => json(404, { id: 'not_found', message: 'gone' }),
+      () => json(500, { id: 'server_error', message: 'boom' }),
+    ]);
+    await expect(t.client.deleteTag('gone')).resolves.toBeUndefined();
+    await expect(t.client.deleteTag('gone')).rejects.toBeInstanceOf(DigitalOceanServerError);
+    expect(t.calls).toHaveLength(2);
+  });
+
+  it('tagDroplets: a missing tag is NotFound (not retried); an empty list sends nothing', async () => {
+    const t = setup([() => json(404, { id: 'not_found', message: 'no tag' })]);
+    await expect(t.client.tagDroplets('nope', [1])).rejects.toBeInstanceOf(DigitalOceanNotFoundError);
+    await t.client.tagDroplets('nope', []);
+    await t.client.untagDroplets('nope', []);
+    expect(t.calls).toHaveLength(1);
+  });
+
+  it('createTag: a 400 with error/root_causes is a RequestError carrying DigitalOcean’s message', async () => {
+    const t = setup([
+      () => json(400, { error: 'tag-name contains invalid characters', messages: null, root_causes: ['x'] }),
+    ]);
+    const err = (await t.client.createTag('fine').catch((e: unknown) => e)) as DigitalOceanRequestError;
+    expect(err).toBeInstanceOf(DigitalOceanRequestError);
+    expect(err.doMessage).toBe('tag-name contains invalid characters');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('validates tag names per the spec (letters, numbers, colons, dashes, underscores; at most 255) before any request', async () => {
+    const t = setup([]);
+    for (const bad of ['', 'a b', 'a/b', 'a.b', 'é', 'x'.repeat(256)]) {
+      await expect(t.client.createTag(bad)).rejects.toBeInstanceOf(TypeError);
+      await expect(t.client.tagDroplets(bad, [1])).rejects.toBeInstanceOf(TypeError);
+      await expect(t.client.untagDroplets(bad, [1])).rejects.toBeInstanceOf(TypeError);
+      await expect(t.client.deleteTag(bad)).rejects.toBeInstanceOf(TypeError);
+      await expect(t.client.bulkDropletAction(bad, 'power_on')).rejects.toBeInstanceOf(TypeError);
+    }
+    await expect(t.client.tagDroplets('ok', [1, -2])).rejects.toBeInstanceOf(TypeError);
+    await expect(t.client.bulkDropletAction('ok', 'reboot' as never)).rejects.toBeInstanceOf(TypeError);
+    expect(t.calls).toHaveLength(0);
+  });
+
+  it('bulkDropletAction posts {type} with tag_name and answers the actions; a 5xx may have started them', async () => {
+    const t = setup([
+      () => json(201, { actions: [action(1, 'in-progress'), action(2, 'in-progress')] }),
+      () => json(503, { id: 'server_error', message: 'later' }),
+    ]);
+    await expect(t.client.bulkDropletAction('cohort:9', 'power_off')).resolves.toHaveLength(2);
+    expect(t.calls[0].url).toBe(`${BASE}/v2/droplets/actions?tag_name=cohort%3A9`);
+    expect(t.calls[0].init.body).toBe(JSON.stringify({ type: 'power_off' }));
+    await expect(t.client.bulkDropletAction('cohort:9', 'power_off')).rejects.toMatchObject({
+      retryable: true,
+      mayHaveReachedServer: true,
+    });
+    expect(t.calls).toHaveLength(2);
+  });
+
+  it('never puts the token in a log line or an error message (tag and bulk calls)', async () => {
+    const t = setup([
+      () => json(500, { id: 'server_error', message: 'boom' }),
+      () => {
+        throw new TypeError('fetch failed');
+      },
+      () => json(401, { id: 'unauthorized', message: 'no' }),
+    ]);
+    const errors = [
+      await t.client.createTag('a').catch((e: unknown) => e),
+      await t.client.untagDroplets('a', [1]).catch((e: unknown) => e),
+      await t.client.bulkDropletAction('a', 'shutdown').catch((e: unknown) => e),
+    ] as Error[];
+    expect(t.logLines.join('\n')).not.toContain(TOKEN);
+    for (const err of errors) expect(`${err.message} ${err.stack}`).not.toContain(TOKEN);
+  });
+});
+
+describe('DigitalOceanClient findActions', () => {
+  const page = (ids: number[], next?: string) =>
+    json(200, {
+      actions: ids.map((id) => action(id, 'completed')),
+      links: next ? { pages: { next } } : {},
+      meta: { total: 1000 },
+    });
+
+  it('reads pages of 200 newest first until every id is found', async () => {
+    const t = setup([
+      () => page([900, 899, 898], `${BASE}/v2/actions?page=2&per_page=200`),
+      () => page([700, 650, 600], `${BASE}/v2/actions?page=3&per_page=200`),
+      () => page([500, 400], `${BASE}/v2/actions?page=4&per_page=200`),
+    ]);
+    const found = await t.client.findActions([899, 650]);
+    expect([...found.keys()].sort()).toEqual([650, 899]);
+    expect(t.calls.map((c) => c.url)).toEqual([
+      `${BASE}/v2/actions?per_page=200&page=1`,
+      `${BASE}/v2/actions?page=2&per_page=200`,
+    ]);
+  });
+
+  it('stops once a page is past the smallest id still missing, at the last page, or at maxPages', async () => {
+    const past = setup([
+      () => page([900, 800], `${BASE}/v2/actions?page=2`),
+      () => page([700, 600], `${BASE}/v2/actions?page=3`),
+    ]);
+    const found = await past.client.findActions([900, 850, 901]); // 850 and 901 are not there
+    expect([...found.keys()]).toEqual([900]);
+    expect(past.calls).toHaveLength(1); // page 1 ends at 800 < 850: later pages are older
+    const last = setup([() => page([900, 800])]);
+    expect((await last.client.findActions([5])).size).toBe(0);
+    expect(last.calls).toHaveLength(1);
+    const capped = setup([
+      () => page([900], `${BASE}/v2/actions?page=2`),
+      () => page([800], `${BASE}/v2/actions?page=3`),
+      () => page([700], `${BASE}/v2/actions?page=4`),
+    ]);
+    expect((await capped.client.findActions([5], { maxPages: 2 })).size).toBe(0);
+    expect(capped.calls).toHaveLength(2);
+    const none = setup([]);
+    expect((await none.client.findActions([])).size).toBe(0);
+    expect(none.calls).toHaveLength(0);
+    await expect(none.client.findActions([0])).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('a failing page fails the call fast and typed', async () => {
+    const t = setup([
+      () => page([900], `${BASE}/v2/actions?page=2`),
+      () => json(502, { id: 'server_error' }),
+    ]);
+    await expect(t.client.findActions([100])).rejects.toMatchObject({ status: 502, retryable: true });
+    expect(t.calls).toHaveLength(2);
+  });
+});

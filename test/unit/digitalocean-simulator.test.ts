@@ -18,7 +18,12 @@ async function call(
     headers: { ...auth, 'content-type': 'application/json', ...init.headers },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
+  const text = await res.text();
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (text ? JSON.parse(text) : undefined) as Record<string, any>,
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -241,6 +246,164 @@ describe('DigitalOcean simulator at fleet size', () => {
       }
       expect({ pages, seen }).toEqual({ pages: 75, seen: 15_000 });
       expect(addMs).toBeLessThan(1_000);
+    } finally {
+      await sim.close();
+    }
+  });
+});
+
+describe('DigitalOcean simulator tags, bulk actions and the action list', () => {
+  let sim: DigitalOceanSimulator;
+  const delays: [string, number][] = [];
+
+  beforeEach(async () => {
+    delays.length = 0;
+    sim = await createDigitalOceanSimulator({
+      actionDelayMs: (type, id) => {
+        delays.push([type, id]);
+        return id === 3 ? 400 : 40;
+      },
+    });
+    for (const id of [1, 2, 3]) sim.addDroplet({ id, status: 'off', tags: ['cohort'] });
+    sim.addDroplet({ id: 4, status: 'off', tags: ['other'] });
+  });
+  afterEach(() => sim.close());
+
+  it('seeding creates the tags; tags are case stable; 204s carry no body; delete untags', async () => {
+    expect((await call(sim, '/v2/tags/cohort')).body.tag).toMatchObject({
+      name: 'cohort',
+      resources: { count: 3, droplets: { count: 3 } },
+    });
+    const created = await call(sim, '/v2/tags', { method: 'POST', body: { name: 'PROD' } });
+    expect(created.status).toBe(201);
+    expect(created.body.tag).toMatchObject({ name: 'PROD', resources: { count: 0, droplets: { count: 0 } } });
+    const again = await call(sim, '/v2/tags', { method: 'POST', body: { name: 'prod' } });
+    expect(again).toMatchObject({ status: 201, body: { tag: { name: 'PROD' } } });
+    expect((await call(sim, '/v2/tags/prod')).status).toBe(404); // URLs use the canonical name
+    const tagged = await call(sim, '/v2/tags/PROD/resources', {
+      method: 'POST',
+      body: { resources: [{ resource_id: '4', resource_type: 'droplet' }] },
+    });
+    expect(tagged).toMatchObject({ status: 204, body: undefined });
+    expect(tagged.headers.get('ratelimit-remaining')).toMatch(/^\d+$/);
+    expect(sim.getDroplet(4)?.tags).toEqual(['other', 'PROD']);
+    expect(
+      (
+        await call(sim, '/v2/tags/PROD/resources', {
+          method: 'POST',
+          body: { resources: [{ resource_id: '99', resource_type: 'droplet' }] },
+        })
+      ).status,
+    ).toBe(404);
+    expect((await call(sim, '/v2/tags/PROD', { method: 'DELETE' })).status).toBe(204);
+    expect(sim.getDroplet(4)?.tags).toEqual(['other']);
+    expect((await call(sim, '/v2/tags/PROD', { method: 'DELETE' })).status).toBe(404);
+    const bad = await call(sim, '/v2/tags', { method: 'POST', body: { name: 'a b' } });
+    expect(bad).toMatchObject({
+      status: 400,
+      body: { error: expect.any(String), root_causes: [expect.any(String)] },
+    });
+  });
+
+  it('a bulk action gives one action per tagged droplet, each with its own timing and faults', async () => {
+    sim.setFault({ kind: 'actionErrored', dropletId: 2 });
+    const bulk = await call(sim, '/v2/droplets/actions?tag_name=cohort', {
+      method: 'POST',
+      body: { type: 'power_on' },
+    });
+    expect(bulk.status).toBe(201);
+    expect(bulk.body.actions.map((a: { resource_id: number }) => a.resource_id)).toEqual([1, 2, 3]);
+    expect(delays).toEqual([
+      ['power_on', 1],
+      ['power_on', 2],
+      ['power_on', 3],
+    ]);
+    await until(() => sim.getDroplet(1)?.status === 'active');
+    expect(sim.getDroplet(3)?.status).toBe('off'); // 400 ms, not 40
+    await until(() => sim.getDroplet(3)?.status === 'active');
+    expect(sim.getDroplet(2)?.status).toBe('off');
+    expect(sim.getDroplet(4)?.status).toBe('off'); // not tagged
+    const list = await call(sim, '/v2/actions?per_page=2');
+    expect(list.body.meta.total).toBe(3);
+    expect(list.body.actions.map((a: { resource_id: number }) => a.resource_id)).toEqual([3, 2]); // newest first
+    expect(list.body.actions[1].status).toBe('errored');
+    expect(new URL(list.body.links.pages.next as string).searchParams.get('page')).toBe('2');
+    const page2 = await call(sim, '/v2/actions?per_page=2&page=2');
+    expect(page2.body.actions.map((a: { resource_id: number }) => a.resource_id)).toEqual([1]);
+    expect(page2.body.links.pages.next).toBeUndefined();
+  });
+
+  it('bulk: a droplet a single action would refuse gets an errored action at once; a pending one too', async () => {
+    await call(sim, '/v2/droplets/1/actions', { method: 'POST', body: { type: 'power_on' } }); // 1 pending
+    sim.setDropletStatus(2, 'active');
+    const bulk = await call(sim, '/v2/droplets/actions?tag_name=cohort', {
+      method: 'POST',
+      body: { type: 'power_on' },
+    });
+    expect(bulk.body.actions.map((a: { status: string }) => a.status)).toEqual([
+      'errored',
+      'errored',
+      'in-progress',
+    ]);
+    expect(sim.stats().actionsCreated).toBe(4);
+    expect(sim.actionCount(2, 'power_on')).toBe(1);
+    await until(() => sim.getDroplet(3)?.status === 'active');
+    expect(sim.getDroplet(2)?.status).toBe('active');
+  });
+
+  it('bulk: only the by-tag power types; tag_name required; a tagged droplet’s slow fault slows the request', async () => {
+    const post = (q: string, type: string) =>
+      call(sim, `/v2/droplets/actions${q}`, { method: 'POST', body: { type } });
+    expect((await post('?tag_name=cohort', 'reboot')).status).toBe(422);
+    expect((await post('', 'power_on')).status).toBe(422);
+    expect(sim.stats().actionsCreated).toBe(0);
+    sim.setFault({ kind: 'slow', delayMs: 150, dropletId: 3, times: 1 });
+    const t0 = Date.now();
+    await post('?tag_name=other', 'power_on'); // droplet 4 only
+    expect(Date.now() - t0).toBeLessThan(140);
+    await post('?tag_name=cohort', 'power_on');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
+  });
+});
+
+describe('DigitalOcean simulator accounts', () => {
+  it('tokens are the default account; tokenAccounts add others; each sees only its own; the log names the account', async () => {
+    const sim = await createDigitalOceanSimulator({
+      tokenAccounts: { 'tok-b': 'team_b' },
+      actionDelayMs: 20,
+    });
+    try {
+      sim.addDroplet({ id: 1, tags: ['t'] });
+      sim.addDroplet({ id: 2, tags: ['t'], account: 'team_b' });
+      expect(() => sim.addDroplet({ id: 3, account: 'team_c' })).toThrow(/no token/);
+      expect(sim.accounts().sort()).toEqual(['default', 'team_b']);
+      const b = { authorization: 'Bearer tok-b' };
+      expect((await call(sim, '/v2/droplets/1')).status).toBe(200); // DEFAULT_SIMULATOR_TOKEN still works
+      expect((await call(sim, '/v2/droplets/1', { headers: b })).status).toBe(404);
+      expect((await call(sim, '/v2/droplets/2')).status).toBe(404);
+      expect((await call(sim, '/v2/droplets?tag_name=t', { headers: b })).body.droplets).toEqual([
+        expect.objectContaining({ id: 2 }),
+      ]);
+      const bulk = await call(sim, '/v2/droplets/actions?tag_name=t', {
+        method: 'POST',
+        body: { type: 'power_off' },
+        headers: b,
+      });
+      expect(bulk.body.actions.map((a: { resource_id: number }) => a.resource_id)).toEqual([2]);
+      expect((await call(sim, `/v2/actions/${bulk.body.actions[0].id}`)).status).toBe(404);
+      expect((await call(sim, '/v2/actions')).body.meta.total).toBe(0);
+      expect((await call(sim, '/v2/actions', { headers: b })).body.meta.total).toBe(1);
+      expect(sim.getDroplet(2)?.account).toBe('team_b');
+      expect(sim.requestLog().map((e) => e.account)).toEqual([
+        'default',
+        'team_b',
+        'default',
+        'team_b',
+        'team_b',
+        'default',
+        'default',
+        'team_b',
+      ]);
     } finally {
       await sim.close();
     }

@@ -382,6 +382,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a New Tag
+         * @description To create a tag you can send a POST request to `/v2/tags` with a `name` attribute.
+         */
+        post: operations["tags_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/tags/{tag_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a Tag
+         * @description To retrieve an individual tag, you can send a `GET` request to
+         *     `/v2/tags/$TAG_NAME`.
+         *
+         *     This endpoint will only return tagged resources that you are authorized to see.
+         *     For example, to see tagged Droplets, include the `droplet:read` scope.
+         */
+        get: operations["tags_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a Tag
+         * @description A tag can be deleted by sending a `DELETE` request to `/v2/tags/$TAG_NAME`. Deleting a tag also untags all the resources that have previously been tagged by the Tag
+         */
+        delete: operations["tags_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/tags/{tag_id}/resources": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tag a Resource
+         * @description Resources can be tagged by sending a POST request to
+         *     `/v2/tags/$TAG_NAME/resources` with an array of json objects containing
+         *     `resource_id` and `resource_type` attributes.
+         *
+         *     Currently only tagging of Droplets, Databases, Images, Volumes, and Volume
+         *     Snapshots is supported. `resource_type` is expected to be the string `droplet`,
+         *     `database`, `image`, `volume` or `volume_snapshot`. `resource_id` is expected
+         *     to be the ID of the resource as a string.
+         *
+         *     In order to tag a resource, you must have both `tag:create` and `<resource type>:update` scopes. For example,
+         *     to tag a Droplet, you must have `tag:create` and `droplet:update`.
+         */
+        post: operations["tags_assign_resources"];
+        /**
+         * Untag a Resource
+         * @description Resources can be untagged by sending a DELETE request to
+         *     `/v2/tags/$TAG_NAME/resources` with an array of json objects containing
+         *     `resource_id` and `resource_type` attributes.
+         *
+         *     Currently only untagging of Droplets, Databases, Images, Volumes, and Volume
+         *     Snapshots is supported. `resource_type` is expected to be the string `droplet`,
+         *     `database`, `image`, `volume` or `volume_snapshot`. `resource_id` is expected
+         *     to be the ID of the resource as a string.
+         *
+         *     In order to untag a resource, you must have both `tag:delete` and `<resource type>:update` scopes. For example,
+         *     to untag a Droplet, you must have `tag:delete` and `droplet:update`.
+         */
+        delete: operations["tags_unassign_resources"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3116,6 +3208,127 @@ export interface components {
              */
             spans?: components["schemas"]["apiTraceSpan"][];
         };
+        /**
+         * @description A tag is a label that can be applied to a resource (currently Droplets, Images, Volumes, Volume Snapshots, and Database clusters) in order to better organize or facilitate the lookups and actions on it.
+         *     Tags have two attributes: a user defined `name` attribute and an embedded `resources` attribute with information about resources that have been tagged.
+         */
+        tags: {
+            /**
+             * @description The name of the tag. Tags may contain letters, numbers, colons, dashes, and underscores.
+             *     There is a limit of 255 characters per tag.
+             *
+             *     **Note:** Tag names are case stable, which means the capitalization you use when you first create a tag is canonical.
+             *
+             *     When working with tags in the API, you must use the tag's canonical capitalization. For example, if you create a tag named "PROD", the URL to add that tag to a resource would be `https://api.digitalocean.com/v2/tags/PROD/resources` (not `/v2/tags/prod/resources`).
+             *
+             *     Tagged resources in the control panel will always display the canonical capitalization. For example, if you create a tag named "PROD", you can tag resources in the control panel by entering "prod". The tag will still display with its canonical capitalization, "PROD".
+             * @example extra-awesome
+             */
+            name?: string;
+            /**
+             * @description An embedded object containing key value pairs of resource type and resource statistics.
+             *     It also includes a count of the total number of resources tagged with the current tag as well as a `last_tagged_uri` attribute set to the last resource tagged with the current tag.
+             *
+             *     This will only include resources that you are authorized to see. For example, to see tagged Droplets, include the `droplet:read` scope.
+             * @example {
+             *       "count": 5,
+             *       "last_tagged_uri": "https://api.digitalocean.com/v2/images/7555620",
+             *       "droplets": {
+             *         "count": 1,
+             *         "last_tagged_uri": "https://api.digitalocean.com/v2/droplets/3164444"
+             *       },
+             *       "images": {
+             *         "count": 1,
+             *         "last_tagged_uri": "https://api.digitalocean.com/v2/images/7555620"
+             *       },
+             *       "volumes": {
+             *         "count": 1,
+             *         "last_tagged_uri": "https://api.digitalocean.com/v2/volumes/3d80cb72-342b-4aaa-b92e-4e4abb24a933"
+             *       },
+             *       "volume_snapshots": {
+             *         "count": 1,
+             *         "last_tagged_uri": "https://api.digitalocean.com/v2/snapshots/1f6f46e8-6b60-11e9-be4e-0a58ac144519"
+             *       },
+             *       "databases": {
+             *         "count": 1,
+             *         "last_tagged_uri": "https://api.digitalocean.com/v2/databases/b92438f6-ba03-416c-b642-e9236db91976"
+             *       }
+             *     }
+             */
+            readonly resources?: components["schemas"]["tags_metadata"] & {
+                droplets?: unknown & components["schemas"]["tags_metadata"];
+                imgages?: unknown & components["schemas"]["tags_metadata"];
+                volumes?: unknown & components["schemas"]["tags_metadata"];
+                volume_snapshots?: unknown & components["schemas"]["tags_metadata"];
+                databases?: unknown & components["schemas"]["tags_metadata"];
+            };
+        };
+        tags_resource: {
+            /**
+             * @description An array of objects containing resource_id and resource_type
+             *     attributes.
+             *
+             *     This response will only include resources that you are authorized to see.
+             *     For example, to see Droplets, include the `droplet:read` scope.
+             * @example [
+             *       {
+             *         "resource_id": "9569411",
+             *         "resource_type": "droplet"
+             *       },
+             *       {
+             *         "resource_id": "7555620",
+             *         "resource_type": "image"
+             *       },
+             *       {
+             *         "resource_id": "3d80cb72-342b-4aaa-b92e-4e4abb24a933",
+             *         "resource_type": "volume"
+             *       }
+             *     ]
+             */
+            resources: {
+                /**
+                 * @description The identifier of a resource.
+                 * @example 3d80cb72-342b-4aaa-b92e-4e4abb24a933
+                 */
+                resource_id?: string;
+                /**
+                 * @description The type of the resource.
+                 * @example volume
+                 * @enum {string}
+                 */
+                resource_type?: "droplet" | "image" | "volume" | "volume_snapshot";
+            }[];
+        };
+        error_with_root_causes: {
+            /**
+             * @description A message providing information about the error.
+             * @example not_found
+             */
+            error: string;
+            /**
+             * @description A list of error messages.
+             * @example null
+             */
+            messages?: string[] | null;
+            /**
+             * @description A list of underlying causes for the error, including details to help  resolve it when possible.
+             * @example []
+             */
+            root_causes: string[];
+        };
+        /** @description Tagged Resource Statistics include metadata regarding the resource type that has been tagged. */
+        tags_metadata: {
+            /**
+             * @description The number of tagged objects for this type of resource.
+             * @example 5
+             */
+            count?: number;
+            /**
+             * @description The URI for the last tagged object for this type of resource.
+             * @example https://api.digitalocean.com/v2/images/7555620
+             */
+            last_tagged_uri?: string;
+        };
     };
     responses: {
         /** @description There was an unexpected error. */
@@ -3496,6 +3709,52 @@ export interface components {
                 };
             };
         };
+        /** @description Bad Request */
+        tags_bad_request: {
+            headers: {
+                "ratelimit-limit": components["headers"]["ratelimit-limit"];
+                "ratelimit-remaining": components["headers"]["ratelimit-remaining"];
+                "ratelimit-reset": components["headers"]["ratelimit-reset"];
+                "x-request-id": components["headers"]["x-request-id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["error_with_root_causes"];
+            };
+        };
+        /**
+         * @description The response will be a JSON object with a key called `tag`.
+         *     The value of this will be a tag object containing the standard tag attributes.
+         *
+         *     Tagged resources will only include resources that you are authorized to see.
+         */
+        tags_existing: {
+            headers: {
+                "ratelimit-limit": components["headers"]["ratelimit-limit"];
+                "ratelimit-remaining": components["headers"]["ratelimit-remaining"];
+                "ratelimit-reset": components["headers"]["ratelimit-reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    tag?: components["schemas"]["tags"];
+                };
+            };
+        };
+        /** @description The response will be a JSON object with a key called tag.  The value of this will be a tag object containing the standard tag attributes */
+        tags_new: {
+            headers: {
+                "ratelimit-limit": components["headers"]["ratelimit-limit"];
+                "ratelimit-remaining": components["headers"]["ratelimit-remaining"];
+                "ratelimit-reset": components["headers"]["ratelimit-reset"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": {
+                    tag?: components["schemas"]["tags"];
+                };
+            };
+        };
     };
     parameters: {
         /**
@@ -3543,6 +3802,11 @@ export interface components {
          * @example 45.55.96.47
          */
         reserved_ip: string;
+        /**
+         * @description The name of the tag. Tags may contain letters, numbers, colons, dashes, and underscores. There is a limit of 255 characters per tag.
+         * @example awesome
+         */
+        tag_id: string;
     };
     requestBodies: never;
     headers: {
@@ -3566,6 +3830,11 @@ export interface components {
          * @example application/json; charset=utf-8
          */
         "content-type": string;
+        /**
+         * @description Optionally, some endpoints may include a request ID that should be provided  when reporting bugs or opening support tickets to help identify the issue.
+         * @example 515850a0-a812-50bf-aa3c-d0d21d287e40
+         */
+        "x-request-id": string;
     };
     pathItems: never;
 }
@@ -4061,6 +4330,127 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["reserved_ip_action"];
+            401: components["responses"]["unauthorized"];
+            404: components["responses"]["not_found"];
+            429: components["responses"]["too_many_requests"];
+            500: components["responses"]["server_error"];
+            default: components["responses"]["unexpected_error"];
+        };
+    };
+    tags_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["tags"];
+            };
+        };
+        responses: {
+            201: components["responses"]["tags_new"];
+            400: components["responses"]["tags_bad_request"];
+            401: components["responses"]["unauthorized"];
+            429: components["responses"]["too_many_requests"];
+            500: components["responses"]["server_error"];
+            default: components["responses"]["unexpected_error"];
+        };
+    };
+    tags_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The name of the tag. Tags may contain letters, numbers, colons, dashes, and underscores. There is a limit of 255 characters per tag.
+                 * @example awesome
+                 */
+                tag_id: components["parameters"]["tag_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["tags_existing"];
+            401: components["responses"]["unauthorized"];
+            404: components["responses"]["not_found"];
+            429: components["responses"]["too_many_requests"];
+            500: components["responses"]["server_error"];
+            default: components["responses"]["unexpected_error"];
+        };
+    };
+    tags_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The name of the tag. Tags may contain letters, numbers, colons, dashes, and underscores. There is a limit of 255 characters per tag.
+                 * @example awesome
+                 */
+                tag_id: components["parameters"]["tag_id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: components["responses"]["no_content"];
+            401: components["responses"]["unauthorized"];
+            404: components["responses"]["not_found"];
+            429: components["responses"]["too_many_requests"];
+            500: components["responses"]["server_error"];
+            default: components["responses"]["unexpected_error"];
+        };
+    };
+    tags_assign_resources: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The name of the tag. Tags may contain letters, numbers, colons, dashes, and underscores. There is a limit of 255 characters per tag.
+                 * @example awesome
+                 */
+                tag_id: components["parameters"]["tag_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["tags_resource"];
+            };
+        };
+        responses: {
+            204: components["responses"]["no_content"];
+            401: components["responses"]["unauthorized"];
+            404: components["responses"]["not_found"];
+            429: components["responses"]["too_many_requests"];
+            500: components["responses"]["server_error"];
+            default: components["responses"]["unexpected_error"];
+        };
+    };
+    tags_unassign_resources: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The name of the tag. Tags may contain letters, numbers, colons, dashes, and underscores. There is a limit of 255 characters per tag.
+                 * @example awesome
+                 */
+                tag_id: components["parameters"]["tag_id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["tags_resource"];
+            };
+        };
+        responses: {
+            204: components["responses"]["no_content"];
             401: components["responses"]["unauthorized"];
             404: components["responses"]["not_found"];
             429: components["responses"]["too_many_requests"];

@@ -9,9 +9,32 @@
  * 422 `unprocessable_entity` as DigitalOcean does. Faults can make an action end `errored` (status
  * unchanged) or leave a droplet `off` when it should have booted. Every status change is reported
  * to the power-change listeners, so the rest of the fleet simulator can follow.
+ *
+ * Accounts: every droplet, tag and action belongs to one account (`default` unless seeded
+ * otherwise); the HTTP layer only ever asks for the account of the request's token, so another
+ * account's droplets, tags and actions are simply not there (404). Droplet and action ids are
+ * global, as DigitalOcean's are.
+ *
+ * Tags: per account, case stable as DigitalOcean documents (the first spelling is canonical; a
+ * create that differs only in case answers the existing tag; URLs must use the canonical name).
+ * Seeding a droplet with tags creates them. Deleting a tag untags its droplets.
+ *
+ * Bulk actions by tag (`startBulk`): one action per droplet with the tag (ascending id), each under
+ * the same rules, timings and faults as a single action (`start`). DigitalOcean documents no
+ * per-droplet refusal for the by-tag endpoint (its only answers are 201, 401, 429, 500), so a
+ * droplet a single action would refuse (already in the goal state, e.g. power_on on an active
+ * droplet, another action pending, wrong state) still gets an action, created `errored` and ended
+ * at once, with no status change: conservative, so the control plane never reads it as a power
+ * change. Such an action counts as an action of its type (`actionCount`, stats), since DigitalOcean
+ * would list it.
  */
 import type { FaultBook } from './faults';
-import { isoSeconds, type SimAction, type SimDroplet, type SimDropletStatus } from './render';
+import { isoSeconds, type SimAction, type SimDroplet, type SimDropletStatus, type SimTag } from './render';
+
+export const DEFAULT_SIM_ACCOUNT = 'default';
+
+/** The types the by-tag endpoint accepts that the simulator carries out (the spec's power subset). */
+export const SIMULATED_BULK_ACTION_TYPES = ['power_on', 'power_off', 'shutdown', 'power_cycle'] as const;
 
 export const SIMULATED_ACTION_TYPES = ['power_on', 'power_off', 'shutdown', 'power_cycle', 'reboot'] as const;
 export type SimulatedActionType = (typeof SIMULATED_ACTION_TYPES)[number];
@@ -25,6 +48,8 @@ export interface NewDroplet {
   status?: SimDropletStatus;
   tags?: string[];
   region?: string;
+  /** The account the droplet lives in. Default `default`. */
+  account?: string;
 }
 
 export class ActionRefused extends Error {
@@ -67,7 +92,12 @@ const REFUSALS: Record<
 export class DropletFleet {
   readonly droplets = new Map<number, SimDroplet>();
   readonly actions = new Map<number, SimAction>();
-  private readonly tagIndex = new Map<string, Set<number>>();
+  /** account -> lower-cased tag name -> tag */
+  private readonly tagsByAccount = new Map<string, Map<string, SimTag>>();
+  /** account -> its droplet ids */
+  private readonly accountDroplets = new Map<string, Set<number>>();
+  /** account -> its action ids, oldest first */
+  private readonly accountActions = new Map<string, number[]>();
   private readonly sortedCache = new Map<string, number[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly listeners = new Set<PowerChangeListener>();
@@ -90,35 +120,96 @@ export class DropletFleet {
     if (!Number.isSafeInteger(d.id) || d.id < 1)
       throw new RangeError(`droplet id must be a positive integer, got ${d.id}`);
     if (this.droplets.has(d.id)) throw new Error(`droplet ${d.id} already exists`);
+    const account = d.account ?? DEFAULT_SIM_ACCOUNT;
     const droplet: SimDroplet = {
       id: d.id,
       name: d.name ?? `genesis-${d.id}`,
       status: d.status ?? 'active',
-      tags: [...(d.tags ?? [])],
+      tags: [],
       region: d.region ?? 'nyc3',
       createdAt: isoSeconds(this.clock()),
+      account,
     };
     this.droplets.set(d.id, droplet);
-    for (const tag of droplet.tags) {
-      let set = this.tagIndex.get(tag);
-      if (!set) this.tagIndex.set(tag, (set = new Set()));
-      set.add(d.id);
-    }
+    let mine = this.accountDroplets.get(account);
+    if (!mine) this.accountDroplets.set(account, (mine = new Set()));
+    mine.add(d.id);
+    for (const name of d.tags ?? []) this.tag(this.createTag(account, name), droplet);
     this.sortedCache.clear();
     return droplet;
   }
 
-  /** Ids in ascending order, all or those with the tag. */
-  ids(tag?: string): number[] {
-    const key = tag ?? '\u0000all';
+  /** The droplet if it exists in `account`. */
+  dropletOf(account: string, id: number): SimDroplet | undefined {
+    const d = this.droplets.get(id);
+    return d && d.account === account ? d : undefined;
+  }
+
+  /** The action if it exists in `account`. */
+  actionOf(account: string, id: number): SimAction | undefined {
+    const a = this.actions.get(id);
+    return a && this.droplets.get(a.dropletId)?.account === account ? a : undefined;
+  }
+
+  /** Ids in ascending order of the account's droplets, all or those with the tag (canonical name). */
+  ids(account: string, tag?: string): number[] {
+    const key = `${account}\u0000${tag ?? '\u0000all'}`;
     let ids = this.sortedCache.get(key);
     if (!ids) {
-      ids = [...(tag === undefined ? this.droplets.keys() : (this.tagIndex.get(tag) ?? []))].sort(
-        (a, b) => a - b,
-      );
+      const source =
+        tag === undefined
+          ? (this.accountDroplets.get(account) ?? [])
+          : (this.getTag(account, tag)?.dropletIds ?? []);
+      ids = [...source].sort((a, b) => a - b);
       this.sortedCache.set(key, ids);
     }
     return ids;
+  }
+
+  /** The account's action ids, oldest first (do not modify). */
+  actionIds(account: string): readonly number[] {
+    return this.accountActions.get(account) ?? [];
+  }
+
+  /** The tag by its canonical name (DigitalOcean's URLs must use the canonical capitalization). */
+  getTag(account: string, name: string): SimTag | undefined {
+    const t = this.tagsByAccount.get(account)?.get(name.toLowerCase());
+    return t && t.name === name ? t : undefined;
+  }
+
+  /** Creates the tag, or answers the existing one (case stable: the first spelling stays canonical). */
+  createTag(account: string, name: string): SimTag {
+    let tags = this.tagsByAccount.get(account);
+    if (!tags) this.tagsByAccount.set(account, (tags = new Map()));
+    let t = tags.get(name.toLowerCase());
+    if (!t) tags.set(name.toLowerCase(), (t = { name, dropletIds: new Set() }));
+    return t;
+  }
+
+  /** Deletes the tag and untags every droplet that had it. */
+  deleteTag(account: string, tag: SimTag): void {
+    for (const id of tag.dropletIds) {
+      const d = this.droplets.get(id);
+      if (d) d.tags = d.tags.filter((n) => n !== tag.name);
+    }
+    this.tagsByAccount.get(account)?.delete(tag.name.toLowerCase());
+    this.sortedCache.clear();
+  }
+
+  tag(tag: SimTag, droplet: SimDroplet): void {
+    if (!tag.dropletIds.has(droplet.id)) {
+      tag.dropletIds.add(droplet.id);
+      droplet.tags.push(tag.name);
+      this.sortedCache.clear();
+    }
+    tag.lastTaggedDropletId = droplet.id;
+  }
+
+  untag(tag: SimTag, droplet: SimDroplet): void {
+    if (!tag.dropletIds.delete(droplet.id)) return;
+    droplet.tags = droplet.tags.filter((n) => n !== tag.name);
+    if (tag.lastTaggedDropletId === droplet.id) tag.lastTaggedDropletId = undefined;
+    this.sortedCache.clear();
   }
 
   setStatus(droplet: SimDroplet, status: SimDropletStatus, cause?: string): void {
@@ -145,6 +236,34 @@ export class DropletFleet {
     return n;
   }
 
+  /**
+   * One action of `type` on every droplet of the account with the tag (see the file comment);
+   * throws ActionRefused (422) only for a type the by-tag endpoint does not carry out.
+   */
+  startBulk(account: string, tag: string, type: string): SimAction[] {
+    if (!(SIMULATED_BULK_ACTION_TYPES as readonly string[]).includes(type)) {
+      throw new ActionRefused(
+        422,
+        'unprocessable_entity',
+        `The simulator does not support bulk action type "${type}".`,
+      );
+    }
+    const out: SimAction[] = [];
+    for (const id of this.ids(account, tag)) {
+      const droplet = this.droplets.get(id) as SimDroplet;
+      try {
+        out.push(this.start(droplet, type));
+      } catch (err) {
+        if (!(err instanceof ActionRefused)) throw err;
+        const action = this.record(droplet, type as SimulatedActionType);
+        action.status = 'errored';
+        action.completedAt = action.startedAt;
+        out.push(action);
+      }
+    }
+    return out;
+  }
+
   /** Starts an action or throws ActionRefused (422). */
   start(droplet: SimDroplet, type: string): SimAction {
     if (!(SIMULATED_ACTION_TYPES as readonly string[]).includes(type)) {
@@ -162,22 +281,8 @@ export class DropletFleet {
     if (!rule.allowed.includes(droplet.status)) {
       throw new ActionRefused(422, 'unprocessable_entity', rule.message(droplet.status));
     }
-    const action: SimAction = {
-      id: this.nextActionId++,
-      dropletId: droplet.id,
-      type: t,
-      status: 'in-progress',
-      startedAt: isoSeconds(this.clock()),
-      completedAt: null,
-      region: droplet.region,
-    };
-    this.actions.set(action.id, action);
-    (droplet.actionIds ??= []).push(action.id);
-    droplet.actionCounts ??= {};
-    droplet.actionCounts[t] = (droplet.actionCounts[t] ?? 0) + 1;
+    const action = this.record(droplet, t);
     droplet.pendingActionId = action.id;
-    this.actionsCreated += 1;
-    this.actionsByType[t] = (this.actionsByType[t] ?? 0) + 1;
 
     const errored = this.faults.take('actionErrored', droplet.id) !== undefined;
     const delay = Math.max(0, this.actionDelayMs(t, droplet.id));
@@ -197,6 +302,29 @@ export class DropletFleet {
       else this.setStatus(droplet, 'off', t);
       action.status = 'completed';
     });
+    return action;
+  }
+
+  /** A new in-progress action on the droplet, counted and listed in its account. */
+  private record(droplet: SimDroplet, t: SimulatedActionType): SimAction {
+    const action: SimAction = {
+      id: this.nextActionId++,
+      dropletId: droplet.id,
+      type: t,
+      status: 'in-progress',
+      startedAt: isoSeconds(this.clock()),
+      completedAt: null,
+      region: droplet.region,
+    };
+    this.actions.set(action.id, action);
+    (droplet.actionIds ??= []).push(action.id);
+    let listed = this.accountActions.get(droplet.account);
+    if (!listed) this.accountActions.set(droplet.account, (listed = []));
+    listed.push(action.id);
+    droplet.actionCounts ??= {};
+    droplet.actionCounts[t] = (droplet.actionCounts[t] ?? 0) + 1;
+    this.actionsCreated += 1;
+    this.actionsByType[t] = (this.actionsByType[t] ?? 0) + 1;
     return action;
   }
 

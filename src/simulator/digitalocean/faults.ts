@@ -8,8 +8,8 @@ export type DigitalOceanFault =
   | { kind: 'serverError'; times: number; status?: number; dropletId?: number }
   /** Hold responses `delayMs` before answering (all, or those that concern `dropletId`). */
   | { kind: 'slow'; delayMs: number; dropletId?: number; times?: number }
-  /** Answer 429 with Retry-After to the next `times` requests, whatever the budget. */
-  | { kind: 'rateLimited'; times: number; retryAfterSec?: number }
+  /** Answer 429 with Retry-After to the next `times` requests (of `account`'s tokens, when given), whatever the budget. */
+  | { kind: 'rateLimited'; times: number; retryAfterSec?: number; account?: string }
   /** The next `times` (default 1) actions (on `dropletId`, when given) end `errored`. */
   | { kind: 'actionErrored'; times?: number; dropletId?: number }
   /** Actions that should boot the droplet complete, but it stays `off`. */
@@ -71,6 +71,41 @@ export class FaultBook {
       return f as unknown as Extract<DigitalOceanFault, { kind: K }>;
     }
     return undefined;
+  }
+
+  /**
+   * Like take, for a request about several droplets (a bulk action by tag): the first of their own
+   * faults of `kind`, else a global one; `accept` filters (e.g. a fault for one account).
+   */
+  takeAny<K extends DigitalOceanFault['kind']>(
+    kind: K,
+    dropletIds: readonly number[],
+    accept: (f: Extract<DigitalOceanFault, { kind: K }>) => boolean = () => true,
+  ): Extract<DigitalOceanFault, { kind: K }> | undefined {
+    for (const id of dropletIds) {
+      if (this.perDroplet.has(id)) {
+        const f = this.takeFrom(kind, id, this.perDroplet.get(id) as Stored[], accept);
+        if (f) return f;
+      }
+    }
+    return this.takeFrom(kind, undefined, this.global, accept);
+  }
+
+  private takeFrom<K extends DigitalOceanFault['kind']>(
+    kind: K,
+    dropletId: number | undefined,
+    list: Stored[],
+    accept: (f: Extract<DigitalOceanFault, { kind: K }>) => boolean,
+  ): Extract<DigitalOceanFault, { kind: K }> | undefined {
+    const i = list.findIndex(
+      (f) => f.kind === kind && accept(f as unknown as Extract<DigitalOceanFault, { kind: K }>),
+    );
+    if (i < 0) return undefined;
+    const f = list[i];
+    f.left -= 1;
+    if (f.left <= 0) list.splice(i, 1);
+    if (list.length === 0 && dropletId !== undefined) this.perDroplet.delete(dropletId);
+    return f as unknown as Extract<DigitalOceanFault, { kind: K }>;
   }
 
   /** Like take, but does not use it up. */

@@ -9,7 +9,9 @@ export {
 } from './simulator';
 export type { DigitalOceanFault } from './faults';
 export {
+  DEFAULT_SIM_ACCOUNT,
   SIMULATED_ACTION_TYPES,
+  SIMULATED_BULK_ACTION_TYPES,
   type NewDroplet,
   type PowerChangeListener,
   type SimulatedActionType,

@@ -23,6 +23,15 @@ export interface SimDroplet {
   actionIds?: number[];
   /** Actions created, by type. */
   actionCounts?: Record<string, number>;
+  /** The account (team) the droplet lives in. */
+  account: string;
+}
+
+export interface SimTag {
+  /** Canonical name (the first spelling it was created with). */
+  name: string;
+  dropletIds: Set<number>;
+  lastTaggedDropletId?: number;
 }
 
 export interface SimAction {
@@ -165,6 +174,28 @@ export function actionJson(a: SimAction): ActionJson {
     region: regionJson(a.region),
     region_slug: a.region,
   };
+}
+
+export type TagJson = components['schemas']['tags'];
+
+/** A tag with its resource statistics; the simulator tags only droplets, so the other kinds count 0. */
+export function tagJson(t: SimTag, base: string): TagJson {
+  const count = t.dropletIds.size;
+  let last = t.lastTaggedDropletId;
+  if (last === undefined) for (const id of t.dropletIds) last = Math.max(last ?? id, id);
+  const uri = last === undefined ? {} : { last_tagged_uri: `${base}/v2/droplets/${last}` };
+  // `images`, as DigitalOcean answers and the spec's own example has it (its schema spells the
+  // property "imgages"; objects there are open, so both validate)
+  const resources: NonNullable<TagJson['resources']> & { images: { count: number } } = {
+    count,
+    ...uri,
+    droplets: { count, ...uri },
+    images: { count: 0 },
+    volumes: { count: 0 },
+    volume_snapshots: { count: 0 },
+    databases: { count: 0 },
+  };
+  return { name: t.name, resources };
 }
 
 export function accountJson(): components['schemas']['account'] {

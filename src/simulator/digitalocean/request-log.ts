@@ -13,6 +13,8 @@ export interface RequestLogEntry {
   userAgent: string;
   /** Carried a valid token (only these count toward a token's limit). */
   authenticated: boolean;
+  /** The account of the token, when it was valid. */
+  account?: string;
 }
 
 export class RequestLog {
