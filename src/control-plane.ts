@@ -34,7 +34,7 @@ import { createMetrics } from './metrics';
 import { SharedMetrics } from './observability/shared-metrics';
 import { AesGcmPayloadCodec, dataConverterFor } from './temporal/payload-codec';
 import { ensureScaleAlertsSchedule, ensureWatchdogSchedule } from './temporal/schedules';
-import { buildActivityDeps } from './worker/deps';
+import { buildActivityDeps, withPowerCohorts } from './worker/deps';
 import { groupPause } from './worker/pause-flag';
 import { WorkerSupervisor } from './worker/supervisor';
 import { installRuntime } from './worker/runtime';
@@ -102,7 +102,10 @@ export async function startControlPlane(
           config,
           logger,
           connection,
-          deps: buildActivityDeps({ config, logger, pool, redis, client, alerts, shutdown: stopping.signal }),
+          deps: withPowerCohorts(
+            buildActivityDeps({ config, logger, pool, redis, client, alerts, shutdown: stopping.signal }),
+            { config, logger, shutdown: stopping.signal },
+          ),
         });
       },
     });

@@ -9,7 +9,6 @@ import { FleetSemaphore } from '../concurrency/fleet-semaphore';
 import { SHARED, SharedMetrics } from '../observability/shared-metrics';
 import { DigitalOceanBudget } from '../digitalocean/budget';
 import { DigitalOceanClient } from '../digitalocean/client';
-import type { PowerCohorts } from '../digitalocean/cohorts';
 import { heartbeatStreamNames } from '../heartbeats/stream';
 import type { Logger } from '../logger';
 import { SidecarClient } from '../sidecar/client';
@@ -39,7 +38,7 @@ export function buildActivityDeps(opts: {
       })
     : undefined;
   let budgetReadAt = 0;
-  const deps: ActivityDeps = {
+  return {
     pool,
     repositories: createRepositories(pool),
     redis,
@@ -96,23 +95,24 @@ export function buildActivityDeps(opts: {
     }),
     shutdown: opts.shutdown,
   };
-  deps.powerCohorts = powerCohortsOf(deps, config, logger, opts.shutdown);
-  return deps;
 }
 
-/** The power cohort batcher of a worker (POWER_COHORTS_*), sweeping leftover tags; none when off. */
-function powerCohortsOf(
+/**
+ * `deps` with the worker's power cohort batcher (POWER_COHORTS_*, src/digitalocean/cohorts.ts),
+ * which also sweeps leftover cohort tags until `shutdown`; unchanged when cohorts are off or no
+ * DigitalOcean client is configured.
+ */
+export function withPowerCohorts(
   deps: ActivityDeps,
-  config: Config,
-  logger: Logger,
-  shutdown?: AbortSignal,
-): PowerCohorts | undefined {
-  const c = config.power.cohorts;
-  if (!c.enabled || (!deps.digitalocean && !deps.digitaloceanAccounts)) return undefined;
-  return createPowerCohorts(deps, {
-    logger,
+  opts: { config: Config; logger: Logger; shutdown?: AbortSignal },
+): ActivityDeps {
+  const c = opts.config.power.cohorts;
+  if (!c.enabled || (!deps.digitalocean && !deps.digitaloceanAccounts)) return deps;
+  const powerCohorts = createPowerCohorts(deps, {
+    logger: opts.logger,
     settings: { lingerMs: c.lingerMs, maxSize: c.maxSize, minSize: c.minSize },
     sweepEveryMs: c.sweepEveryMs,
-    stop: shutdown,
+    stop: opts.shutdown,
   });
+  return Object.assign(deps, { powerCohorts });
 }
