@@ -1,13 +1,14 @@
 /**
- * SIGKILL the worker process in the middle of a cohort: its bulk action has reached DigitalOcean
- * (the simulator carried it out) but its answer never reaches the worker, so no member's action id
- * is recorded. A new worker carries the wakes on: each retried power activity finds its claim
- * without an action id, finds the action the bulk started, and reuses it. Every droplet ends
- * verified with exactly one power_on (counted by the simulator), and the cohort's leftover tag is
- * deleted by the sweep.
+ * SIGKILL the worker process in the middle of two cohorts (scheduled wakes: power_on; watchdog
+ * hard reboots: power_cycle, which has no goal state a 422 could protect): their bulk actions have
+ * reached DigitalOcean (the simulator carried them out) but their answers never reach the worker,
+ * so no member's action id is recorded. A new worker carries the operations on: each retried power
+ * activity finds its claim without an action id, finds the action the bulk started, and reuses it.
+ * Every droplet ends verified with exactly one power action in its attempt (counted by the
+ * simulator), and the cohorts' leftover tags are deleted by the sweep.
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { startWake } from '../../src/temporal/power-starts';
+import { startHardReboot, startWake } from '../../src/temporal/power-starts';
 import {
   createFleetHarness,
   harnessWorkerEnv,
@@ -20,20 +21,21 @@ import { eventually } from '../helpers/temporal';
 jest.setTimeout(150_000);
 
 /**
- * A proxy in front of the simulator that forwards everything, but holds back the answer of the
- * first bulk action (POST /v2/droplets/actions) for good once the simulator has carried it out.
+ * A proxy in front of the simulator that forwards everything, but while `holding` holds back the
+ * answers of bulk actions (POST /v2/droplets/actions) for good once the simulator carried them out.
  */
 function holdingProxy(target: string) {
   const held: ServerResponse[] = [];
   let bulkRequests = 0;
-  let bulkCarriedOut = false;
+  let bulkCarriedOut = 0;
+  let holding = true;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const bulk = req.method === 'POST' && (req.url ?? '').startsWith('/v2/droplets/actions?');
       if (bulk) bulkRequests += 1;
-      const holdThis = bulk && bulkRequests === 1;
+      const holdThis = bulk && holding;
       const upstream = request(
         new URL(req.url ?? '/', target),
         { method: req.method, headers: req.headers },
@@ -42,7 +44,7 @@ function holdingProxy(target: string) {
           answer.on('data', (c: Buffer) => body.push(c));
           answer.on('end', () => {
             if (holdThis) {
-              bulkCarriedOut = true;
+              bulkCarriedOut += 1;
               held.push(res); // never answered: the worker dies waiting
               return;
             }
@@ -65,6 +67,9 @@ function holdingProxy(target: string) {
       ),
     bulkRequests: () => bulkRequests,
     bulkCarriedOut: () => bulkCarriedOut,
+    stopHolding: () => {
+      holding = false;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const r of held) r.destroy();
@@ -79,13 +84,15 @@ describe('a cohort survives a worker SIGKILL', () => {
   let proxy: ReturnType<typeof holdingProxy>;
   let worker: ChildRun | undefined;
   const ids = Array.from({ length: 5 }, (_, i) => 42_000 + i);
+  const rebootIds = Array.from({ length: 3 }, (_, i) => 42_010 + i);
 
   beforeAll(async () => {
     h = await createFleetHarness('cohort-crash');
-    await h.fleet.addDroplets(
-      h.db.pool,
-      ids.map((dropletId) => ({ dropletId, workspaceId: `ws-k${dropletId}`, poweredOn: false })),
-    );
+    await h.fleet.addDroplets(h.db.pool, [
+      ...ids.map((dropletId) => ({ dropletId, workspaceId: `ws-k${dropletId}`, poweredOn: false })),
+      ...rebootIds.map((dropletId) => ({ dropletId, workspaceId: `ws-k${dropletId}` })),
+    ]);
+    for (const id of rebootIds) h.fleet.sidecars.setFault(id, { kind: 'recoverOnlyAfterPowerCycle' });
     proxy = holdingProxy(h.fleet.digitalocean.url);
   });
 
@@ -105,50 +112,71 @@ describe('a cohort survives a worker SIGKILL', () => {
     });
     worker = runCli(['worker'], env);
     await worker.waitFor(/worker polling/);
-    const started = await Promise.all(
-      ids.map((dropletId) =>
+    // the window covers the drain's own recovery: the killed worker also ran the heartbeat drain,
+    // whose activity is retried after its heartbeat timeout
+    const timings = { verifyWindowMs: 45_000, verifyPollMs: 500, actionTimeoutMs: 30_000, actionPollMs: 300 };
+    const started = await Promise.all([
+      ...ids.map((dropletId) =>
         startWake(h.temporal.client, h.taskQueue, {
           workspaceId: `ws-k${dropletId}`,
           dropletId,
           reason: 'scheduled_campaign',
-          // the window covers the drain's own recovery: the killed worker also ran the heartbeat
-          // drain, whose activity is retried after its heartbeat timeout
-          timings: { verifyWindowMs: 45_000, verifyPollMs: 500, actionTimeoutMs: 30_000, actionPollMs: 300 },
+          timings,
         }),
       ),
+      ...rebootIds.map((dropletId) =>
+        startHardReboot(h.temporal.client, h.taskQueue, {
+          workspaceId: `ws-k${dropletId}`,
+          dropletId,
+          reason: 'watchdog_heartbeat_timeout',
+          maxAttempts: 1,
+          timings,
+        }),
+      ),
+    ]);
+    await eventually(
+      async () => proxy.bulkCarriedOut(),
+      (n) => n === 2,
+      { what: 'both bulk actions carried out' },
     );
-    await eventually(async () => proxy.bulkCarriedOut(), Boolean, { what: 'the bulk action carried out' });
-    // the bulk started one power_on per droplet, and none of them is recorded
+    // each bulk started one action per droplet, and none of them is recorded
     for (const id of ids) expect(h.fleet.digitalocean.actionCount(id, 'power_on')).toBe(1);
+    for (const id of rebootIds) expect(h.fleet.digitalocean.actionCount(id, 'power_cycle')).toBe(1);
+    const all = [...ids, ...rebootIds];
     const recorded = await h.db.pool.query(
       `SELECT count(*)::int AS n FROM power_actions WHERE droplet_id = ANY($1::bigint[]) AND action_id IS NOT NULL`,
-      [ids],
+      [all],
     );
     expect(recorded.rows[0].n).toBe(0);
     worker.child.kill('SIGKILL');
     await worker.exited;
+    proxy.stopHolding();
 
     worker = runCli(['worker'], env);
     await worker.waitFor(/worker polling/);
     const results = await Promise.all(started.map((s) => s.handle.result()));
-    expect(results.map((r) => r.outcome)).toEqual(ids.map(() => 'healthy'));
+    expect(results.map((r) => r.outcome)).toEqual(all.map(() => 'healthy'));
+    // at most one power action per droplet for the attempt: the bulk's, found and reused
     for (const id of ids) {
-      // at most one power action per droplet for the attempt: the bulk's, found and reused
       expect(h.fleet.digitalocean.actionCount(id, 'power_on')).toBe(1);
       expect(await lifecyclePath(h.db, id)).toEqual(['WAKING', 'ACTIVE_HEALTHY']);
     }
-    expect(proxy.bulkRequests()).toBe(1);
-    // the crashed cohort's tag: deleted by the new worker's sweep, never used again
-    const cohort = await eventually(
+    for (const id of rebootIds) {
+      expect(h.fleet.digitalocean.actionCount(id, 'power_cycle')).toBe(1);
+      expect(await lifecyclePath(h.db, id)).toEqual(['REBOOTING', 'ACTIVE_HEALTHY']);
+    }
+    expect(proxy.bulkRequests()).toBe(2);
+    // the crashed cohorts' tags: deleted by the new worker's sweep, never used again
+    const cohorts = await eventually(
       async () =>
         (
           await h.db.pool.query<{ tag: string; deleted_at: Date | null }>(
             `SELECT tag, deleted_at FROM power_cohorts`,
           )
         ).rows,
-      (rows) => rows.length === 1 && rows[0]!.deleted_at !== null,
-      { what: 'the leftover tag swept', timeoutMs: 30_000 },
+      (rows) => rows.length === 2 && rows.every((r) => r.deleted_at !== null),
+      { what: 'the leftover tags swept', timeoutMs: 30_000 },
     );
-    expect(h.fleet.digitalocean.getTag(cohort[0]!.tag)).toBeUndefined();
+    for (const c of cohorts) expect(h.fleet.digitalocean.getTag(c.tag)).toBeUndefined();
   });
 });
