@@ -198,6 +198,7 @@ describe('power calls per operation and cohorts', () => {
         }),
       ]);
       expect(await lifecyclePath(h.db, neverUp)).toEqual(['WAKING', 'FAILED']);
+      await replayAndRecord('wake-droplet-cohort-retried', await handleOf(upOnRetry).fetchHistory());
       expect(await lifecycle(bulkErrored)).toEqual([
         expect.objectContaining({ to_state: 'WAKING' }),
         expect.objectContaining({
