@@ -41,6 +41,14 @@ describe('power calls per operation and cohorts', () => {
       })),
     ]);
     await h.db.pool.query(`UPDATE droplets SET state = 'FAILED' WHERE id = 41107`);
+    await h.fleet.addDroplets(
+      h.db.pool,
+      Array.from({ length: 6 }, (_, i) => ({
+        dropletId: 41_200 + i,
+        workspaceId: `ws-c${200 + i}`,
+        poweredOn: false,
+      })),
+    );
     worker = await h.startWorker();
   });
 
@@ -179,6 +187,7 @@ describe('power calls per operation and cohorts', () => {
       expect(lookups.length).toBeGreaterThanOrEqual(1);
       expect(lookups.length).toBeLessThanOrEqual(3);
       expect(log.length).toBeLessThanOrEqual(4 + 4 + 3);
+      process.stdout.write(`calls per operation: cohort of ${ids.length} wakes with faults ${log.length}\n`);
 
       // each droplet: its own workflow, its own lifecycle, the cohort named where it powered it
       for (const id of normal) {
@@ -214,4 +223,62 @@ describe('power calls per operation and cohorts', () => {
       expect(h.fleet.digitalocean.actionCount(alreadyOn, 'power_on')).toBe(1);
     },
   );
+
+  it('a clean cohort: 6 scheduled wakes cost 4 calls in all, then 6 scheduled hibernations 4 + one batched look', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => 41_200 + i);
+    const cohortsBefore = (await h.db.pool.query('SELECT id FROM power_cohorts')).rowCount ?? 0;
+    let since = Date.now();
+    const wakes = await Promise.all(
+      ids.map((dropletId, i) =>
+        startWake(h.temporal.client, h.taskQueue, {
+          workspaceId: `ws-c${200 + i}`,
+          dropletId,
+          reason: 'scheduled_campaign',
+          timings,
+        }),
+      ),
+    );
+    const woken = await Promise.all(wakes.map((w) => w.handle.result()));
+    expect(woken.map((r) => r.outcome)).toEqual(ids.map(() => 'healthy'));
+    const wakeCalls = calls(requestsSince(since));
+    expect(wakeCalls).toEqual([
+      'POST /v2/tags',
+      expect.stringMatching(/^POST \/v2\/tags\/genesis-cohort-\d+\/resources$/),
+      'POST /v2/droplets/actions',
+      expect.stringMatching(/^DELETE \/v2\/tags\/genesis-cohort-\d+$/),
+    ]);
+
+    since = Date.now();
+    const hibernations = await Promise.all(
+      ids.map((dropletId, i) =>
+        startHibernate(h.temporal.client, h.taskQueue, {
+          workspaceId: `ws-c${200 + i}`,
+          dropletId,
+          reason: 'scheduled',
+          gracefulTimeoutMs: 5_000,
+          timings,
+        }),
+      ),
+    );
+    const slept = await Promise.all(hibernations.map((w) => w.handle.result()));
+    expect(slept.map((r) => r.outcome)).toEqual(ids.map(() => 'hibernated'));
+    const hibernateCalls = calls(requestsSince(since));
+    expect(hibernateCalls).toEqual([
+      'POST /v2/tags',
+      expect.stringMatching(/^POST \/v2\/tags\/genesis-cohort-\d+\/resources$/),
+      'POST /v2/droplets/actions',
+      expect.stringMatching(/^DELETE \/v2\/tags\/genesis-cohort-\d+$/),
+      'GET /v2/actions',
+    ]);
+    for (const id of ids) {
+      expect(h.fleet.digitalocean.getDroplet(id)?.status).toBe('off');
+      expect(h.fleet.digitalocean.actionCount(id, 'power_on')).toBe(1);
+      expect(h.fleet.digitalocean.actionCount(id, 'shutdown')).toBe(1);
+    }
+    expect((await h.db.pool.query('SELECT id FROM power_cohorts')).rowCount).toBe(cohortsBefore + 2);
+    process.stdout.write(
+      `calls per operation: cohort of ${ids.length} wakes ${wakeCalls.length} (${(wakeCalls.length / ids.length).toFixed(2)}/wake), ` +
+        `hibernations ${hibernateCalls.length} (${(hibernateCalls.length / ids.length).toFixed(2)}/hibernation)\n`,
+    );
+  });
 });
