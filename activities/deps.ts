@@ -13,6 +13,7 @@ import {
   type DigitalOceanAccounts,
 } from '../src/digitalocean/accounts';
 import type { DigitalOceanClient } from '../src/digitalocean/client';
+import type { PowerCohorts } from '../src/digitalocean/cohorts';
 import type { SharedMetrics } from '../src/observability/shared-metrics';
 import type { ObservedHeartbeat } from '../src/db/heartbeats';
 import type { ReconcileOptions } from '../src/domain/reconcile';
@@ -69,6 +70,8 @@ export interface ActivityDeps {
   digitalocean?: DigitalOceanClient;
   /** every configured account (src/digitalocean/accounts.ts); when absent only `default` exists */
   digitaloceanAccounts?: DigitalOceanAccounts;
+  /** batches remediation/bulk power actions into cohorts (src/digitalocean/cohorts.ts); none when absent */
+  powerCohorts?: PowerCohorts;
   sidecar?: SidecarClient;
   temporal?: { client: Client; taskQueue: string };
   alerts?: AlertSink;

@@ -5,15 +5,28 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { TransitionRequest } from '../src/db/droplets';
-import { goalHolds, type PowerActionType } from '../src/digitalocean/client';
+import {
+  goalHolds,
+  type Action,
+  type DigitalOceanClient,
+  type PowerActionType,
+} from '../src/digitalocean/client';
+import { neverSent } from '../src/digitalocean/cohorts';
+import {
+  DEFAULT_BUDGET_LANE,
+  laneOfHibernate,
+  laneOfReboot,
+  laneOfWake,
+  type BudgetLane,
+} from '../src/digitalocean/lanes';
 import { IllegalTransitionError, type DropletState } from '../src/domain/droplet-state';
-import { PowerFailure } from '../src/domain/power';
+import { PowerFailure, type PowerPurpose } from '../src/domain/power';
 import { remediationOutcome, SHARED } from '../src/observability/shared-metrics';
 import { bindLogContext } from '../src/observability/log-context';
 import { isHealthy } from '../src/sidecar/protocol';
 import { sidecarTargetOf } from '../src/sidecar/target';
 import { runningChangesOn } from '../src/temporal/running-on-droplet';
-import { portsOf, type ActivityDeps } from './deps';
+import { digitaloceanOf, portsOf, type ActivityDeps } from './deps';
 import { asActivityFailure, required } from './errors';
 
 export interface DropletRecord {
@@ -25,10 +38,34 @@ export interface DropletRecord {
   agentDropletId: string | null;
   lastHeartbeatAt: string | null;
   n8nStatus: string | null;
+  /** the DigitalOcean account the droplet lives in (absent in runs recorded before accounts) */
+  account?: string;
+}
+
+/** What startPowerAction answers: the action id (null: its goal already holds) and its cohort. */
+export interface StartedPowerAction {
+  actionId: number | null;
+  /** the cohort tag when the action was started by a cohort's bulk action */
+  cohort?: string;
+}
+
+/** How an action a workflow looked up stands: done, failed, still running, or unknown to DigitalOcean. */
+export type ActionLook = 'completed' | 'errored' | 'in-progress' | 'missing';
+
+/** The budget lane of a power action's purpose (the remediation lane for callers naming none). */
+export function laneOf(purpose: PowerPurpose | undefined): BudgetLane {
+  if (!purpose) return DEFAULT_BUDGET_LANE;
+  switch (purpose.operation) {
+    case 'wake':
+      return laneOfWake(purpose.reason);
+    case 'hibernate':
+      return laneOfHibernate(purpose.reason);
+    case 'hard_reboot':
+      return laneOfReboot(purpose.reason);
+  }
 }
 
 export function createPowerActivities(deps: ActivityDeps) {
-  const digitalocean = () => required(deps.digitalocean, 'the DigitalOcean client');
   const sidecar = () => required(deps.sidecar, 'the sidecar client');
   const { droplets, powerActions } = portsOf(deps);
 
@@ -45,7 +82,122 @@ export function createPowerActivities(deps: ActivityDeps) {
       agentDropletId: row.agent_droplet_id,
       lastHeartbeatAt: row.last_heartbeat_at?.toISOString() ?? null,
       n8nStatus: row.n8n_status,
+      account: row.account,
     };
+  }
+
+  /** The client of the droplet's account (every DigitalOcean call about a droplet goes through it). */
+  async function clientFor(dropletId: number): Promise<{ client: DigitalOceanClient; account: string }> {
+    const row = await droplets.get(dropletId);
+    if (!row)
+      throw ApplicationFailure.nonRetryable(`droplet ${dropletId} is not known`, PowerFailure.notFound);
+    const account = row.account ?? 'default';
+    try {
+      return { client: required(digitaloceanOf(deps, account), 'the DigitalOcean client'), account };
+    } catch (err) {
+      throw asActivityFailure(err, PowerFailure.provider);
+    }
+  }
+
+  /**
+   * Starts a power action at most once per `key`. The key is recorded before DigitalOcean is
+   * called; a retry that finds it without an action id (the worker died mid-call) looks for the
+   * action the first try started before starting another. A claim whose attempt failed before any
+   * request left (the budget refused it) is released, so its retry pays no lookup. With a cohort
+   * batcher wired, remediation and bulk actions go through it (src/digitalocean/cohorts.ts);
+   * interactive ones, retries and `single` never do. Answers null when the goal already holds
+   * (DigitalOcean: 422 "Droplet is already powered off/on").
+   */
+  async function startAction(input: {
+    key: string;
+    dropletId: number;
+    type: PowerActionType;
+    purpose?: PowerPurpose;
+    single?: boolean;
+  }): Promise<StartedPowerAction> {
+    const { key, dropletId, type } = input;
+    const lane = laneOf(input.purpose);
+    const ctx = Context.current();
+    const signal = ctx.cancellationSignal;
+    const { client, account } = await clientFor(dropletId);
+    // a batched action waits for its cohort: the heartbeat tells a live worker from a dead one
+    const beat = setInterval(() => ctx.heartbeat(), 2_000);
+    try {
+      return await startActionClaimed();
+    } finally {
+      clearInterval(beat);
+    }
+
+    async function startActionClaimed(): Promise<StartedPowerAction> {
+      const claim = await powerActions.claim({ key, dropletId, type });
+      if (claim.actionId) return { actionId: claim.actionId };
+      let sending = false;
+      try {
+        let actionId: number | undefined;
+        let cohort: string | undefined;
+        if (!claim.fresh) {
+          sending = true;
+          const earlier = await client.findRecentAction(
+            dropletId,
+            type,
+            claim.startedAt.getTime() - 5_000,
+            signal,
+          );
+          actionId = earlier?.id;
+          if (actionId)
+            deps.logger.warn(
+              { dropletId, actionId, type, key },
+              'reusing power action started by an earlier attempt',
+            );
+        }
+        const cohorts = deps.powerCohorts;
+        if (!actionId && claim.fresh && !input.single && cohorts?.batchable(type, lane)) {
+          sending = true;
+          const answer = await cohorts.submit({ account, type, lane, dropletId, key });
+          if (answer.kind === 'started') {
+            deps.logger.info(
+              { dropletId, actionId: answer.actionId, type, cohort: answer.cohortTag },
+              'power action started by a cohort',
+            );
+            return { actionId: answer.actionId, cohort: answer.cohortTag };
+          }
+          cohort = answer.cohortTag;
+          deps.logger.info(
+            { dropletId, type, cohort, reason: answer.reason },
+            'power action not started by a cohort: single action',
+          );
+        }
+        if (!actionId) {
+          sending = true;
+          try {
+            actionId = (await client.dropletAction(dropletId, type, { signal, lane })).id;
+          } catch (err) {
+            if (!goalHolds(type, err)) throw err;
+            deps.logger.info(
+              { dropletId, type, key, answer: (err as Error).message },
+              'power action not needed: its goal already holds',
+            );
+            return { actionId: null, cohort };
+          }
+        }
+        if (!actionId)
+          throw ApplicationFailure.nonRetryable(
+            'DigitalOcean returned an action without id',
+            PowerFailure.provider,
+          );
+        await powerActions.recordActionId(key, actionId);
+        deps.logger.info(
+          { dropletId, actionId, type, workflowId: ctx.info.workflowExecution?.workflowId },
+          'power action started',
+        );
+        return { actionId, cohort };
+      } catch (err) {
+        // nothing left for this key (or DigitalOcean refused it): the retry's claim is fresh again
+        if (claim.fresh && (!sending || neverSent(err)))
+          await powerActions.release(key).catch(() => undefined);
+        throw asActivityFailure(err, PowerFailure.provider);
+      }
+    }
   }
 
   return {
@@ -68,7 +220,8 @@ export function createPowerActivities(deps: ActivityDeps) {
 
     async getProviderStatus(dropletId: number): Promise<string> {
       try {
-        const d = await digitalocean().getDroplet(dropletId, {
+        const { client } = await clientFor(dropletId);
+        const d = await client.getDroplet(dropletId, {
           signal: Context.current().cancellationSignal,
         });
         return d.status;
@@ -98,63 +251,70 @@ export function createPowerActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Starts a power action at most once per `key` (workflow run + attempt). The key is recorded
-     * before DigitalOcean is called; a retry that finds it without an action id (the worker died
-     * mid-call) looks for the action the first try started before starting another.
-     * Answers null when the action's goal already holds (DigitalOcean: 422 "Droplet is already
-     * powered off/on"): the action is done without running, there is nothing to wait for.
+     * The power action of runs recorded before 'power-calls-floor' (and of their old branch):
+     * startPowerAction's answer without the cohort. Never batched.
      */
     async powerAction(input: {
       key: string;
       dropletId: number;
       type: PowerActionType;
     }): Promise<number | null> {
-      const { key, dropletId, type } = input;
-      const signal = Context.current().cancellationSignal;
-      const claim = await powerActions.claim({ key, dropletId, type });
-      if (claim.actionId) return claim.actionId;
+      return (await startAction({ ...input, single: true })).actionId;
+    },
+
+    startPowerAction: startAction,
+
+    /**
+     * How the action stands, looked up at most until `timeoutMs`: once after `firstLookMs`, then at
+     * growing intervals while it is in progress. Lookups of many droplets share one request when
+     * the cohort batcher is wired. Answers 'in-progress' when the time ran out.
+     */
+    async lookUpAction(input: {
+      dropletId: number;
+      actionId: number;
+      purpose?: PowerPurpose;
+      firstLookMs?: number;
+      timeoutMs: number;
+      pollMs?: number;
+    }): Promise<ActionLook> {
+      const ctx = Context.current();
+      const lane = laneOf(input.purpose);
+      const { client, account } = await clientFor(input.dropletId);
+      const beat = setInterval(() => ctx.heartbeat(), 3_000);
+      const signal = deps.shutdown
+        ? AbortSignal.any([ctx.cancellationSignal, deps.shutdown])
+        : ctx.cancellationSignal;
+      const deadline = Date.now() + input.timeoutMs;
+      let wait = input.firstLookMs ?? 0;
+      let interval = Math.max(input.pollMs ?? 2_000, 100);
       try {
-        const client = digitalocean();
-        let actionId: number | undefined;
-        if (!claim.fresh) {
-          const earlier = await client.findRecentAction(
-            dropletId,
-            type,
-            claim.startedAt.getTime() - 5_000,
-            signal,
-          );
-          actionId = earlier?.id;
-          if (actionId)
-            deps.logger.warn(
-              { dropletId, actionId, type, key },
-              'reusing power action started by an earlier attempt',
-            );
-        }
-        if (!actionId) {
+        for (;;) {
+          if (wait > 0) await sleepOrAbort(Math.min(wait, Math.max(0, deadline - Date.now())), signal);
+          const cohorts = deps.powerCohorts;
+          let action: Action | undefined;
           try {
-            actionId = (await client.dropletAction(dropletId, type, { signal })).id;
+            action = cohorts
+              ? await cohorts.lookup(account, input.actionId, lane)
+              : await client.getAction(input.actionId, { signal, lane });
           } catch (err) {
-            if (!goalHolds(type, err)) throw err;
-            deps.logger.info(
-              { dropletId, type, key, answer: (err as Error).message },
-              'power action not needed: its goal already holds',
-            );
-            return null;
+            if ((err as { code?: string }).code === 'not_found') return 'missing';
+            throw err;
           }
+          if (!action) return 'missing';
+          if (action.status === 'completed' || action.status === 'errored') return action.status;
+          if (Date.now() >= deadline) return 'in-progress';
+          wait = interval;
+          interval = Math.min(Math.ceil(interval * 1.5), 15_000);
         }
-        if (!actionId)
-          throw ApplicationFailure.nonRetryable(
-            'DigitalOcean returned an action without id',
-            PowerFailure.provider,
-          );
-        await powerActions.recordActionId(key, actionId);
-        deps.logger.info(
-          { dropletId, actionId, type, workflowId: Context.current().info.workflowExecution?.workflowId },
-          'power action started',
-        );
-        return actionId;
       } catch (err) {
-        throw asActivityFailure(err, PowerFailure.provider);
+        if (deps.shutdown?.aborted && !ctx.cancellationSignal.aborted)
+          throw ApplicationFailure.retryable(
+            `the worker is shutting down: the look at action ${input.actionId} continues on another worker`,
+            'WorkerShuttingDown',
+          );
+        throw asActivityFailure(err);
+      } finally {
+        clearInterval(beat);
       }
     },
 
@@ -162,14 +322,23 @@ export function createPowerActivities(deps: ActivityDeps) {
      * Waits for an action. A pure wait: when this worker begins shutting down it stops at once
      * and fails retryably, so another worker carries on instead of this one using up its grace.
      */
-    async waitForAction(input: { actionId: number; timeoutMs: number; pollMs: number }): Promise<string> {
+    async waitForAction(input: {
+      actionId: number;
+      timeoutMs: number;
+      pollMs: number;
+      /** the droplet whose account's client waits (absent in runs recorded before accounts) */
+      dropletId?: number;
+    }): Promise<string> {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), 3_000);
       const signal = deps.shutdown
         ? AbortSignal.any([ctx.cancellationSignal, deps.shutdown])
         : ctx.cancellationSignal;
       try {
-        const action = await digitalocean().waitForAction(input.actionId, {
+        const client = input.dropletId
+          ? (await clientFor(input.dropletId)).client
+          : required(digitaloceanOf(deps), 'the DigitalOcean client');
+        const action = await client.waitForAction(input.actionId, {
           timeoutMs: input.timeoutMs,
           pollIntervalMs: input.pollMs,
           maxPollIntervalMs: Math.max(input.pollMs, 5_000),
@@ -247,4 +416,19 @@ export function createPowerActivities(deps: ActivityDeps) {
       return deps.alerts.resolve(key);
     },
   };
+}
+
+function sleepOrAbort(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

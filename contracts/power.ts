@@ -4,6 +4,7 @@
  * watchdog tick or a retried request joins the operation already running.
  */
 import {
+  HIBERNATE_REASONS,
   invalidPowerInput,
   REBOOT_REASONS,
   WAKE_REASONS,
@@ -39,7 +40,7 @@ export const powerIds = {
   escalation: (dropletId: number) => `power-${dropletId}-reboot`,
 };
 
-/** what every power input holds (hibernate has no reason) */
+/** what every power input holds (a hibernate's reason is optional: admin_request) */
 type PowerInput = { workspaceId: string; dropletId: number; reason?: string };
 
 const powerWorkflowId = (input: PowerInput) => powerIds.power(input.dropletId);
@@ -63,8 +64,10 @@ export const hibernateContract: WorkflowContract<HibernateDropletWorkflow> = {
   workflowType: 'hibernateDroplet',
   conflictPolicy: 'USE_EXISTING',
   workflowId: powerWorkflowId,
-  searchAttributes: powerAttributes('hibernate'),
-  validate: (input) => invalidPowerInput(input),
+  searchAttributes: (input) =>
+    powerAttributes('hibernate')({ ...input, reason: input.reason ?? 'admin_request' }),
+  validate: (input) =>
+    input.reason === undefined ? invalidPowerInput(input) : invalidPowerInput(input, HIBERNATE_REASONS),
 };
 
 export const hardRebootContract: WorkflowContract<HardRebootWorkflow> = {

@@ -376,6 +376,19 @@ const settings = {
     maxFailures: env('RECONCILER_MAX_FAILURES', int(1, 100).default(3)),
   },
 
+  /** power operations (workflows/power, src/digitalocean/cohorts.ts) */
+  power: {
+    /** remediation and bulk power actions batched into tagged cohorts with one bulk action each */
+    cohorts: {
+      enabled: env('POWER_COHORTS_ENABLED', bool.default(true)),
+      lingerMs: env('POWER_COHORT_LINGER_MS', int(0, 60_000).default(500)),
+      maxSize: env('POWER_COHORT_MAX_SIZE', int(2, 1_000).default(100)),
+      minSize: env('POWER_COHORT_MIN_SIZE', int(2, 1_000).default(3)),
+      /** how often a worker deletes the tags of cohorts a crashed worker left (and how old they must be) */
+      sweepEveryMs: env('POWER_COHORT_SWEEP_MS', int(1_000, 86_400_000).default(300_000)),
+    },
+  },
+
   /** each channel is on when its variables are set */
   alerts: {
     telegram: {

@@ -42,7 +42,7 @@ import {
   ensureScaleAlertsSchedule,
   ensureWatchdogSchedule,
 } from './temporal/schedules';
-import { buildActivityDeps } from './worker/deps';
+import { buildActivityDeps, withPowerCohorts } from './worker/deps';
 import { groupPause } from './worker/pause-flag';
 import { WorkerSupervisor } from './worker/supervisor';
 import { installRuntime } from './worker/runtime';
@@ -110,7 +110,10 @@ export async function startControlPlane(
           config,
           logger,
           connection,
-          deps: buildActivityDeps({ config, logger, pool, redis, client, alerts, shutdown: stopping.signal }),
+          deps: withPowerCohorts(
+            buildActivityDeps({ config, logger, pool, redis, client, alerts, shutdown: stopping.signal }),
+            { config, logger, shutdown: stopping.signal },
+          ),
         });
       },
     });

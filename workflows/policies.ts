@@ -69,6 +69,26 @@ export function actionWaitPolicy(
   };
 }
 
+/**
+ * Starting a power action (startPowerAction) and looking one up (lookUpAction): a batched action
+ * waits for its cohort and a lookup for its interval, both heartbeating every 2 to 3 s, so a worker
+ * that died mid-cohort is noticed within 10 s and the retry (which looks for the action the first
+ * try started before starting another) runs on another worker.
+ */
+export const powerActionPolicy: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '10s',
+  retry: PROVIDER_RETRY,
+};
+
+export function actionLookPolicy(timeoutMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: timeoutMs + 60_000,
+    heartbeatTimeout: '10s',
+    retry: { ...PROVIDER_RETRY, maximumAttempts: 5 },
+  };
+}
+
 /** The watchdog's scans, alerts and bookkeeping: quick, a few retries (the next tick runs anyway). */
 export const watchdogPolicy: ActivityOptions = {
   startToCloseTimeout: '30s',

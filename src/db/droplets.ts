@@ -28,6 +28,8 @@ export interface DropletRow {
   agent_droplet_id_source: 'handshake' | 'operator' | 'client' | 'migration' | null;
   agent_capabilities: string[] | null;
   agent_registered_at: Date | null;
+  /** the DigitalOcean account the droplet lives in (migration 008; `default` before accounts) */
+  account: string;
 }
 
 export class DropletNotFoundError extends Error {

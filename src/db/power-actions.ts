@@ -34,3 +34,35 @@ export async function recordPowerActionId(db: Queryable, key: string, actionId: 
     actionId,
   ]);
 }
+
+/**
+ * Forgets a claim whose attempt failed before any request left (the budget refused it, or it was
+ * cancelled waiting): the retry's claim is fresh again and pays no lookup for an action that was
+ * never sent. Only a claim without an action id is forgotten.
+ */
+export async function releasePowerAction(db: Queryable, key: string): Promise<void> {
+  await db.query(`DELETE FROM power_actions WHERE key = $1 AND action_id IS NULL`, [key]);
+}
+
+/** The cohort the claimed action is being started in, before its bulk action is sent. */
+export async function recordPowerActionCohort(
+  db: Queryable,
+  keys: string[],
+  cohortId: number,
+): Promise<void> {
+  await db.query(`UPDATE power_actions SET cohort_id = $2 WHERE key = ANY($1::text[])`, [keys, cohortId]);
+}
+
+/** Records each member's action id of a cohort's bulk action at once. */
+export async function recordPowerActionIds(
+  db: Queryable,
+  answers: { key: string; actionId: number }[],
+): Promise<void> {
+  if (answers.length === 0) return;
+  await db.query(
+    `UPDATE power_actions p SET action_id = a.action_id, recorded_at = now()
+       FROM unnest($1::text[], $2::bigint[]) AS a(key, action_id)
+      WHERE p.key = a.key`,
+    [answers.map((a) => a.key), answers.map((a) => a.actionId)],
+  );
+}

@@ -45,7 +45,20 @@ import {
   verifySampleCandidates,
 } from './desired-state';
 import { maintainHeartbeatHistory } from './heartbeat-retention';
-import { claimPowerAction, recordPowerActionId } from './power-actions';
+import {
+  claimPowerAction,
+  recordPowerActionCohort,
+  recordPowerActionId,
+  recordPowerActionIds,
+  releasePowerAction,
+} from './power-actions';
+import {
+  createPowerCohort,
+  recentPowerCohorts,
+  recordPowerCohortActed,
+  recordPowerCohortDeleted,
+  undeletedPowerCohorts,
+} from './power-cohorts';
 import {
   deletePowerSchedule,
   getPowerSchedule,
@@ -82,6 +95,16 @@ export function createRepositories(pool: Pool) {
     powerActions: {
       claim: on(pool, claimPowerAction),
       recordActionId: on(pool, recordPowerActionId),
+      recordActionIds: on(pool, recordPowerActionIds),
+      recordCohort: on(pool, recordPowerActionCohort),
+      release: on(pool, releasePowerAction),
+    },
+    powerCohorts: {
+      create: on(pool, createPowerCohort),
+      recordActed: on(pool, recordPowerCohortActed),
+      recordDeleted: on(pool, recordPowerCohortDeleted),
+      undeleted: on(pool, undeletedPowerCohorts),
+      recent: on(pool, recentPowerCohorts),
     },
     tenantVersions: {
       recordedN8nVersion: on(pool, recordedN8nVersion),

@@ -25,6 +25,12 @@ export type HibernateReason = (typeof HIBERNATE_REASONS)[number];
 export const REBOOT_REASONS = ['watchdog_heartbeat_timeout', 'admin_request', 'zombie_detected'] as const;
 export type RebootReason = (typeof REBOOT_REASONS)[number];
 
+/** What a power action is for: its operation and reason pick its budget lane (src/digitalocean/lanes.ts). */
+export type PowerPurpose =
+  | { operation: 'wake'; reason: WakeReason }
+  | { operation: 'hibernate'; reason?: HibernateReason }
+  | { operation: 'hard_reboot'; reason: RebootReason };
+
 export interface PowerTimings {
   /**
    * A keep-alive older than this is stale (WATCHDOG_HEARTBEAT_TIMEOUT_S): a wake of an
@@ -42,6 +48,11 @@ export interface PowerTimings {
   actionTimeoutMs: number;
   /** First action-status poll interval. */
   actionPollMs: number;
+  /**
+   * How long after a graceful shutdown was sent its action is first looked up (the shutdown's
+   * answer: completed means off). Capped by the graceful timeout.
+   */
+  actionFirstLookMs: number;
 }
 
 export const DEFAULT_POWER_TIMINGS: PowerTimings = {
@@ -50,6 +61,7 @@ export const DEFAULT_POWER_TIMINGS: PowerTimings = {
   verifyPollMs: 10_000,
   actionTimeoutMs: 5 * 60_000,
   actionPollMs: 2_000,
+  actionFirstLookMs: 15_000,
 };
 
 /** The defaults with overrides applied; a shorter heartbeat timeout also shortens the window. */
@@ -107,6 +119,8 @@ export type PowerPhase =
   | 'shutting_down'
   | 'powering_off'
   | 'waiting_for_action'
+  | 'looking_up_action'
+  | 'retrying'
   | 'verifying'
   | 'backing_off'
   | 'escalated'
@@ -120,6 +134,8 @@ export interface PowerStatus {
   attempt: number;
   lastError?: string;
   outcome?: string;
+  /** the cohort tag when the power action was started by a cohort's bulk action */
+  cohort?: string;
 }
 
 export interface PowerResult {

@@ -132,9 +132,9 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
             d.workspaceId,
           ]);
           await pool.query(
-            `INSERT INTO droplets (id, workspace_id, region, sidecar_url, sidecar_version, n8n_version, state, last_heartbeat_at)
-             VALUES ($1, $2, 'nyc3', $3, $4, $5, $6, CASE WHEN $7 THEN now() END)
-             ON CONFLICT (id) DO UPDATE SET sidecar_url = EXCLUDED.sidecar_url,
+            `INSERT INTO droplets (id, workspace_id, region, sidecar_url, sidecar_version, n8n_version, state, last_heartbeat_at, account)
+             VALUES ($1, $2, 'nyc3', $3, $4, $5, $6, CASE WHEN $7 THEN now() END, $8)
+             ON CONFLICT (id) DO UPDATE SET sidecar_url = EXCLUDED.sidecar_url, account = EXCLUDED.account,
                -- a restarted simulator's agents are up as of now, like a fresh seed says
                last_heartbeat_at = CASE WHEN $7 THEN now() ELSE droplets.last_heartbeat_at END`,
             [
@@ -145,6 +145,7 @@ export async function createFleetSimulator(opts: FleetSimulatorOptions): Promise
               n8nImageTag,
               on ? 'ACTIVE_HEALTHY' : 'HIBERNATED',
               on,
+              d.account ?? 'default',
             ],
           );
           token = await issueHeartbeatToken(pool, d.dropletId);

@@ -12,6 +12,7 @@ import type { Logger } from '../logger';
 import { SidecarClient } from '../sidecar/client';
 import { temporalRemediationNotifier } from '../temporal/remediation-notifier';
 import { buildDigitalOceanAccounts } from './digitalocean-accounts';
+import { createPowerCohorts } from './power-cohorts';
 
 export function buildActivityDeps(opts: {
   config: Config;
@@ -62,4 +63,24 @@ export function buildActivityDeps(opts: {
     }),
     shutdown: opts.shutdown,
   };
+}
+
+/**
+ * `deps` with the worker's power cohort batcher (POWER_COHORTS_*, src/digitalocean/cohorts.ts),
+ * which also sweeps leftover cohort tags until `shutdown`; unchanged when cohorts are off or no
+ * DigitalOcean client is configured.
+ */
+export function withPowerCohorts(
+  deps: ActivityDeps,
+  opts: { config: Config; logger: Logger; shutdown?: AbortSignal },
+): ActivityDeps {
+  const c = opts.config.power.cohorts;
+  if (!c.enabled || (!deps.digitalocean && !deps.digitaloceanAccounts)) return deps;
+  const powerCohorts = createPowerCohorts(deps, {
+    logger: opts.logger,
+    settings: { lingerMs: c.lingerMs, maxSize: c.maxSize, minSize: c.minSize },
+    sweepEveryMs: c.sweepEveryMs,
+    stop: opts.shutdown,
+  });
+  return Object.assign(deps, { powerCohorts });
 }

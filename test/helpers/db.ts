@@ -78,14 +78,23 @@ export async function seedDroplet(
     state?: string;
     sidecarUrl?: string;
     lastHeartbeatAt?: Date | null;
+    /** droplets.account (default `default`) */
+    account?: string;
   },
 ): Promise<number> {
   const ws = opts.workspaceId ?? `ws-${opts.id}`;
   await pool.query('INSERT INTO workspaces (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING', [ws]);
   await pool.query(
-    `INSERT INTO droplets (id, workspace_id, region, sidecar_url, state, last_heartbeat_at)
-     VALUES ($1, $2, 'nyc3', $3, $4, $5)`,
-    [opts.id, ws, opts.sidecarUrl ?? null, opts.state ?? 'ACTIVE_HEALTHY', opts.lastHeartbeatAt ?? null],
+    `INSERT INTO droplets (id, workspace_id, region, sidecar_url, state, last_heartbeat_at, account)
+     VALUES ($1, $2, 'nyc3', $3, $4, $5, $6)`,
+    [
+      opts.id,
+      ws,
+      opts.sidecarUrl ?? null,
+      opts.state ?? 'ACTIVE_HEALTHY',
+      opts.lastHeartbeatAt ?? null,
+      opts.account ?? 'default',
+    ],
   );
   return opts.id;
 }

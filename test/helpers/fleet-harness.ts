@@ -34,6 +34,8 @@ import {
 } from './temporal';
 import { rsaTestKeys } from './keys';
 import { workerEnv } from './worker-env';
+import type { CohortSettings } from '../../src/digitalocean/cohorts';
+import { createPowerCohorts } from '../../src/worker/power-cohorts';
 
 /** The v1 agents' SIDECAR_HANDSHAKE_SECRET in harness tests. */
 export const HARNESS_HANDSHAKE_SECRET = 'harness-handshake-secret-0123456789';
@@ -61,7 +63,11 @@ export interface FleetHarness {
 
 export async function createFleetHarness(
   name: string,
-  opts: Partial<FleetSimulatorOptions> & { worker?: boolean } = {},
+  opts: Partial<FleetSimulatorOptions> & {
+    worker?: boolean;
+    /** wire the power cohort batcher with these settings (none: every power action is single) */
+    cohorts?: Partial<CohortSettings>;
+  } = {},
 ): Promise<FleetHarness> {
   const cleanup: (() => Promise<unknown>)[] = [];
   const privateKeyPem = rsaTestKeys().privatePem;
@@ -146,6 +152,9 @@ export async function createFleetHarness(
       ),
     ),
   };
+
+  if (opts.cohorts)
+    deps.powerCohorts = createPowerCohorts(deps, { logger: testLogger, settings: opts.cohorts });
 
   const startWorker = async () => {
     const w = await startTestWorker(temporal, { taskQueue, deps });

@@ -132,7 +132,7 @@ describe('graceful shutdown under load', () => {
     });
     await eventually(
       () => hib.handle.query(powerStatusQuery),
-      (s) => s.phase === 'shutting_down',
+      (s) => s.phase === 'shutting_down' || s.phase === 'looking_up_action',
       { timeoutMs: 60_000, what: 'the hibernate waiting for its shutdown' },
     );
     await eventually(
@@ -142,14 +142,14 @@ describe('graceful shutdown under load', () => {
         what: 'the shutdown action started',
       },
     );
-    // in flight on the worker under test: the wait for the action has started
+    // in flight on the worker under test: the look at the action (its first look waits) has started
     await eventually(
       async () => {
         const d = await hib.handle.describe();
         return (d.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name}:${String(a.state)}`);
       },
-      (pending) => pending.some((p) => /^waitForAction:(PENDING_ACTIVITY_STATE_STARTED|2)$/.test(p)),
-      { timeoutMs: 60_000, what: 'waitForAction running' },
+      (pending) => pending.some((p) => /^lookUpAction:(PENDING_ACTIVITY_STATE_STARTED|2)$/.test(p)),
+      { timeoutMs: 60_000, what: 'lookUpAction running' },
     );
 
     const t0 = Date.now();

@@ -143,11 +143,9 @@ describe('a failing operation settles its droplet', () => {
     getDropletRecord: record,
     runningChangesOn: () => [],
     transitionDroplet: () => ({ from: 'ACTIVE_HEALTHY', changed: true }),
-    // neither active nor off: a wake powers on, a hibernate shuts down
-    getProviderStatus: () => 'new',
-    powerAction: () => 1,
-    waitForAction: async (i) => {
-      blocked.push(`wait:${i.actionId}`);
+    // the power action itself runs until cancelled (wake, hibernate and hard reboot send it first)
+    startPowerAction: async (i) => {
+      blocked.push(`start:${i.type}`);
       return untilCancelled();
     },
     recordedN8nTag: () => '1.0.0',

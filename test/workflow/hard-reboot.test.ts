@@ -19,13 +19,13 @@ const stubs: ActivityStubs = {
   transitionDroplet: () => ({ from: 'ACTIVE_HEALTHY', changed: true }),
   settleDroplet: () => ({ from: 'REBOOTING', changed: true }),
   raiseAlert: () => ({ notified: true }),
-  powerAction: (req) => {
+  startPowerAction: (req) => {
     if (refusing.has(req.dropletId))
       throw ApplicationFailure.nonRetryable('droplet not found', 'DigitalOceanNotFoundError');
     cycles.set(req.dropletId, [...(cycles.get(req.dropletId) ?? []), Date.now()]);
-    return 50 + (cycles.get(req.dropletId)?.length ?? 0);
+    return { actionId: 50 + (cycles.get(req.dropletId)?.length ?? 0) };
   },
-  waitForAction: () => 'completed',
+  lookUpAction: () => 'completed',
   sidecarHealthCheck: (id) =>
     (cycles.get(id)?.length ?? 0) >= (cyclesToRecover.get(id) ?? 1)
       ? { ok: true, n8nStatus: 'healthy' }
@@ -51,9 +51,18 @@ it.concurrent(
     expect(failure.type).toBe('DropletZombie');
     expect(ctx.transitions(id)).toEqual(['REBOOTING', 'REBOOTING', 'REBOOTING', 'ZOMBIE']);
     const runId = handle.firstExecutionRunId;
-    expect(ctx.calls(id, 'powerAction').map((c) => c.arg)).toEqual(
-      [1, 2, 3].map((n) => ({ key: `${runId}/attempt-${n}`, dropletId: id, type: 'power_cycle' })),
+    expect(ctx.calls(id, 'startPowerAction').map((c) => c.arg)).toEqual(
+      [1, 2, 3].map((n) => ({
+        key: `${runId}/attempt-${n}`,
+        dropletId: id,
+        type: 'power_cycle',
+        purpose: { operation: 'hard_reboot', reason: 'admin_request' },
+        single: false,
+      })),
     );
+    // no action polled: each attempt's action is looked up once, after its verification failed
+    expect(ctx.calls(id, 'waitForAction')).toEqual([]);
+    expect(ctx.calls(id, 'lookUpAction')).toHaveLength(3);
     // backoff 150 ms then 300 ms between the attempts (on top of each attempt's verification)
     const [first, , third] = cycles.get(id)!;
     expect(third! - first!).toBeGreaterThanOrEqual(450);
@@ -84,6 +93,6 @@ it.concurrent(
     const failure = await failureOf((await reboot(id, { maxAttempts: 3, backoffInitialMs: 100 })).result());
     expect(failure.type).toBe('DigitalOceanNotFoundError');
     expect(ctx.transitions(id)).toEqual(['REBOOTING', 'FAILED']);
-    expect(ctx.calls(id, 'powerAction')).toHaveLength(1);
+    expect(ctx.calls(id, 'startPowerAction')).toHaveLength(1);
   },
 );

@@ -4,6 +4,9 @@
  *   wait for the action -> verify (HEALTH_CHECK + fresh heartbeat) -> ACTIVE_HEALTHY/DEGRADED;
  *   between attempts exponential backoff from 10 s;
  *   after the last attempt: ZOMBIE, a lifecycle-log entry and one alert to a human.
+ * Since 'power-calls-floor' the power_cycle is not polled: the agent verifies, and the action is
+ * looked up only when it did not come back (still in progress: wait for it, verify again); the
+ * next attempt is the retry.
  */
 import { ApplicationFailure, log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
@@ -19,6 +22,7 @@ import { actionWaitPolicy, dbPolicy, providerPolicy } from '../policies';
 import { beginPowerOperation, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
 import { verifyDroplet } from './verify';
+import { actionLook, PATCH_CALLS_FLOOR, startFloorAction } from './floor';
 import { loadOwnedDroplet } from '../droplet-prologue';
 import { restOnFailure } from '../settle';
 
@@ -50,6 +54,7 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
   );
   // Runs recorded before the ownership check had no getDropletRecord here (replay stays exact).
   if (patched(PATCH_OWNER_CHECK)) await loadOwnedDroplet(input);
+  const floor = patched(PATCH_CALLS_FLOOR);
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     status.attempt = attempt;
@@ -63,8 +68,45 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
     const since = Date.now();
     try {
       status.phase = 'power_cycling';
+      const key = `${runId}/attempt-${attempt}`;
+      if (floor) {
+        const purpose = { operation: 'hard_reboot', reason } as const;
+        const cycle = await startFloorAction({ key, dropletId, type: 'power_cycle', purpose }, status);
+        let verified = await verifyDroplet(dropletId, since, timings, watch, status);
+        if (!verified.ok && cycle.actionId !== null) {
+          status.phase = 'looking_up_action';
+          const look = actionLook(timings.actionTimeoutMs).lookUpAction;
+          const at = { dropletId, actionId: cycle.actionId, purpose, pollMs: timings.actionPollMs };
+          let stands = await look({ ...at, timeoutMs: 0 });
+          if (stands === 'in-progress') {
+            stands = await look({
+              ...at,
+              firstLookMs: timings.actionPollMs,
+              timeoutMs: Math.max(0, timings.actionTimeoutMs - (Date.now() - since)),
+            });
+            // it finished only now: the agent gets its window
+            if (stands === 'completed')
+              verified = await verifyDroplet(dropletId, since, timings, watch, status);
+          }
+          if (!verified.ok && stands !== 'completed')
+            verified = { ok: false, reason: `power_cycle action ${cycle.actionId} ${stands}` };
+        }
+        if (verified.ok) {
+          log.info('hard reboot verified', { dropletId, workspaceId, attempt });
+          return await markVerified(verified, {
+            dropletId,
+            cause: `hard_reboot:${reason}:verified`,
+            workflowId,
+            status,
+            attempts: attempt,
+            detail: status.cohort ? { cohort: status.cohort } : undefined,
+          });
+        }
+        status.lastError = verified.reason;
+        throw new AttemptFailed(verified.reason);
+      }
       const actionId = await powerAction({
-        key: `${runId}/attempt-${attempt}`,
+        key,
         dropletId,
         type: 'power_cycle',
       });
@@ -90,12 +132,14 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
       }
       status.lastError = verified.reason;
     } catch (err) {
-      status.lastError = await failOnRefusal(err, {
-        dropletId,
-        cause: `hard_reboot:${reason}:provider_refused`,
-        workflowId,
-        status,
-      });
+      if (err instanceof AttemptFailed) status.lastError = err.message;
+      else
+        status.lastError = await failOnRefusal(err, {
+          dropletId,
+          cause: `hard_reboot:${reason}:provider_refused`,
+          workflowId,
+          status,
+        });
     }
     log.warn('hard reboot attempt failed', { dropletId, attempt, maxAttempts, error: status.lastError });
     if (attempt < maxAttempts) {
@@ -128,3 +172,6 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
     PowerFailure.zombie,
   );
 }
+
+/** An attempt that ended unverified (not a provider refusal): the next attempt is the retry. */
+class AttemptFailed extends Error {}

@@ -11,10 +11,25 @@ const { transitionDroplet } = proxyActivities<Pick<Activities, 'transitionDrople
 /** ACTIVE_HEALTHY, or ACTIVE_DEGRADED when n8n reported degraded; records the outcome. */
 export async function markVerified(
   verified: Extract<Verification, { ok: true }>,
-  ctx: { dropletId: number; cause: string; workflowId: string; status: PowerStatus; attempts: number },
+  ctx: {
+    dropletId: number;
+    cause: string;
+    workflowId: string;
+    status: PowerStatus;
+    attempts: number;
+    /** lifecycle detail (e.g. the cohort that powered the droplet); none when empty */
+    detail?: Record<string, unknown>;
+  },
 ): Promise<PowerResult> {
   const to = verified.n8nStatus === 'degraded' ? 'ACTIVE_DEGRADED' : 'ACTIVE_HEALTHY';
-  await transitionDroplet({ dropletId: ctx.dropletId, to, cause: ctx.cause, workflowId: ctx.workflowId });
+  const detail = ctx.detail && Object.keys(ctx.detail).length > 0 ? ctx.detail : undefined;
+  await transitionDroplet({
+    dropletId: ctx.dropletId,
+    to,
+    cause: ctx.cause,
+    workflowId: ctx.workflowId,
+    ...(detail ? { detail } : {}),
+  });
   ctx.status.phase = 'done';
   ctx.status.outcome = to;
   return {

@@ -1,8 +1,12 @@
 /**
  * Wake then verify, the runbook for bringing a tenant's droplet up:
  *   1. already ACTIVE_HEALTHY with a recent heartbeat -> done at once;
- *   2. WAKING; power_on unless DigitalOcean already reports it active; wait for the action;
- *   3. verify: HEALTH_CHECK answers and a heartbeat newer than the wake's start arrives;
+ *   2. WAKING; power_on (no status read first: "already powered on" is success), in a cohort when
+ *      the reason is remediation or bulk work (src/digitalocean/cohorts.ts);
+ *   3. verify: HEALTH_CHECK answers and a heartbeat newer than the wake's start arrives; only when
+ *      it does not is the action looked up, and an errored or never-booted one retried once
+ *      singly (./floor.ts). Runs recorded before 'power-calls-floor' read the status first and
+ *      polled the action (the old branch below).
  *   4. ACTIVE_HEALTHY (or ACTIVE_DEGRADED when n8n says degraded).
  * On failure a watchdog_recovery wake escalates to a hard reboot (child workflow); any other reason
  * fails with a typed reason (VerificationFailed) and leaves the droplet FAILED for a human.
@@ -22,10 +26,12 @@ import { PowerFailure, WAKE_REASONS, type PowerResult, type WakeDropletInput } f
 import { isFresh } from '../../src/domain/liveness';
 import { heartbeatObservedSignal, powerIds } from '../../contracts/power';
 import { actionWaitPolicy, dbPolicy, providerPolicy } from '../policies';
+import { actThenVerify, PATCH_CALLS_FLOOR } from './floor';
 import { hardReboot } from './hard-reboot';
 import { beginPowerOperation, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
-import { verifyDroplet } from './verify';
+import { verifyDroplet, type HeartbeatWatch, type Verification } from './verify';
+import type { PowerStatus, PowerTimings } from '../../src/domain/power';
 import { loadOwnedDroplet } from '../droplet-prologue';
 import { restOnFailure } from '../settle';
 import { PATCH_RECONCILE_AFTER_WAKE, reconcileAfterWake } from '../reconcile/after-wake';
@@ -73,32 +79,25 @@ async function wake(input: WakeDropletInput): Promise<PowerResult> {
 
   await transitionDroplet({ dropletId, to: 'WAKING', cause: `wake:${reason}`, workflowId });
   let failure: string;
+  let detail: Record<string, unknown> = {};
   try {
-    if ((await getProviderStatus(dropletId)) !== 'active') {
+    let verified: Verification;
+    if (patched(PATCH_CALLS_FLOOR)) {
       status.phase = 'powering_on';
-      const actionId = await powerAction({ key: `${runId}/power_on`, dropletId, type: 'power_on' });
-      // null: DigitalOcean says it is already powered on, nothing to wait for
-      if (actionId !== null) {
-        status.phase = 'waiting_for_action';
-        await actionWaiter(timings.actionTimeoutMs).waitForAction({
-          actionId,
-          timeoutMs: timings.actionTimeoutMs,
-          pollMs: timings.actionPollMs,
-        });
-      }
+      const floor = await actThenVerify(
+        { key: `${runId}/power_on`, dropletId, type: 'power_on', purpose: { operation: 'wake', reason } },
+        { timings, watch, status, sinceMs: started, now: () => Date.now() },
+      );
+      verified = floor.verification;
+      detail = {
+        ...(floor.cohort ? { cohort: floor.cohort } : {}),
+        ...(floor.retried ? { retried: true } : {}),
+      };
+    } else {
+      verified = await powerOnAsBefore(dropletId, runId, timings, watch, status, started);
     }
-    const verified = await verifyDroplet(dropletId, started, timings, watch, status);
-    if (verified.ok) {
-      const woke = await markVerified(verified, {
-        dropletId,
-        cause: `wake:${reason}:verified`,
-        workflowId,
-        status,
-        attempts: 1,
-      });
-      if (patched(PATCH_RECONCILE_AFTER_WAKE)) await reconcileAfterWake({ workspaceId, dropletId });
-      return woke;
-    }
+    if (verified.ok)
+      return await wakeVerified(verified, { workspaceId, dropletId, reason, workflowId, status, detail });
     failure = verified.reason;
   } catch (err) {
     failure = await failOnRefusal(err, {
@@ -138,10 +137,68 @@ async function wake(input: WakeDropletInput): Promise<PowerResult> {
     to: 'FAILED',
     cause: `wake:${reason}:verification_failed`,
     workflowId,
-    detail: { failure },
+    detail: { failure, ...detail },
   });
   throw ApplicationFailure.nonRetryable(
     `wake of droplet ${dropletId} failed: ${failure}`,
     PowerFailure.verificationFailed,
   );
+}
+
+/**
+ * The verified exit of a wake: ACTIVE_HEALTHY (or ACTIVE_DEGRADED), the lifecycle entry naming the
+ * cohort when one started the power_on. Every verified wake, old branch or new, ends here.
+ */
+/**
+ * The verified exit of a wake: ACTIVE_HEALTHY (or DEGRADED) with the lifecycle detail, then the
+ * tenant's reconciliation (desired state) is asked for at once: a tenant that slept through a
+ * rollout is caught up right after it comes back (../reconcile/after-wake.ts).
+ */
+async function wakeVerified(
+  verified: Extract<Verification, { ok: true }>,
+  ctx: {
+    workspaceId: string;
+    dropletId: number;
+    reason: string;
+    workflowId: string;
+    status: PowerStatus;
+    detail: Record<string, unknown>;
+  },
+): Promise<PowerResult> {
+  const woke = await markVerified(verified, {
+    dropletId: ctx.dropletId,
+    cause: `wake:${ctx.reason}:verified`,
+    workflowId: ctx.workflowId,
+    status: ctx.status,
+    attempts: 1,
+    detail: ctx.detail,
+  });
+  if (patched(PATCH_RECONCILE_AFTER_WAKE))
+    await reconcileAfterWake({ workspaceId: ctx.workspaceId, dropletId: ctx.dropletId });
+  return woke;
+}
+
+/** Runs recorded before 'power-calls-floor': status read, power_on unless active, action polled. */
+async function powerOnAsBefore(
+  dropletId: number,
+  runId: string,
+  timings: PowerTimings,
+  watch: HeartbeatWatch,
+  status: PowerStatus,
+  started: number,
+): Promise<Verification> {
+  if ((await getProviderStatus(dropletId)) !== 'active') {
+    status.phase = 'powering_on';
+    const actionId = await powerAction({ key: `${runId}/power_on`, dropletId, type: 'power_on' });
+    // null: DigitalOcean says it is already powered on, nothing to wait for
+    if (actionId !== null) {
+      status.phase = 'waiting_for_action';
+      await actionWaiter(timings.actionTimeoutMs).waitForAction({
+        actionId,
+        timeoutMs: timings.actionTimeoutMs,
+        pollMs: timings.actionPollMs,
+      });
+    }
+  }
+  return verifyDroplet(dropletId, started, timings, watch, status);
 }
