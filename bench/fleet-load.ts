@@ -25,13 +25,14 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import type { Pool } from 'pg';
 import type { AgentStats, AgentsStopped } from './fleet-load-agents';
 import { freePort } from '../test/helpers/throwaway';
 import { freshDatabase, REDIS_URL, startTemporalDevServer } from './common';
 import { loadavg, ProcSampler, type ProcSummary } from './fleet-load-proc';
+import { ask, BUNDLE, CLI, MALLOC_ARENA_MAX, mib, NODE_OPTIONS, sleep } from './built';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 15_000);
 const KEEPALIVE_S = Number(process.env.BENCH_KEEPALIVE_S ?? 60);
@@ -40,21 +41,6 @@ const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? KEEPALIVE_S + 10);
 const TARGETS = (process.env.BENCH_TARGETS ?? 'all,split,seed').split(',').map((s) => s.trim());
 const CP_NODE_ARGS = (process.env.BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const SECRET = randomBytes(24).toString('base64url');
-const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'dist/src/cli.js');
-const BUNDLE = join(ROOT, 'dist/workflow-bundle.js');
-/** The image's memory settings (deploy/Dockerfile), so the bench runs what production runs. */
-const DOCKERFILE = readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8');
-const imageEnv = (name: string) => {
-  const m = new RegExp(`\\b${name}=(?:"([^"]*)"|(\\S+))`).exec(DOCKERFILE);
-  return m ? (m[1] ?? m[2]) : undefined;
-};
-/** BENCH_NODE_OPTIONS / BENCH_MALLOC_ARENA_MAX override the image's (empty: unset) */
-const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? imageEnv('NODE_OPTIONS') ?? '';
-const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? imageEnv('MALLOC_ARENA_MAX') ?? '';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 async function seedFleet(pool: Pool, n: number): Promise<void> {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
@@ -89,18 +75,6 @@ function stopChild(child: ChildProcess, graceMs = 40_000): Promise<void> {
       res();
     });
     child.kill('SIGTERM');
-  });
-}
-
-function ask<T>(child: ChildProcess, msg: object, type: string): Promise<T> {
-  return new Promise((res) => {
-    const on = (m: { type?: string }) => {
-      if (m?.type !== type) return;
-      child.off('message', on);
-      res(m as T);
-    };
-    child.on('message', on);
-    child.send(msg);
   });
 }
 

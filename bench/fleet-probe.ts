@@ -16,8 +16,7 @@
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { fleetProbeIds } from '../contracts/fleet-probe';
 import { createDigitalOceanSimulator, DEFAULT_SIMULATOR_TOKEN } from '../src/simulator/digitalocean';
@@ -27,37 +26,11 @@ import { rsaTestKeys } from '../test/helpers/keys';
 import { freshDatabase, machine, REDIS_URL, startTemporalDevServer } from './common';
 import type { ProbeAgentStats } from './fleet-probe-agents';
 import { loadavg, ProcSampler } from './fleet-load-proc';
+import { ask, BUNDLE, CLI, MALLOC_ARENA_MAX, mib, NODE_OPTIONS, sleep } from './built';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 15_000);
 const PERIOD_S = Number(process.env.BENCH_PERIOD_S ?? 300);
 const CONCURRENCY = Number(process.env.BENCH_PROBE_CONCURRENCY ?? 50);
-const ROOT = resolve(__dirname, '../..');
-const CLI = join(ROOT, 'dist/src/cli.js');
-const BUNDLE = join(ROOT, 'dist/workflow-bundle.js');
-
-/** The image's memory settings (deploy/Dockerfile), as bench:fleet-load runs the processes. */
-const DOCKERFILE = readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8');
-const imageEnv = (name: string) => {
-  const m = new RegExp(`\\b${name}=(?:"([^"]*)"|(\\S+))`).exec(DOCKERFILE);
-  return m ? (m[1] ?? m[2]) : undefined;
-};
-const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? imageEnv('NODE_OPTIONS') ?? '';
-const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? imageEnv('MALLOC_ARENA_MAX') ?? '';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
-
-function ask<T>(child: ChildProcess, msg: object, type: string): Promise<T> {
-  return new Promise((res) => {
-    const on = (m: { type?: string }) => {
-      if (m?.type !== type) return;
-      child.off('message', on);
-      res(m as T);
-    };
-    child.on('message', on);
-    child.send(msg);
-  });
-}
 
 async function main(): Promise<void> {
   console.log(`bench:fleet-probe on ${machine()}: ${AGENTS} v1 agents, period ${PERIOD_S} s`);

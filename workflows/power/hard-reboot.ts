@@ -21,7 +21,7 @@ import {
 import { actionWaitPolicy, dbPolicy, providerPolicy } from '../policies';
 import { beginPowerOperation, timingsWith } from './input';
 import { failOnRefusal, markVerified } from './outcomes';
-import { verifyDroplet } from './verify';
+import { verifyDroplet, type Verification } from './verify';
 import { actionLook, PATCH_CALLS_FLOOR, startFloorAction } from './floor';
 import { loadOwnedDroplet } from '../droplet-prologue';
 import { restOnFailure } from '../settle';
@@ -55,6 +55,18 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
   // Runs recorded before the ownership check had no getDropletRecord here (replay stays exact).
   if (patched(PATCH_OWNER_CHECK)) await loadOwnedDroplet(input);
   const floor = patched(PATCH_CALLS_FLOOR);
+  /** the verified end of an attempt (the cohort, when there was one, in the lifecycle detail) */
+  const rebooted = (verified: Extract<Verification, { ok: true }>, attempt: number, cohort?: string) => {
+    log.info('hard reboot verified', { dropletId, workspaceId, attempt });
+    return markVerified(verified, {
+      dropletId,
+      cause: `hard_reboot:${reason}:verified`,
+      workflowId,
+      status,
+      attempts: attempt,
+      detail: cohort ? { cohort } : undefined,
+    });
+  };
 
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     status.attempt = attempt;
@@ -91,17 +103,7 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
           if (!verified.ok && stands !== 'completed')
             verified = { ok: false, reason: `power_cycle action ${cycle.actionId} ${stands}` };
         }
-        if (verified.ok) {
-          log.info('hard reboot verified', { dropletId, workspaceId, attempt });
-          return await markVerified(verified, {
-            dropletId,
-            cause: `hard_reboot:${reason}:verified`,
-            workflowId,
-            status,
-            attempts: attempt,
-            detail: status.cohort ? { cohort: status.cohort } : undefined,
-          });
-        }
+        if (verified.ok) return await rebooted(verified, attempt, status.cohort);
         status.lastError = verified.reason;
         throw new AttemptFailed(verified.reason);
       }
@@ -120,16 +122,7 @@ async function reboot(input: HardRebootInput): Promise<PowerResult> {
         });
       }
       const verified = await verifyDroplet(dropletId, since, timings, watch, status);
-      if (verified.ok) {
-        log.info('hard reboot verified', { dropletId, workspaceId, attempt });
-        return await markVerified(verified, {
-          dropletId,
-          cause: `hard_reboot:${reason}:verified`,
-          workflowId,
-          status,
-          attempts: attempt,
-        });
-      }
+      if (verified.ok) return await rebooted(verified, attempt);
       status.lastError = verified.reason;
     } catch (err) {
       if (err instanceof AttemptFailed) status.lastError = err.message;
