@@ -23,6 +23,9 @@ log "build (tests run the built CLI as a child process)"
 npm run build --silent >/dev/null
 
 log "jest"
-jest_args=(--ci)
+# Two test files at a time (JEST_MAX_WORKERS): the integration tests mostly wait on Temporal timers,
+# keep-alives and child processes, so a second file uses the time the first spends waiting; every
+# test waits on conditions, never on fixed windows, so a busier machine only makes them slower.
+jest_args=(--ci "--maxWorkers=${JEST_MAX_WORKERS:-2}")
 [ -n "${JEST_RESULTS_FILE:-}" ] && jest_args+=(--json --outputFile="$JEST_RESULTS_FILE")
 npx jest "${jest_args[@]}" "$@"

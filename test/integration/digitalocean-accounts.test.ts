@@ -195,10 +195,12 @@ it('saturating account A (its budget full, then a 429 storm) leaves account B’
   };
   console.log('[do-accounts]', JSON.stringify(summary));
 
-  // A really was saturated: its window held bulk's limit and it kept sending at DigitalOcean's
-  // rate; then its token was refused during B's measurement
+  // A really was saturated: its window held bulk's limit and it kept sending at its lane's rate
+  // (bulk's limit per window, most of it: the first window's edge and a loaded machine's pauses
+  // cost some) through B's whole measurement; then its token was refused during B's measurement
   expect(aAtLimit).toBeGreaterThanOrEqual(aFullSamples / 2);
-  expect(aFullRequests).toBeGreaterThan(bulkLimitA * 2);
+  const windowsMeasured = (underFull.to - underFull.from) / (WINDOW_MS + MARGIN_MS);
+  expect(aFullRequests).toBeGreaterThanOrEqual(Math.floor(0.6 * bulkLimitA * windowsMeasured));
   expect(a429).toBeGreaterThan(0);
   // B: unchanged p99, not one wait, not one 429
   expect(underFull.p99).toBeLessThanOrEqual(bound);

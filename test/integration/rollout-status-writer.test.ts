@@ -32,6 +32,8 @@ describe('fleet rollout status row', () => {
         finishRolloutWave: () => undefined,
         recordRolloutResults: () => undefined,
         rolloutSucceededTargets: () => [],
+        // each passed wave moves its tenants' desired state (workflows/rollout/rollout.ts)
+        moveRolloutDesired: () => undefined,
         setRolloutStatus: async (req) => {
           writing++;
           // the paused write is slow, everything else fast: concurrent writers land out of order
