@@ -57,6 +57,8 @@ const PER_MINUTE = num('BENCH_DO_PER_MINUTE', 250);
 const PER_HOUR = num('BENCH_DO_PER_HOUR', 5_000);
 const PHASE_TIMEOUT_MS = num('BENCH_PHASE_TIMEOUT_MIN', 60) * 60_000;
 const START_CONCURRENCY = 50;
+/** WORKER_MAX_CACHED_WORKFLOWS of both runs' worker (the production default, 100, is for a steady fleet) */
+const MAX_CACHED = num('BENCH_MAX_CACHED_WORKFLOWS', 2_500);
 
 const ROOT = resolve(__dirname, '../..');
 const SECRET = 'bench-power-storm-handshake-secret';
@@ -284,6 +286,13 @@ async function runControlPlane(opts: {
         WATCHDOG_ENABLED: 'false',
         SCALE_ALERTS_ENABLED: 'false',
         POWER_SCHEDULE_ENABLED: 'false',
+        // the fleet probe and the reconciler are other work on the same worker (unknown to older
+        // code, which ignores them)
+        PROBE_ENABLED: 'false',
+        RECONCILER_ENABLED: 'false',
+        // one worker holds the whole storm: a workflow cache smaller than the operations in
+        // flight replays each evicted workflow on its next task (the same for both runs)
+        WORKER_MAX_CACHED_WORKFLOWS: String(MAX_CACHED),
         WORKER_SHUTDOWN_GRACE_MS: '5000',
       },
     });
@@ -451,7 +460,7 @@ async function main() {
   console.log(
     `bench:power-storm on ${machine()}; ${WAKES} wakes + ${HIBERNATES} hibernations at once, ${INTERACTIVE} user_login ` +
       `wakes idle and at ${INTERACTIVE_AT * 100}% of the storm; budget ${PER_MINUTE}/min ${PER_HOUR}/h; ` +
-      `keep-alive ${KEEPALIVE_MS} ms, action ${ACTION_DELAY_MS} ms, boot ${BOOT_DELAY_MS} ms`,
+      `keep-alive ${KEEPALIVE_MS} ms, action ${ACTION_DELAY_MS} ms, boot ${BOOT_DELAY_MS} ms; workflow cache ${MAX_CACHED}`,
   );
   const temporal = await startTemporalDevServer('power-storm', { fastSqlite: true });
   const baseline = BASELINE ? prepareBaseline(BASELINE_REF) : undefined;
