@@ -307,6 +307,11 @@ async function runControlPlane(opts: {
     const wakeIds = ids.slice(INTERACTIVE * 2, INTERACTIVE * 2 + opts.wakes);
     const hibIds = ids.slice(INTERACTIVE * 2 + opts.wakes);
     const seeded = Date.now();
+    // This checkout's seeding writes droplets.account (migration 008); a baseline's schema may
+    // predate it: the column is added for the seed rows (nothing in the baseline's code reads it).
+    await db.pool.query(
+      `ALTER TABLE droplets ADD COLUMN IF NOT EXISTS account text NOT NULL DEFAULT 'default'`,
+    );
     await fleet.addDroplets(
       db.pool,
       ids.map((id) => ({ dropletId: id, workspaceId: wsOf(id), poweredOn: hibIds.includes(id) })),
