@@ -200,6 +200,31 @@ export function createPowerActivities(deps: ActivityDeps) {
     }
   }
 
+  /**
+   * A wait on a DigitalOcean action inside an activity: heartbeats every 3 s, and when this worker
+   * begins shutting down it stops at once and fails retryably (`what` continues on another worker)
+   * instead of using up the worker's grace.
+   */
+  async function waitingOnAction<T>(what: string, body: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(), 3_000);
+    const signal = deps.shutdown
+      ? AbortSignal.any([ctx.cancellationSignal, deps.shutdown])
+      : ctx.cancellationSignal;
+    try {
+      return await body(signal);
+    } catch (err) {
+      if (deps.shutdown?.aborted && !ctx.cancellationSignal.aborted)
+        throw ApplicationFailure.retryable(
+          `the worker is shutting down: ${what} continues on another worker`,
+          'WorkerShuttingDown',
+        );
+      throw asActivityFailure(err);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
   return {
     getDropletRecord: record,
 
@@ -277,17 +302,12 @@ export function createPowerActivities(deps: ActivityDeps) {
       timeoutMs: number;
       pollMs?: number;
     }): Promise<ActionLook> {
-      const ctx = Context.current();
       const lane = laneOf(input.purpose);
       const { client, account } = await clientFor(input.dropletId);
-      const beat = setInterval(() => ctx.heartbeat(), 3_000);
-      const signal = deps.shutdown
-        ? AbortSignal.any([ctx.cancellationSignal, deps.shutdown])
-        : ctx.cancellationSignal;
       const deadline = Date.now() + input.timeoutMs;
       let wait = input.firstLookMs ?? 0;
       let interval = Math.max(input.pollMs ?? 2_000, 100);
-      try {
+      return waitingOnAction(`the look at action ${input.actionId}`, async (signal) => {
         for (;;) {
           if (wait > 0) await sleepOrAbort(Math.min(wait, Math.max(0, deadline - Date.now())), signal);
           const cohorts = deps.powerCohorts;
@@ -306,16 +326,7 @@ export function createPowerActivities(deps: ActivityDeps) {
           wait = interval;
           interval = Math.min(Math.ceil(interval * 1.5), 15_000);
         }
-      } catch (err) {
-        if (deps.shutdown?.aborted && !ctx.cancellationSignal.aborted)
-          throw ApplicationFailure.retryable(
-            `the worker is shutting down: the look at action ${input.actionId} continues on another worker`,
-            'WorkerShuttingDown',
-          );
-        throw asActivityFailure(err);
-      } finally {
-        clearInterval(beat);
-      }
+      });
     },
 
     /**
@@ -329,12 +340,7 @@ export function createPowerActivities(deps: ActivityDeps) {
       /** the droplet whose account's client waits (absent in runs recorded before accounts) */
       dropletId?: number;
     }): Promise<string> {
-      const ctx = Context.current();
-      const beat = setInterval(() => ctx.heartbeat(), 3_000);
-      const signal = deps.shutdown
-        ? AbortSignal.any([ctx.cancellationSignal, deps.shutdown])
-        : ctx.cancellationSignal;
-      try {
+      return waitingOnAction(`the wait for action ${input.actionId}`, async (signal) => {
         const client = input.dropletId
           ? (await clientFor(input.dropletId)).client
           : required(digitaloceanOf(deps), 'the DigitalOcean client');
@@ -345,16 +351,7 @@ export function createPowerActivities(deps: ActivityDeps) {
           signal,
         });
         return action.status ?? 'completed';
-      } catch (err) {
-        if (deps.shutdown?.aborted && !ctx.cancellationSignal.aborted)
-          throw ApplicationFailure.retryable(
-            `the worker is shutting down: the wait for action ${input.actionId} continues on another worker`,
-            'WorkerShuttingDown',
-          );
-        throw asActivityFailure(err);
-      } finally {
-        clearInterval(beat);
-      }
+      });
     },
 
     /**
