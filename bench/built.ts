@@ -20,6 +20,17 @@ function imageEnv(name: string): string | undefined {
 export const NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? imageEnv('NODE_OPTIONS') ?? '';
 export const MALLOC_ARENA_MAX = process.env.BENCH_MALLOC_ARENA_MAX ?? imageEnv('MALLOC_ARENA_MAX') ?? '';
 
+/** The environment every built control-plane process of a bench starts from: the image's settings. */
+export function imageProcessEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    NODE_OPTIONS,
+    ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+  };
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 

@@ -32,7 +32,7 @@ import type { AgentStats, AgentsStopped } from './fleet-load-agents';
 import { freePort } from '../test/helpers/throwaway';
 import { freshDatabase, REDIS_URL, startTemporalDevServer } from './common';
 import { loadavg, ProcSampler, type ProcSummary } from './fleet-load-proc';
-import { ask, BUNDLE, CLI, MALLOC_ARENA_MAX, mib, NODE_OPTIONS, sleep } from './built';
+import { ask, BUNDLE, CLI, imageProcessEnv, MALLOC_ARENA_MAX, mib, NODE_OPTIONS, sleep } from './built';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 15_000);
 const KEEPALIVE_S = Number(process.env.BENCH_KEEPALIVE_S ?? 60);
@@ -166,11 +166,7 @@ async function runTarget(target: string, temporal?: { address: string }): Promis
   try {
     const port = await freePort();
     const cpEnv = (role: string): NodeJS.ProcessEnv => ({
-      PATH: process.env.PATH,
-      NODE_OPTIONS,
-      ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
+      ...imageProcessEnv(),
       DATABASE_URL: db.url,
       REDIS_URL,
       REDIS_KEY_PREFIX: prefix,

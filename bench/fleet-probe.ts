@@ -26,7 +26,7 @@ import { rsaTestKeys } from '../test/helpers/keys';
 import { freshDatabase, machine, REDIS_URL, startTemporalDevServer } from './common';
 import type { ProbeAgentStats } from './fleet-probe-agents';
 import { loadavg, ProcSampler } from './fleet-load-proc';
-import { ask, BUNDLE, CLI, MALLOC_ARENA_MAX, mib, NODE_OPTIONS, sleep } from './built';
+import { ask, BUNDLE, CLI, imageProcessEnv, MALLOC_ARENA_MAX, mib, NODE_OPTIONS, sleep } from './built';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 15_000);
 const PERIOD_S = Number(process.env.BENCH_PERIOD_S ?? 300);
@@ -65,11 +65,7 @@ async function main(): Promise<void> {
 
     worker = spawn(process.execPath, [CLI, 'worker'], {
       env: {
-        PATH: process.env.PATH,
-        NODE_OPTIONS,
-        ...(MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX } : {}),
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
+        ...imageProcessEnv(),
         DATABASE_URL: db.url,
         REDIS_URL,
         REDIS_KEY_PREFIX: `bench-probe:${process.pid}:`,
