@@ -22,6 +22,7 @@ import {
   type ScheduledAction,
   type StoredPowerSchedule,
 } from '../src/domain/power-schedule';
+import { recordScheduleRun } from '../src/observability/schedule-runs';
 import { SHARED } from '../src/observability/shared-metrics';
 import { startHibernate, startWake } from '../src/temporal/power-starts';
 import { portsOf, type ActivityDeps } from './deps';
@@ -211,6 +212,7 @@ export function createPowerScheduleActivities(deps: ActivityDeps) {
         m.set(SHARED.powerScheduleBusy, {}, summary.busy);
         m.set(SHARED.powerScheduleDeferred, {}, summary.deferred);
         m.set(SHARED.powerScheduleLastTick, {}, Date.parse(summary.at) / 1000);
+        recordScheduleRun(m, 'power_schedule', undefined, Date.parse(summary.at));
       }
       deps.logger.info(summary, 'power schedule tick');
     },

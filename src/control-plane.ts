@@ -69,6 +69,8 @@ export async function startControlPlane(
 ): Promise<ControlPlane> {
   const pool = createPool(config.database, logger, { max: config.database.poolMax });
   const redis = createRedis(config.redis.url, logger);
+  /** the counters every process shares through Redis (schedule periods here, /metrics below) */
+  const shared = new SharedMetrics(redis, config.redis.keyPrefix);
   const stream = heartbeatStreamNames(
     config.redis.keyPrefix,
     config.heartbeats.stream,
@@ -174,7 +176,7 @@ export async function startControlPlane(
           heartbeatBacklogAlert: config.heartbeats.backlogAlert,
         },
       });
-      recordSchedulePeriod(new SharedMetrics(redis, config.redis.keyPrefix), 'watchdog', w.intervalS);
+      recordSchedulePeriod(shared, 'watchdog', w.intervalS);
       logger.info({ scheduleId, everyS: w.intervalS }, 'watchdog schedule in place');
     }
     if (config.powerSchedule.enabled && opts.ensureSchedules !== false) {
@@ -188,6 +190,7 @@ export async function startControlPlane(
           gracefulTimeoutMs: p.gracefulShutdownS * 1000,
         },
       });
+      recordSchedulePeriod(shared, 'power_schedule', p.intervalS);
       logger.info({ scheduleId, everyS: p.intervalS }, 'power schedule reconciler in place');
     }
     if (config.probe.enabled && opts.ensureSchedules !== false) {
@@ -196,7 +199,7 @@ export async function startControlPlane(
         taskQueue: config.temporal.taskQueue,
         input,
       });
-      recordSchedulePeriod(new SharedMetrics(redis, config.redis.keyPrefix), 'fleet_probe', input.periodS);
+      recordSchedulePeriod(shared, 'fleet_probe', input.periodS);
       logger.info({ scheduleId, everyS: input.periodS }, 'fleet probe schedule in place');
     }
     if (config.scaleAlerts.enabled && opts.ensureSchedules !== false) {
@@ -214,7 +217,7 @@ export async function startControlPlane(
         everyMs: intervalS * 1000,
         input,
       });
-      recordSchedulePeriod(new SharedMetrics(redis, config.redis.keyPrefix), 'reconciler', intervalS);
+      recordSchedulePeriod(shared, 'reconciler', intervalS);
       logger.info({ scheduleId, everyS: intervalS }, 'reconciler schedule in place');
     }
   }
@@ -229,7 +232,7 @@ export async function startControlPlane(
       stream,
       backlogAlert: config.heartbeats.backlogAlert,
       pool,
-      shared: new SharedMetrics(redis, config.redis.keyPrefix),
+      shared,
       staleAfterS: config.watchdog.heartbeatTimeoutS,
     });
     const relay = config.dashboardRelay.url
