@@ -99,20 +99,22 @@ describe('fleet semaphore', () => {
   });
 
   it('renews the lease of a long holder, and a waiter gives up with a retryable error', async () => {
+    // The waiter waits three leases: the holder keeps its slot only by renewing. The lease is long
+    // enough that a loaded machine's event-loop stall (seen: ~0.4 s on a busy CI) does not lose it.
     const s = new FleetSemaphore({
       redis: connection(),
       keyPrefix: r.prefix,
       limits,
-      leaseMs: 300,
+      leaseMs: 1_500,
       pollMs: 20,
     });
     const w = new FleetSemaphore({
       redis: connection(),
       keyPrefix: r.prefix,
       limits,
-      leaseMs: 300,
+      leaseMs: 1_500,
       pollMs: 20,
-      maxWaitMs: 1_000,
+      maxWaitMs: 4_500,
     });
     let release!: () => void;
     const held = s.withSlot('credential', () => new Promise<void>((res) => (release = res)));
