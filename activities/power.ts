@@ -18,7 +18,7 @@ import {
   laneOfReboot,
   laneOfWake,
   type BudgetLane,
-} from '../src/digitalocean/lanes';
+} from '../src/domain/budget-lanes';
 import { IllegalTransitionError, type DropletState } from '../src/domain/droplet-state';
 import { PowerFailure, type PowerPurpose } from '../src/domain/power';
 import { remediationOutcome, SHARED } from '../src/observability/shared-metrics';

@@ -57,6 +57,11 @@ export interface WorkflowContract<W extends Workflow> {
   readonly conflictPolicy: WorkflowIdConflictPolicy;
   readonly reusePolicy?: WorkflowIdReusePolicy;
   workflowId(input: Parameters<W>[0], ctx: IdContext): string;
+  /**
+   * The task queue this input's workflow runs on, given the control plane's (TEMPORAL_TASK_QUEUE);
+   * absent: that queue. Only ever one of controlPlaneTaskQueues(base) (contracts/task-queues.ts).
+   */
+  taskQueue?(input: Parameters<W>[0], base: string): string;
   searchAttributes(input: Parameters<W>[0]): SearchAttributePair[];
   /** The first problem of an input a start must refuse (a caller checks it before sending). */
   validate?(input: Parameters<W>[0]): string | undefined;

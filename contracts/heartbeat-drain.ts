@@ -5,6 +5,7 @@
 import type { DrainStats } from '../src/domain/drain-stats';
 import { defineQuery, defineSignal, type WorkflowContract } from './define';
 import { searchAttributes } from './search-attributes';
+import { interactiveTaskQueue } from './task-queues';
 
 export interface HeartbeatDrainInput {
   consumer: string;
@@ -49,6 +50,8 @@ export const heartbeatDrainContract: WorkflowContract<HeartbeatDrainWorkflow> = 
   workflowType: 'heartbeatDrain',
   conflictPolicy: 'USE_EXISTING',
   workflowId: (input, { taskQueue }) => drainIds.consumer(taskQueue, consumerIndexOf(input.consumer)),
+  // Every wake is verified by a keep-alive the drain lands: a storm's backlog must not delay it.
+  taskQueue: (_input, base) => interactiveTaskQueue(base),
   searchAttributes: () => searchAttributes({ operation: 'heartbeat_drain' }),
 };
 

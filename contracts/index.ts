@@ -26,6 +26,7 @@ import { watchdogContract, watchdogIds } from './watchdog';
 
 export * from './define';
 export * from './search-attributes';
+export * from './task-queues';
 export * from './scheduled';
 export * from './power';
 export * from './changes';

@@ -14,8 +14,10 @@ import {
   type PowerStatus,
   type WakeDropletInput,
 } from '../src/domain/power';
+import { laneOfHibernate, laneOfReboot, laneOfWake, type BudgetLane } from '../src/domain/budget-lanes';
 import { defineQuery, defineSignal, type WorkflowContract } from './define';
 import { searchAttributes } from './search-attributes';
+import { interactiveTaskQueue } from './task-queues';
 
 export type { HardRebootInput, HibernateDropletInput, PowerResult, PowerStatus, WakeDropletInput };
 
@@ -52,10 +54,18 @@ const powerAttributes = (operation: string) => (input: PowerInput) =>
     reason: input.reason,
   });
 
+/**
+ * Someone waits for an interactive power operation (its budget lane, src/domain/budget-lanes.ts):
+ * it runs on the interactive task queue, so no storm of bulk work queues ahead of it.
+ */
+const queueOfLane = (lane: BudgetLane, base: string) =>
+  lane === 'interactive' ? interactiveTaskQueue(base) : base;
+
 export const wakeContract: WorkflowContract<WakeDropletWorkflow> = {
   workflowType: 'wakeDroplet',
   conflictPolicy: 'USE_EXISTING',
   workflowId: powerWorkflowId,
+  taskQueue: (input, base) => queueOfLane(laneOfWake(input.reason), base),
   searchAttributes: powerAttributes('wake'),
   validate: (input) => invalidPowerInput(input, WAKE_REASONS),
 };
@@ -64,6 +74,7 @@ export const hibernateContract: WorkflowContract<HibernateDropletWorkflow> = {
   workflowType: 'hibernateDroplet',
   conflictPolicy: 'USE_EXISTING',
   workflowId: powerWorkflowId,
+  taskQueue: (input, base) => queueOfLane(laneOfHibernate(input.reason), base),
   searchAttributes: (input) =>
     powerAttributes('hibernate')({ ...input, reason: input.reason ?? 'admin_request' }),
   validate: (input) =>
@@ -74,6 +85,7 @@ export const hardRebootContract: WorkflowContract<HardRebootWorkflow> = {
   workflowType: 'hardReboot',
   conflictPolicy: 'USE_EXISTING',
   workflowId: powerWorkflowId,
+  taskQueue: (input, base) => queueOfLane(laneOfReboot(input.reason), base),
   searchAttributes: powerAttributes('hard_reboot'),
   validate: (input) => invalidPowerInput(input, REBOOT_REASONS),
 };

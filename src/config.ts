@@ -239,6 +239,14 @@ const settings = {
     shutdownGraceMs: env('WORKER_SHUTDOWN_GRACE_MS', int(0, 600_000).default(30_000)),
     maxConcurrentActivities: env('WORKER_MAX_CONCURRENT_ACTIVITIES', int(1, 10_000).default(200)),
     maxCachedWorkflows: env('WORKER_MAX_CACHED_WORKFLOWS', int(0, 100_000).default(100)),
+    /** the interactive task queue's own slots (contracts/task-queues.ts), beside the base queue's */
+    interactive: {
+      maxConcurrentActivities: env(
+        'WORKER_INTERACTIVE_MAX_CONCURRENT_ACTIVITIES',
+        int(1, 10_000).default(50),
+      ),
+      maxCachedWorkflows: env('WORKER_INTERACTIVE_MAX_CACHED_WORKFLOWS', int(0, 100_000).default(100)),
+    },
   },
 
   digitalocean: {

@@ -154,12 +154,20 @@ export async function startControlPlane(
       );
     }
     if (opts.ensureDrain !== false) {
-      const ids = await ensureDrainWorkflows(client, {
+      const drains = await ensureDrainWorkflows(client, {
         taskQueue: config.temporal.taskQueue,
         consumers: config.heartbeats.drainConsumers,
         batchSize: config.heartbeats.drainBatchSize,
       });
-      logger.info({ workflowIds: ids }, 'heartbeat drain workflows running');
+      logger.info(
+        { workflowIds: drains.workflowIds, moved: drains.moved },
+        'heartbeat drain workflows running',
+      );
+      if (drains.notMoved.length > 0)
+        logger.warn(
+          { workflowIds: drains.notMoved },
+          'heartbeat drains told to move to their task queue did not close in time; they keep draining where they run',
+        );
     }
     if (config.watchdog.enabled && opts.ensureSchedules !== false) {
       const w = config.watchdog;

@@ -6,6 +6,7 @@ import type { Pool } from 'pg';
 import { pingDatabase } from '../db/pool';
 import type { DashboardRelayStatus } from './dashboard-relay';
 import type { Check } from './health';
+import { controlPlaneTaskQueues } from '../../contracts/task-queues';
 
 export const postgresCheck =
   (pool: Pool): Check =>
@@ -26,22 +27,29 @@ export const temporalCheck =
     await client.workflowService.getSystemInfo({});
   };
 
-/** For a process without a worker of its own: is any worker polling the task queue? */
+/**
+ * For a process without a worker of its own: is any worker polling each of the control plane's
+ * task queues (the base one and its siblings, contracts/task-queues.ts)?
+ */
 export const taskQueuePollersCheck =
   (client: Client, namespace: string, taskQueue: string, maxIdleMs = 120_000): Check =>
   async () => {
-    const res = await client.workflowService.describeTaskQueue({
-      namespace,
-      taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-    });
     const now = Date.now();
-    const live = (res.pollers ?? []).filter((p) => {
-      const t = p.lastAccessTime;
-      return t?.seconds != null && now - Number(t.seconds) * 1000 < maxIdleMs;
-    });
-    if (live.length === 0) throw new Error(`no worker is polling task queue ${taskQueue}`);
-    return `${live.length} poller(s)`;
+    const counts: string[] = [];
+    for (const { queue } of controlPlaneTaskQueues(taskQueue)) {
+      const res = await client.workflowService.describeTaskQueue({
+        namespace,
+        taskQueue: { name: queue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      });
+      const live = (res.pollers ?? []).filter((p) => {
+        const t = p.lastAccessTime;
+        return t?.seconds != null && now - Number(t.seconds) * 1000 < maxIdleMs;
+      });
+      if (live.length === 0) throw new Error(`no worker is polling task queue ${queue}`);
+      counts.push(`${queue}: ${live.length}`);
+    }
+    return `poller(s) ${counts.join(', ')}`;
   };
 
 /** For a process with its own worker: is it running (and not paused)? */

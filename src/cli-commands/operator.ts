@@ -384,7 +384,7 @@ function registerActivityHoldCommands(program: Command, loadConfig: () => Config
           });
           process.stdout.write(
             verb === 'hold'
-              ? `held: no activity of ${config.temporal.taskQueue} is dispatched until \`genesis-cp activities release\`\n`
+              ? `held: no activity of ${config.temporal.taskQueue} (nor of its interactive queue) is dispatched until \`genesis-cp activities release\`\n`
               : `released: activities of ${config.temporal.taskQueue} are dispatched again\n`,
           );
         }),

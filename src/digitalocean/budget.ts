@@ -12,7 +12,7 @@
  * the request's arrival at DigitalOcean. Memory is one sorted-set entry per granted request
  * (≤ 5,000 for the hour), which is small.
  *
- * Lanes (lanes.ts): every request names the lane of its work and the budget serves them in order,
+ * Lanes (src/domain/budget-lanes.ts): every request names the lane of its work and the budget serves them in order,
  * interactive (a user waits), remediation (the fleet heals), bulk (storms, schedules). Two rules,
  * both inside the same script: (1) each lane fills a window only up to its own limit, the window's
  * max less the reserves above it (`laneLimit`: interactive may use the whole window, remediation
@@ -42,7 +42,7 @@ import { parseRetryAfterMs } from '../errors/retry-after';
 import type { Logger } from '../logger';
 import { LUA_NOW_MS_OR_ARGV1, redisCommand, runCommand, type ScriptRunner } from '../redis-commands';
 import { DigitalOceanBudgetExhaustedError } from './errors';
-import { BUDGET_LANES, DEFAULT_BUDGET_LANE, isBudgetLane, type BudgetLane } from './lanes';
+import { BUDGET_LANES, DEFAULT_BUDGET_LANE, isBudgetLane, type BudgetLane } from '../domain/budget-lanes';
 
 /** What the client needs from a budget; the Redis one below, or a fake in unit tests. */
 export interface RequestBudget {

@@ -26,7 +26,7 @@
 import type { Logger } from '../logger';
 import { parseRetryAfterMs } from '../errors/retry-after';
 import { defaultSleep, headerValue, type RequestBudget, type Sleep } from './budget';
-import type { BudgetLane } from './lanes';
+import type { BudgetLane } from '../domain/budget-lanes';
 import {
   DigitalOceanActionFailedError,
   DigitalOceanAlreadyInStateError,
@@ -138,7 +138,7 @@ export interface DigitalOceanClientDeps {
 
 export interface CallOptions {
   signal?: AbortSignal;
-  /** The budget lane the request is served in (lanes.ts); the budget's default when absent. */
+  /** The budget lane the request is served in (src/domain/budget-lanes.ts); the budget's default when absent. */
   lane?: BudgetLane;
 }
 

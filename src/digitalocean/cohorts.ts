@@ -22,7 +22,7 @@
  *
  * In-process and per worker: each worker batches what its own activities submit.
  */
-import type { BudgetLane } from './lanes';
+import type { BudgetLane } from '../domain/budget-lanes';
 import {
   BULK_POWER_ACTION_TYPES,
   type Action,

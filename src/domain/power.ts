@@ -25,7 +25,7 @@ export type HibernateReason = (typeof HIBERNATE_REASONS)[number];
 export const REBOOT_REASONS = ['watchdog_heartbeat_timeout', 'admin_request', 'zombie_detected'] as const;
 export type RebootReason = (typeof REBOOT_REASONS)[number];
 
-/** What a power action is for: its operation and reason pick its budget lane (src/digitalocean/lanes.ts). */
+/** What a power action is for: its operation and reason pick its budget lane (src/domain/budget-lanes.ts). */
 export type PowerPurpose =
   | { operation: 'wake'; reason: WakeReason }
   | { operation: 'hibernate'; reason?: HibernateReason }

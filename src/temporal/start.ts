@@ -1,7 +1,8 @@
 /**
  * The one way the control plane starts a workflow: by name, from its contract (contracts/). The
  * contract gives the workflow type, the id derived from the input, the conflict and reuse
- * policies and the search attributes; the caller gives the task queue (TEMPORAL_TASK_QUEUE).
+ * policies, the search attributes and which of the control plane's task queues the input runs on;
+ * the caller gives the base task queue (TEMPORAL_TASK_QUEUE).
  * No workflow module is loaded: `W` is the function type the contract declares.
  */
 import { createHash } from 'node:crypto';
@@ -14,6 +15,7 @@ export type { StartedWorkflow };
 export const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export interface StartPlacement {
+  /** the control plane's task queue (TEMPORAL_TASK_QUEUE); the contract may route to a sibling */
   taskQueue: string;
   /** an id other than the contract's (a manual run, a benchmark's fixed id) */
   workflowId?: string;
@@ -36,7 +38,7 @@ export function startOptions<W extends Workflow>(
   placement: StartPlacement,
 ): WorkflowStartOptions<W> & { workflowId: string } {
   return {
-    taskQueue: placement.taskQueue,
+    taskQueue: contract.taskQueue?.(input, placement.taskQueue) ?? placement.taskQueue,
     workflowId: placement.workflowId ?? contractWorkflowId(contract, input, placement.taskQueue),
     args: [input] as Parameters<W>,
     workflowIdConflictPolicy: contract.conflictPolicy,

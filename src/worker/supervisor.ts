@@ -4,14 +4,14 @@
  * (Worker.shutdown); resumed -> a new worker on the same connection starts polling again.
  * While paused, /health reports `paused` (readiness fails, liveness stays up).
  */
-import type { Worker } from '@temporalio/worker';
+import type { RunnableWorker } from './worker-set';
 import type { Logger } from '../logger';
 
 export type SupervisedState =
   'STARTING' | 'RUNNING' | 'PAUSING' | 'PAUSED' | 'STOPPING' | 'STOPPED' | 'FAILED';
 
 export class WorkerSupervisor {
-  private worker?: Worker;
+  private worker?: RunnableWorker;
   private running?: Promise<void>;
   private state: SupervisedState = 'STARTING';
   private stopped = false;
@@ -24,7 +24,7 @@ export class WorkerSupervisor {
 
   constructor(
     private readonly opts: {
-      create: () => Promise<Worker>;
+      create: () => Promise<RunnableWorker>;
       /** true when the group is paused; throws when the flag cannot be read (state kept). */
       isPaused: () => Promise<boolean>;
       pollMs: number;
@@ -54,7 +54,7 @@ export class WorkerSupervisor {
     return this.state === 'PAUSED' || this.state === 'PAUSING';
   }
 
-  currentWorker(): Worker | undefined {
+  currentWorker(): RunnableWorker | undefined {
     return this.worker;
   }
 

@@ -21,7 +21,8 @@ import {
   type FleetSimulatorOptions,
 } from '../../src/simulator/fleet';
 import { temporalRemediationNotifier } from '../../src/temporal/remediation-notifier';
-import { heartbeatDrainContract, workflowIds, type HeartbeatDrainWorkflow } from '../../contracts';
+import { heartbeatDrainContract, type HeartbeatDrainWorkflow } from '../../contracts';
+import { startOptions } from '../../src/temporal/start';
 import { createTestDatabase, type TestDatabase } from './db';
 import { ingestApp } from './ingest-app';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from './redis';
@@ -160,12 +161,11 @@ export async function createFleetHarness(
     const w = await startTestWorker(temporal, { taskQueue, deps });
     const drain = await temporal.client.workflow.start<HeartbeatDrainWorkflow>(
       heartbeatDrainContract.workflowType,
-      {
-        taskQueue,
-        workflowId: workflowIds.heartbeatDrain(taskQueue, 0),
-        args: [{ consumer: 'drain-0', activityRunMs: 30_000, blockMs: 200, heartbeatTimeoutMs: 5_000 }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      },
+      startOptions(
+        heartbeatDrainContract,
+        { consumer: 'drain-0', activityRunMs: 30_000, blockMs: 200, heartbeatTimeoutMs: 5_000 },
+        { taskQueue },
+      ),
     );
     return {
       async stop() {

@@ -9,6 +9,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type Activities, type ActivityDeps } from '../../activities';
+import { controlPlaneTaskQueues } from '../../contracts/task-queues';
+import { WorkerSet } from '../../src/worker/worker-set';
 import { workflowInterceptorModules, workflowsSourcePath } from '../../src/worker/worker';
 import type { TestTemporal } from './temporal';
 
@@ -18,7 +20,8 @@ export const WORKFLOW_BUNDLE_ENV = 'GENESIS_TEST_WORKFLOW_BUNDLE';
 export type ActivityStubs = { [K in keyof Activities]?: (...args: Parameters<Activities[K]>) => unknown };
 
 export interface StubWorker {
-  worker: Worker;
+  /** one worker per control-plane task queue of the test's queue */
+  worker: WorkerSet;
   /** Activity names in call order, with their first argument. */
   calls: { name: string; arg: unknown }[];
   names(): string[];
@@ -43,19 +46,27 @@ export async function startStubWorker(
       },
     ]),
   );
-  const worker = await Worker.create({
-    connection: t.nativeConnection,
-    taskQueue: opts.taskQueue,
-    ...workflowCode(),
-    activities,
-  });
+  // Every queue of the control plane (contracts/task-queues.ts): an interactive wake started
+  // through its contract runs on `<taskQueue>-interactive`.
+  const workers = new Map<string, Worker>();
+  for (const { queue } of controlPlaneTaskQueues(opts.taskQueue))
+    workers.set(
+      queue,
+      await Worker.create({
+        connection: t.nativeConnection,
+        taskQueue: queue,
+        ...workflowCode(),
+        activities,
+      }),
+    );
+  const worker = new WorkerSet(workers);
   const running = worker.run();
   return {
     worker,
     calls,
     names: () => calls.map((c) => c.name),
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
       await running;
     },
   };

@@ -1,12 +1,13 @@
 /** Real Temporal for tests: the run's dev server, a task queue per test file, real workers. */
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import type { ActivityDeps } from '../../activities';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { installRuntime } from '../../src/worker/runtime';
 import { createWorker } from '../../src/worker/worker';
+import type { WorkerSet } from '../../src/worker/worker-set';
 
 export const testLogger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -66,7 +67,7 @@ export async function terminateStarted(client: Client, workflowIds: Iterable<str
 export async function startTestWorker(
   t: TestTemporal,
   opts: { taskQueue: string; deps: ActivityDeps; config?: Config },
-): Promise<{ worker: Worker; running: Promise<void>; stop(): Promise<void> }> {
+): Promise<{ worker: WorkerSet; running: Promise<void>; stop(): Promise<void> }> {
   const config = opts.config ?? testConfig();
   const worker = await createWorker({
     config,
@@ -80,7 +81,7 @@ export async function startTestWorker(
     worker,
     running,
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
       await running;
     },
   };

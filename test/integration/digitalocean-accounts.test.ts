@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { DigitalOceanBudget, type BudgetAcquireEvent } from '../../src/digitalocean/budget';
 import { DigitalOceanClient } from '../../src/digitalocean/client';
-import type { BudgetLane } from '../../src/digitalocean/lanes';
+import type { BudgetLane } from '../../src/domain/budget-lanes';
 import { createDigitalOceanSimulator, type DigitalOceanSimulator } from '../../src/simulator/digitalocean';
 import { killBudgetWorkers, startBudgetWorker, type BudgetWorkerConfig } from '../helpers/budget-worker';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis } from '../helpers/redis';

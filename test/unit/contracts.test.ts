@@ -8,6 +8,7 @@ import * as workflows from '../../workflows';
 import {
   defineQuery,
   defineSignal,
+  controlPlaneTaskQueues,
   defineUpdate,
   workflowContracts,
   type FleetProbeWorkflow,
@@ -107,7 +108,7 @@ describe('workflow contracts', () => {
   it('gives the start options of each start: id, conflict and reuse policies, search attributes', () => {
     const wake = { workspaceId: 'ws', dropletId: 7, reason: 'user_login' as const };
     expect(startOptions(workflowContracts.wake, wake, { taskQueue: 'q' })).toEqual({
-      taskQueue: 'q',
+      taskQueue: 'q-interactive',
       workflowId: 'power-7',
       args: [wake],
       workflowIdConflictPolicy: 'USE_EXISTING',
@@ -139,9 +140,39 @@ describe('workflow contracts', () => {
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
+    expect(
+      startOptions(workflowContracts.n8nUpdate, { dropletId: 7 } as never, { taskQueue: 'q' }).taskQueue,
+    ).toBe('q');
     // an id given by the caller wins (a manual run, a fixed test id)
     expect(
       startOptions(workflowContracts.scaleAlerts, {}, { taskQueue: 'q', workflowId: 'x' }).workflowId,
     ).toBe('x');
+  });
+
+  it('runs a power operation someone waits for, and the drain, on the interactive queue; the rest on the base queue', () => {
+    const base = { workspaceId: 'ws', dropletId: 7 };
+    const queue = (contract: { taskQueue?(input: never, base: string): string }, input: object) =>
+      startOptions(contract as never, input as never, { taskQueue: 'cp' }).taskQueue;
+    const c = workflowContracts;
+    expect(controlPlaneTaskQueues('cp')).toEqual([
+      { queue: 'cp', class: 'default' },
+      { queue: 'cp-interactive', class: 'interactive' },
+    ]);
+    expect(queue(c.wake, { ...base, reason: 'user_login' })).toBe('cp-interactive');
+    expect(queue(c.wake, { ...base, reason: 'admin_request' })).toBe('cp-interactive');
+    expect(queue(c.wake, { ...base, reason: 'watchdog_recovery' })).toBe('cp');
+    expect(queue(c.wake, { ...base, reason: 'scheduled_campaign' })).toBe('cp');
+    expect(queue(c.hibernate, base)).toBe('cp-interactive'); // no reason: admin_request
+    expect(queue(c.hibernate, { ...base, reason: 'admin_request' })).toBe('cp-interactive');
+    expect(queue(c.hibernate, { ...base, reason: 'idle' })).toBe('cp');
+    expect(queue(c.hibernate, { ...base, reason: 'scheduled' })).toBe('cp');
+    expect(queue(c.hardReboot, { ...base, reason: 'admin_request' })).toBe('cp-interactive');
+    expect(queue(c.hardReboot, { ...base, reason: 'watchdog_heartbeat_timeout' })).toBe('cp');
+    // the drain lands the keep-alives that verify every wake
+    expect(queue(c.heartbeatDrain, { consumer: 'drain-0' })).toBe('cp-interactive');
+    // nothing else is routed: every other contract runs on the base queue
+    for (const [name, contract] of Object.entries(c))
+      if (!['wake', 'hibernate', 'hardReboot', 'heartbeatDrain'].includes(name))
+        expect(contract.taskQueue).toBeUndefined();
   });
 });

@@ -27,7 +27,7 @@ export interface FloorAction {
   key: string;
   dropletId: number;
   type: PowerActionType;
-  /** what the action is for: the activity serves it in that budget lane (src/digitalocean/lanes.ts) */
+  /** what the action is for: the activity serves it in that budget lane (src/domain/budget-lanes.ts) */
   purpose: PowerPurpose;
 }
 

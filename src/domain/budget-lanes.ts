@@ -4,7 +4,7 @@
  * waits behind remediation or bulk work, and bulk work (scheduled power, storms) uses what is left
  * without starving remediation entirely.
  */
-import type { HibernateReason, RebootReason, WakeReason } from '../domain/power';
+import type { HibernateReason, RebootReason, WakeReason } from './power';
 
 export const BUDGET_LANES = ['interactive', 'remediation', 'bulk'] as const;
 export type BudgetLane = (typeof BUDGET_LANES)[number];
