@@ -389,7 +389,13 @@ const settings = {
     /** remediation and bulk power actions batched into tagged cohorts with one bulk action each */
     cohorts: {
       enabled: env('POWER_COHORTS_ENABLED', bool.default(true)),
+      /** how long a remediation batch lingers for more members */
       lingerMs: env('POWER_COHORT_LINGER_MS', int(0, 60_000).default(500)),
+      /**
+       * how long a bulk-lane batch lingers: seconds, to gather a storm arriving at a worker's pace;
+       * at most 30 s, well inside the power activities' timeouts (they heartbeat while they wait)
+       */
+      bulkLingerMs: env('POWER_COHORT_BULK_LINGER_MS', int(0, 30_000).default(5_000)),
       maxSize: env('POWER_COHORT_MAX_SIZE', int(2, 1_000).default(100)),
       minSize: env('POWER_COHORT_MIN_SIZE', int(2, 1_000).default(3)),
       /** how often a worker deletes the tags of cohorts a crashed worker left (and how old they must be) */

@@ -71,9 +71,10 @@ export function actionWaitPolicy(
 
 /**
  * Starting a power action (startPowerAction) and looking one up (lookUpAction): a batched action
- * waits for its cohort and a lookup for its interval, both heartbeating every 2 to 3 s, so a worker
- * that died mid-cohort is noticed within 10 s and the retry (which looks for the action the first
- * try started before starting another) runs on another worker.
+ * waits for its cohort (a bulk-lane one up to POWER_COHORT_BULK_LINGER_MS, 5 s by default, at most
+ * 30 s: well inside 2 min) and a lookup for its interval, both heartbeating every 2 to 3 s, so a
+ * worker that died mid-cohort is noticed within 10 s and the retry (which looks for the action the
+ * first try started before starting another) runs on another worker.
  */
 export const powerActionPolicy: ActivityOptions = {
   startToCloseTimeout: '2m',

@@ -152,8 +152,28 @@ export interface WaitForActionOptions extends CallOptions {
 }
 
 export interface FindActionsOptions extends CallOptions {
-  /** Pages of GET /v2/actions (200 actions each) read at most. Default 5. */
+  /** Pages of GET /v2/actions read at most. Default 5. */
   maxPages?: number;
+  /** Actions a page (1 to 200). Default 200. */
+  perPage?: number;
+  /**
+   * How many pages to read in all (at most `maxPages`), asked once the first page is read and
+   * some ids are still missing: lets the caller size the read by where the ids lie below it.
+   * Without it: `maxPages`.
+   */
+  pages?: (first: ActionsPageSpan) => number;
+}
+
+/** What the first page of GET /v2/actions (newest first) held. */
+export interface ActionsPageSpan {
+  /** the newest and oldest action id on the page */
+  newest: number;
+  oldest: number;
+  /** actions on the page */
+  count: number;
+  perPage: number;
+  /** the ids looked for that the page did not hold */
+  missing: number[];
 }
 
 /** The body of POST/DELETE /v2/tags/{tag_id}/resources (the spec's `tags_resource`). */
@@ -423,8 +443,8 @@ export class DigitalOceanClient {
    * The actions with these ids, read from GET /v2/actions (newest first, 200 a page, following
    * `links.pages.next`): stops when every id is found, when a page ends below the smallest id still
    * missing (action ids grow with time, so later pages hold only older actions), when there is no
-   * next page, or after `maxPages` (default 5) pages: one request per page. Ids not found are
-   * absent from the map.
+   * next page, or after `maxPages` (default 5) pages, or as many as `pages` answers once the first
+   * page is read: one request per page, each in `lane`. Ids not found are absent from the map.
    */
   async findActions(ids: readonly number[], opts: FindActionsOptions = {}): Promise<Map<number, Action>> {
     const missing = new Set(ids.map((id) => positiveId('action', id)));
@@ -432,10 +452,14 @@ export class DigitalOceanClient {
     const maxPages = opts.maxPages ?? 5;
     if (!Number.isSafeInteger(maxPages) || maxPages < 1)
       throw new TypeError(`maxPages must be a positive integer, got ${String(maxPages)}`);
+    const perPage = opts.perPage ?? 200;
+    if (!Number.isSafeInteger(perPage) || perPage < 1 || perPage > 200)
+      throw new TypeError(`perPage must be an integer from 1 to 200, got ${String(perPage)}`);
     let path = '/v2/actions';
-    let query: Record<string, string> | undefined = { per_page: '200', page: '1' };
+    let query: Record<string, string> | undefined = { per_page: String(perPage), page: '1' };
     const seen = new Set<string>();
-    for (let page = 0; page < maxPages && missing.size > 0; page++) {
+    let limit = maxPages;
+    for (let page = 0; page < limit && missing.size > 0; page++) {
       const res = await this.request({
         method: 'GET',
         template: '/v2/actions',
@@ -447,12 +471,20 @@ export class DigitalOceanClient {
       const body = res.body as ActionListPage;
       const actions = this.field<ActionListPage, 'actions'>(res, 'actions', 'GET', path) ?? [];
       let oldest = Infinity;
+      let newest = -Infinity;
+      let count = 0;
       for (const a of actions) {
         if (typeof a.id !== 'number') continue;
+        count += 1;
         oldest = Math.min(oldest, a.id);
+        newest = Math.max(newest, a.id);
         if (missing.delete(a.id)) found.set(a.id, a);
       }
       if (missing.size === 0 || oldest < minOf(missing)) break;
+      if (page === 0 && opts.pages && count > 0) {
+        const wanted = opts.pages({ newest, oldest, count, perPage, missing: [...missing] });
+        limit = Number.isFinite(wanted) ? Math.max(1, Math.min(maxPages, Math.floor(wanted))) : maxPages;
+      }
       const pages = body.links?.pages as { next?: string } | undefined;
       const next = pages?.next ? pathOfLink(pages.next) : undefined;
       if (!next || seen.has(next)) break;

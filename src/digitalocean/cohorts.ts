@@ -4,7 +4,11 @@
  *
  * A power activity of the remediation or bulk lane claims its key (power_actions) and submits
  * {account, type, lane, dropletId, key} here. Submissions of the same account, type and lane
- * linger `lingerMs` (or until `maxSize`), then per batch:
+ * linger (or until `maxSize`), then per batch. Remediation batches linger `lingerMs` (a recovery
+ * should not wait long); bulk-lane batches `bulkLingerMs` (nobody waits on planned work, and a
+ * storm arriving at a worker's pace needs seconds to fill a cohort). When the worker begins
+ * shutting down (`stop`), what lingers is sent at once and later submissions do not linger.
+ * Per batch:
  *   - fewer than `minSize`: each member is answered `not_started` and starts its own single action
  *     (a cohort costs 4 calls; below a few members single actions are as cheap);
  *   - else: a power_cohorts row whose tag is unique to the cohort (`genesis-cohort-<id>`: a crashed
@@ -17,8 +21,12 @@
  * bulk request itself (it may have reached DigitalOcean) fails the members' submissions, so their
  * activities retry and look for the action first, as any interrupted attempt does.
  *
- * Lookups (`lookup`) are batched the same way: the actions several droplets wait for are read
- * with one GET /v2/actions page instead of one GET /v2/actions/{id} each.
+ * Lookups (`lookup`) are batched the same way, per account (a batch is read when its most urgent
+ * member's linger ends): the actions several droplets wait for are read from the pages of
+ * GET /v2/actions (newest first) instead of one GET /v2/actions/{id} each. How many pages follow
+ * the first is chosen from how far below the newest action on it the awaited ids are
+ * (`lookupPages`), so actions started long ago still cost pages, not a call each; only the ids
+ * even those pages did not hold are read one by one.
  *
  * In-process and per worker: each worker batches what its own activities submit.
  */
@@ -27,6 +35,7 @@ import {
   BULK_POWER_ACTION_TYPES,
   type Action,
   type BulkPowerActionType,
+  type ActionsPageSpan,
   type CallOptions,
   type FindActionsOptions,
   type PowerActionType,
@@ -64,8 +73,10 @@ export interface CohortStore {
 }
 
 export interface CohortSettings {
-  /** how long the first submission of a batch waits for others */
+  /** how long the first submission of a remediation batch (or lookup) waits for others */
   lingerMs: number;
+  /** the same for bulk-lane batches (and lookups) */
+  bulkLingerMs: number;
   /** a batch is sent at once when it reaches this size */
   maxSize: number;
   /** smaller batches are not worth a cohort: their members start single actions */
@@ -76,6 +87,7 @@ export interface CohortSettings {
 
 export const DEFAULT_COHORT_SETTINGS: CohortSettings = {
   lingerMs: 500,
+  bulkLingerMs: 5_000,
   maxSize: 100,
   minSize: 3,
   tagPrefix: 'genesis-cohort',
@@ -107,8 +119,10 @@ interface Pending<T> {
 }
 
 interface Batch<T> {
-  items: Pending<T>[];
+  items: T[];
   timer?: ReturnType<typeof setTimeout>;
+  /** when the timer fires (Date.now() clock) */
+  dueAt?: number;
 }
 
 interface PendingLookup {
@@ -122,6 +136,59 @@ const LANE_ORDER: readonly BudgetLane[] = ['interactive', 'remediation', 'bulk']
 const firstLane = (lanes: BudgetLane[]): BudgetLane =>
   LANE_ORDER.find((l) => lanes.includes(l)) ?? 'remediation';
 
+/** Pages of GET /v2/actions one lookup reads at most. */
+export const LOOKUP_MAX_PAGES = 10;
+/** Actions per page of GET /v2/actions (the most DigitalOcean serves). */
+const ACTIONS_PER_PAGE = 200;
+
+/**
+ * How many pages of GET /v2/actions (newest first) a lookup reads in all, given its first page:
+ * the fewest requests for the awaited ids that page did not hold, each one either found on a
+ * further page or read alone (GET /v2/actions/{id}).
+ *
+ * DigitalOcean's action ids increase, so an id's place in the list follows from how far below the
+ * page's oldest action it is, times the account's share of ids (the page's actions per id: ids are
+ * global on DigitalOcean, so an account's actions are not consecutive; 1 when they are). That place
+ * is stretched by a tenth (the share varies; actions started meanwhile push older ones down):
+ * overshooting seldom costs a request, as the reader stops once it has passed every awaited id.
+ * Pages are read only where they save calls: at most `maxPages`, never more than the `perIdCalls`
+ * the lookup would cost without them. Ids not below the page (newer than it, or not the
+ * account's) no page can find.
+ */
+export function lookupPages(a: {
+  /** the awaited ids the first page did not hold */
+  missing: readonly number[];
+  first: Pick<ActionsPageSpan, 'newest' | 'oldest' | 'count' | 'perPage'>;
+  /** GET /v2/actions/{id} calls the whole lookup would cost without pages */
+  perIdCalls: number;
+  maxPages?: number;
+}): number {
+  const { newest, oldest, count, perPage } = a.first;
+  const cap = Math.max(1, Math.min(a.maxPages ?? LOOKUP_MAX_PAGES, a.perIdCalls));
+  // a short page is the whole list
+  if (count < perPage || cap === 1) return 1;
+  const share = newest > oldest ? Math.min(1, (count - 1) / (newest - oldest)) : 1;
+  const pageOf = a.missing
+    .filter((id) => id < oldest)
+    .map((id) => 1 + Math.max(1, Math.ceil(((oldest - id) * share * 1.1) / perPage)))
+    .sort((x, y) => x - y);
+  // read p pages: p requests, plus one for each id beyond them (ids not below the page are read
+  // alone whatever p is, so they do not change the choice)
+  let best = 1;
+  let bestCost = 1 + pageOf.length;
+  for (let i = 0; i < pageOf.length; i++) {
+    const p = pageOf[i]!;
+    if (p > cap) break;
+    if (pageOf[i + 1] === p) continue;
+    const cost = p + (pageOf.length - (i + 1));
+    if (cost < bestCost) {
+      best = p;
+      bestCost = cost;
+    }
+  }
+  return best;
+}
+
 /** An error that proves the request was never carried out (nothing left, or DigitalOcean refused). */
 export function neverSent(err: unknown): boolean {
   return (
@@ -132,12 +199,10 @@ export function neverSent(err: unknown): boolean {
 }
 
 export class PowerCohorts {
-  private readonly batches = new Map<string, Batch<CohortMember>>();
-  private readonly lookups = new Map<
-    string,
-    { items: PendingLookup[]; timer?: ReturnType<typeof setTimeout> }
-  >();
+  private readonly batches = new Map<string, Batch<Pending<CohortMember>>>();
+  private readonly lookups = new Map<string, Batch<PendingLookup>>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private stopping = false;
   /** cohorts formed since start (metrics, tests) */
   formed = 0;
 
@@ -147,11 +212,43 @@ export class PowerCohorts {
       store: CohortStore;
       logger: CohortLogger;
       settings?: Partial<CohortSettings>;
+      /** the worker is shutting down: send what lingers now, and linger no more */
+      stop?: AbortSignal;
     },
-  ) {}
+  ) {
+    const stop = deps.stop;
+    if (stop?.aborted) this.stopLingering();
+    else stop?.addEventListener('abort', () => this.stopLingering(), { once: true });
+  }
 
   get settings(): CohortSettings {
     return { ...DEFAULT_COHORT_SETTINGS, ...this.deps.settings };
+  }
+
+  /** How long a batch of `lane` waits for more (none once the worker is stopping). */
+  lingerOf(lane: BudgetLane): number {
+    if (this.stopping) return 0;
+    const s = this.settings;
+    return lane === 'bulk' ? s.bulkLingerMs : s.lingerMs;
+  }
+
+  /**
+   * Sends every lingering batch and lookup now and makes later ones not linger (the worker is
+   * shutting down: its activities should finish within the grace time, not wait out a linger).
+   */
+  stopLingering(): void {
+    this.stopping = true;
+    for (const group of [...this.batches.keys()]) this.flush(group);
+    for (const account of [...this.lookups.keys()]) this.flushLookups(account);
+  }
+
+  /** (Re)arms `batch`'s timer to fire `lingerMs` from now, unless it fires earlier already. */
+  private due<T>(batch: Batch<T>, lingerMs: number, fire: () => void): void {
+    const at = Date.now() + lingerMs;
+    if (batch.dueAt !== undefined && batch.dueAt <= at) return;
+    if (batch.timer) clearTimeout(batch.timer);
+    batch.dueAt = at;
+    batch.timer = setTimeout(fire, lingerMs);
   }
 
   /** Whether actions of `type` in `lane` are batched (interactive work never waits for a batch). */
@@ -171,7 +268,7 @@ export class PowerCohorts {
       if (!batch) {
         batch = { items: [] };
         this.batches.set(group, batch);
-        batch.timer = setTimeout(() => this.flush(group), this.settings.lingerMs);
+        this.due(batch, this.lingerOf(member.lane), () => this.flush(group));
       }
       batch.items.push({ member, resolve, reject });
       if (batch.items.length >= this.settings.maxSize) this.flush(group);
@@ -303,8 +400,9 @@ export class PowerCohorts {
 
   /**
    * The action `actionId` of `account` as DigitalOcean reports it now (undefined: not found).
-   * Lookups arriving within `lingerMs` share one GET /v2/actions page (or one GET per action when
-   * only one or two wait).
+   * Lookups of an account arriving together share the pages of GET /v2/actions (or one GET per
+   * action when only one or two wait). A batch is read when the linger of its most urgent member
+   * ends: a remediation lookup joining bulk ones waits `lingerMs`, not `bulkLingerMs`.
    */
   lookup(account: string, actionId: number, lane: BudgetLane): Promise<Action | undefined> {
     return new Promise((resolve, reject) => {
@@ -312,8 +410,8 @@ export class PowerCohorts {
       if (!batch) {
         batch = { items: [] };
         this.lookups.set(account, batch);
-        batch.timer = setTimeout(() => this.flushLookups(account), this.settings.lingerMs);
       }
+      this.due(batch, this.lingerOf(lane), () => this.flushLookups(account));
       batch.items.push({ actionId, lane, resolve, reject });
       if (batch.items.length >= this.settings.maxSize) this.flushLookups(account);
     });
@@ -333,18 +431,25 @@ export class PowerCohorts {
 
   private async readActions(account: string, items: PendingLookup[]): Promise<void> {
     const client = this.deps.clientOf(account);
+    // a page serves every member: it goes in the most urgent member's lane
     const lane = firstLane(items.map((i) => i.lane));
     const ids = [...new Set(items.map((i) => i.actionId))];
     const found = new Map<number, Action>();
     if (ids.length >= 3) {
-      // newest first: the actions waited for are recent; 200 per page
-      const pages = Math.min(5, Math.ceil(ids.length / 100) + 1);
-      for (const [id, a] of await client.findActions(ids, { lane, maxPages: pages })) found.set(id, a);
+      // newest first, 200 a page; how many after the first: from where the awaited ids lie below it
+      const read = await client.findActions(ids, {
+        lane,
+        maxPages: LOOKUP_MAX_PAGES,
+        perPage: ACTIONS_PER_PAGE,
+        pages: (first) => lookupPages({ missing: first.missing, first, perIdCalls: ids.length }),
+      });
+      for (const [id, a] of read) found.set(id, a);
     }
     for (const id of ids) {
       if (found.has(id)) continue;
       try {
-        found.set(id, await client.getAction(id, { lane }));
+        const own = firstLane(items.filter((i) => i.actionId === id).map((i) => i.lane));
+        found.set(id, await client.getAction(id, { lane: own }));
       } catch (err) {
         for (const p of items) if (p.actionId === id) p.reject(err);
       }

@@ -67,8 +67,8 @@ export function buildActivityDeps(opts: {
 
 /**
  * `deps` with the worker's power cohort batcher (POWER_COHORTS_*, src/digitalocean/cohorts.ts),
- * which also sweeps leftover cohort tags until `shutdown`; unchanged when cohorts are off or no
- * DigitalOcean client is configured.
+ * which also sweeps leftover cohort tags until `shutdown`, and at `shutdown` sends what lingers
+ * at once; unchanged when cohorts are off or no DigitalOcean client is configured.
  */
 export function withPowerCohorts(
   deps: ActivityDeps,
@@ -78,7 +78,12 @@ export function withPowerCohorts(
   if (!c.enabled || (!deps.digitalocean && !deps.digitaloceanAccounts)) return deps;
   const powerCohorts = createPowerCohorts(deps, {
     logger: opts.logger,
-    settings: { lingerMs: c.lingerMs, maxSize: c.maxSize, minSize: c.minSize },
+    settings: {
+      lingerMs: c.lingerMs,
+      bulkLingerMs: c.bulkLingerMs,
+      maxSize: c.maxSize,
+      minSize: c.minSize,
+    },
     sweepEveryMs: c.sweepEveryMs,
     stop: opts.shutdown,
   });

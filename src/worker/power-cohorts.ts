@@ -3,7 +3,10 @@ import { digitaloceanOf, portsOf, type ActivityDeps } from '../../activities/dep
 import { PowerCohorts, type CohortSettings, type CohortStore } from '../digitalocean/cohorts';
 import type { Logger } from '../logger';
 
-/** The batcher over `deps`' repositories and DigitalOcean accounts; sweeping when `sweepEveryMs` is given. */
+/**
+ * The batcher over `deps`' repositories and DigitalOcean accounts; sweeping when `sweepEveryMs` is
+ * given, until `stop`, which also sends what lingers at once (the worker is shutting down).
+ */
 export function createPowerCohorts(
   deps: ActivityDeps,
   opts: { logger: Logger; settings?: Partial<CohortSettings>; sweepEveryMs?: number; stop?: AbortSignal },
@@ -26,6 +29,7 @@ export function createPowerCohorts(
     store,
     logger: opts.logger,
     settings: opts.settings,
+    stop: opts.stop,
   });
   if (opts.sweepEveryMs) cohorts.startSweeping(opts.sweepEveryMs, opts.stop);
   return cohorts;

@@ -4,7 +4,11 @@
  *   - a single user_login wake costs one DigitalOcean call, a single hibernation two;
  *   - a cohort of scheduled wakes costs four calls (tag, tag the members, one bulk action, delete
  *     the tag), whatever its size; members it did not start, and members that never came up, are
- *     retried singly and end verified or FAILED, each with its own workflow and lifecycle entries.
+ *     retried singly and end verified or FAILED, each with its own workflow and lifecycle entries;
+ *   - lookups of actions started long ago (hundreds of newer actions since) cost pages of
+ *     GET /v2/actions, not a GET /v2/actions/{id} each.
+ * Bulk-lane batches linger the default POWER_COHORT_BULK_LINGER_MS (5 s), remediation and
+ * interactive lookups 400 ms: the power activities' timeouts hold with the longer linger.
  */
 import { startHibernate, startWake } from '../../src/temporal/power-starts';
 import { powerStatusQuery, workflowIds } from '../../contracts';
@@ -279,6 +283,37 @@ describe('power calls per operation and cohorts', () => {
     process.stdout.write(
       `calls per operation: cohort of ${ids.length} wakes ${wakeCalls.length} (${(wakeCalls.length / ids.length).toFixed(2)}/wake), ` +
         `hibernations ${hibernateCalls.length} (${(hibernateCalls.length / ids.length).toFixed(2)}/hibernation)\n`,
+    );
+  });
+
+  it('looking up six shutdowns sent 700 actions ago costs 4 pages of GET /v2/actions, not a GET each', async () => {
+    const ids = Array.from({ length: 6 }, (_, i) => 41_200 + i);
+    const shutdowns = (
+      await h.db.pool.query<{ action_id: string }>(
+        `SELECT action_id FROM power_actions WHERE droplet_id = ANY($1::bigint[]) AND type = 'shutdown'
+         ORDER BY action_id`,
+        [ids],
+      )
+    ).rows.map((r) => Number(r.action_id));
+    expect(shutdowns).toHaveLength(6);
+    // 700 newer actions in the account (droplets only the simulator knows: one bulk power_cycle)
+    for (let i = 0; i < 700; i++)
+      h.fleet.digitalocean.addDroplet({ id: 90_000 + i, status: 'active', tags: ['noise'] });
+    const noise = await h.deps.digitalocean!.bulkDropletAction('noise', 'power_cycle');
+    expect(noise).toHaveLength(700);
+    expect(Math.min(...noise.map((a) => a.id!))).toBeGreaterThan(Math.max(...shutdowns));
+
+    const mark = h.fleet.digitalocean.requestLog().length;
+    const looks = await Promise.all(
+      shutdowns.map((id) => h.deps.powerCohorts!.lookup('default', id, 'bulk')),
+    );
+    expect(looks.map((a) => [a?.id, a?.status])).toEqual(shutdowns.map((id) => [id, 'completed']));
+    // the six are 701st to 706th from the newest: page 4 of 200. The old choice (2 pages, then
+    // one GET each) cost 2 + 6
+    const lookupCalls = calls(h.fleet.digitalocean.requestLog().slice(mark));
+    expect(lookupCalls).toEqual(Array(4).fill('GET /v2/actions'));
+    process.stdout.write(
+      `calls per operation: lookup of ${shutdowns.length} actions 700 back ${lookupCalls.length}\n`,
     );
   });
 });

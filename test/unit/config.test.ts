@@ -85,6 +85,22 @@ describe('loadConfig', () => {
     expect(byVar.DRAIN_CONSUMERS).toMatch(/at least 1/);
   });
 
+  it('lingers power cohorts per lane: 500 ms for remediation, 5 s for bulk, each named when bad', () => {
+    expect(loadConfig('worker', base).power.cohorts).toMatchObject({ lingerMs: 500, bulkLingerMs: 5_000 });
+    expect(
+      loadConfig('worker', { ...base, POWER_COHORT_BULK_LINGER_MS: '12000' }).power.cohorts.bulkLingerMs,
+    ).toBe(12_000);
+    const p = problems('worker', {
+      ...base,
+      POWER_COHORT_BULK_LINGER_MS: '60000',
+      POWER_COHORT_LINGER_MS: '-1',
+    });
+    expect(p.map((x) => x.variable).sort()).toEqual([
+      'POWER_COHORT_BULK_LINGER_MS',
+      'POWER_COHORT_LINGER_MS',
+    ]);
+  });
+
   it('requires only what a role needs', () => {
     expect(() => loadConfig('migrate', { DATABASE_URL: base.DATABASE_URL })).not.toThrow();
     expect(

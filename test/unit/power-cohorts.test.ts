@@ -1,12 +1,24 @@
-/** The cohort batcher (src/digitalocean/cohorts.ts) against a fake client and store. */
-import type { Action } from '../../src/digitalocean/client';
+/**
+ * The cohort batcher (src/digitalocean/cohorts.ts) against a fake client and store, and its
+ * lookups through the real client against the in-process DigitalOcean simulator.
+ */
+import { DigitalOceanClient, type Action } from '../../src/digitalocean/client';
 import {
+  DEFAULT_COHORT_SETTINGS,
+  lookupPages,
   PowerCohorts,
+  type CohortAnswer,
   type CohortClient,
   type CohortMember,
   type CohortStore,
 } from '../../src/digitalocean/cohorts';
 import { DigitalOceanServerError } from '../../src/digitalocean/errors';
+import type { BudgetLane } from '../../src/digitalocean/lanes';
+import {
+  createDigitalOceanSimulator,
+  DEFAULT_SIMULATOR_TOKEN,
+  type DigitalOceanSimulator,
+} from '../../src/simulator/digitalocean';
 
 interface Fake {
   calls: string[];
@@ -89,12 +101,13 @@ const member = (dropletId: number, extra: Partial<CohortMember> = {}): CohortMem
 
 const logger = { info: () => undefined, warn: () => undefined };
 
-function batcher(f: Fake, settings = {}) {
+function batcher(f: Fake, settings = {}, stop?: AbortSignal) {
   return new PowerCohorts({
     clientOf: () => f.client,
     store: f.store,
     logger,
-    settings: { lingerMs: 30, ...settings },
+    settings: { lingerMs: 30, bulkLingerMs: 30, ...settings },
+    stop,
   });
 }
 
@@ -225,4 +238,240 @@ it('interactive actions and types without a bulk form are never batched', () => 
   expect(b.batchable('reboot', 'bulk')).toBe(false);
   expect(b.batchable('power_on', 'remediation')).toBe(true);
   expect(b.batchable('shutdown', 'bulk')).toBe(true);
+});
+
+describe('per-lane linger (fake timers)', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  /** The answers of `ids` in `lane`, and whether they came yet. */
+  const submitAll = (b: PowerCohorts, ids: number[], lane: BudgetLane) => {
+    const answers: CohortAnswer[] = [];
+    const all = Promise.all(
+      ids.map((id) =>
+        b.submit(member(id, { lane, key: `${lane}-${id}` })).then((a) => {
+          answers.push(a);
+          return a;
+        }),
+      ),
+    );
+    return { all, answered: () => answers.length };
+  };
+
+  it('by default a remediation batch lingers 500 ms, a bulk one 5 s', async () => {
+    expect(DEFAULT_COHORT_SETTINGS).toMatchObject({ lingerMs: 500, bulkLingerMs: 5_000 });
+    const f = fake();
+    const b = new PowerCohorts({ clientOf: () => f.client, store: f.store, logger });
+    const remediation = submitAll(b, [1, 2, 3], 'remediation');
+    const bulk = submitAll(b, [4, 5, 6], 'bulk');
+    await jest.advanceTimersByTimeAsync(499);
+    expect(f.calls).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect((await remediation.all).map((a) => a.kind)).toEqual(['started', 'started', 'started']);
+    expect(f.calls.filter((c) => c.startsWith('bulk'))).toEqual([
+      'bulk genesis-cohort-1 power_on remediation',
+    ]);
+    // bulk members arriving later join the lingering bulk batch
+    const late = submitAll(b, [7], 'bulk');
+    await jest.advanceTimersByTimeAsync(4_499);
+    expect(bulk.answered() + late.answered()).toBe(0);
+    await jest.advanceTimersByTimeAsync(1);
+    await Promise.all([bulk.all, late.all]);
+    expect(f.calls.filter((c) => c.startsWith('tag '))).toEqual([
+      'tag genesis-cohort-1 1,2,3',
+      'tag genesis-cohort-2 4,5,6,7',
+    ]);
+  });
+
+  it('a bulk batch is still sent at once at max size', async () => {
+    const f = fake();
+    const b = batcher(f, { lingerMs: 500, bulkLingerMs: 5_000, maxSize: 3, minSize: 2 });
+    const full = submitAll(b, [1, 2, 3], 'bulk');
+    await jest.advanceTimersByTimeAsync(0);
+    expect((await full.all).every((a) => a.kind === 'started')).toBe(true);
+    expect(f.store.cohorts).toHaveLength(1);
+  });
+
+  it('at shutdown what lingers is sent at once, and later batches do not linger', async () => {
+    const f = fake();
+    const stop = new AbortController();
+    const b = batcher(f, { lingerMs: 500, bulkLingerMs: 5_000 }, stop.signal);
+    const bulk = submitAll(b, [1, 2, 3], 'bulk');
+    const looks = Promise.all([11, 12, 13].map((id) => b.lookup('default', id, 'bulk')));
+    await jest.advanceTimersByTimeAsync(100);
+    expect(f.calls).toEqual([]);
+    stop.abort();
+    // no timer advanced: the abort itself sent the lingering batch and read the lookups
+    expect((await bulk.all).map((a) => a.kind)).toEqual(['started', 'started', 'started']);
+    expect((await looks).map((a) => a?.id)).toEqual([11, 12, 13]);
+    const after = submitAll(b, [4, 5, 6], 'bulk');
+    await jest.advanceTimersByTimeAsync(0);
+    expect((await after.all).map((a) => a.kind)).toEqual(['started', 'started', 'started']);
+    expect(b.lingerOf('bulk')).toBe(0);
+    expect(f.store.cohorts.map((c) => c.tag)).toEqual(['genesis-cohort-1', 'genesis-cohort-2']);
+  });
+
+  it('a batcher built after the shutdown began never lingers', async () => {
+    const f = fake();
+    const stop = new AbortController();
+    stop.abort();
+    const b = batcher(f, { lingerMs: 500, bulkLingerMs: 5_000 }, stop.signal);
+    const bulk = submitAll(b, [1, 2, 3], 'bulk');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(bulk.answered()).toBe(3);
+  });
+
+  it("a lookup batch is read when its most urgent member's linger ends", async () => {
+    const f = fake();
+    const b = batcher(f, { lingerMs: 500, bulkLingerMs: 5_000 });
+    const bulkLooks = Promise.all([11, 12].map((id) => b.lookup('default', id, 'bulk')));
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(f.calls).toEqual([]);
+    // a remediation lookup joins: the batch is read 500 ms later, not 4 s later
+    const urgent = b.lookup('default', 13, 'remediation');
+    await jest.advanceTimersByTimeAsync(499);
+    expect(f.calls).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    await Promise.all([bulkLooks, urgent]);
+    expect(f.calls).toEqual(['findActions 11,12,13']);
+  });
+});
+
+describe('lookupPages: how many pages of GET /v2/actions a lookup reads', () => {
+  // page 1 of a dense account: ids 10_800..10_999
+  const dense = { newest: 10_999, oldest: 10_800, count: 200, perPage: 200 };
+
+  it('one page when the first is the whole list or nothing awaited lies below it', () => {
+    expect(lookupPages({ missing: [5, 6, 7], first: { ...dense, count: 150 }, perIdCalls: 3 })).toBe(1);
+    // newer than the page (started after it was read), or within it yet absent (not the account's)
+    expect(lookupPages({ missing: [11_500, 10_900, 10_850], first: dense, perIdCalls: 3 })).toBe(1);
+  });
+
+  it('reads down to the awaited ids from how far below the newest action they are', () => {
+    // 500 to 505 actions below page 1's oldest: page 4 (the 10 % stretch reaches it)
+    const missing = [10_300, 10_299, 10_298, 10_297, 10_296, 10_295];
+    expect(lookupPages({ missing, first: dense, perIdCalls: 6 })).toBe(4);
+    // just below the page: page 2
+    expect(lookupPages({ missing: [10_799, 10_750, 10_700], first: dense, perIdCalls: 3 })).toBe(2);
+  });
+
+  it('never reads more pages than the per-id calls they replace, nor more than 10', () => {
+    // three ids on page 4: four pages cost what 1 + 3 single GETs cost: one page, then singles
+    expect(lookupPages({ missing: [10_300, 10_299, 10_298], first: dense, perIdCalls: 3 })).toBe(1);
+    // 20 ids on page 12: beyond the 10 pages
+    const far = Array.from({ length: 20 }, (_, i) => 8_700 - i);
+    expect(lookupPages({ missing: far, first: dense, perIdCalls: 20 })).toBe(1);
+    expect(lookupPages({ missing: far, first: dense, perIdCalls: 20, maxPages: 15 })).toBe(13);
+  });
+
+  it('reads down to the near ids and leaves a far one to its own GET', () => {
+    const near = [10_300, 10_299, 10_298, 10_297, 10_296];
+    expect(lookupPages({ missing: [...near, 2_000], first: dense, perIdCalls: 6 })).toBe(4);
+  });
+
+  it("scales the id distance by the account's share of ids (DigitalOcean's ids are global)", () => {
+    // 200 actions over 400 ids: every other id is the account's; 360 ids below is ~180 actions
+    const sparse = { newest: 10_999, oldest: 10_601, count: 200, perPage: 200 };
+    const missing = [10_241, 10_240, 10_239];
+    expect(lookupPages({ missing, first: sparse, perIdCalls: 3 })).toBe(2);
+    // in a dense account the same ids would be ~560 actions down: more pages than three GETs
+    expect(lookupPages({ missing, first: { ...sparse, oldest: 10_800 }, perIdCalls: 3 })).toBe(1);
+  });
+});
+
+describe('lookups through the client, counted by the simulator', () => {
+  let sim: DigitalOceanSimulator;
+  const lanes: (BudgetLane | undefined)[] = [];
+  let client: DigitalOceanClient;
+
+  beforeAll(async () => {
+    sim = await createDigitalOceanSimulator({ actionDelayMs: 60_000, perMinute: 10_000, perHour: 100_000 });
+    client = new DigitalOceanClient({
+      baseUrl: sim.url,
+      token: DEFAULT_SIMULATOR_TOKEN,
+      budget: {
+        acquire: async (_signal, lane) => {
+          lanes.push(lane);
+        },
+        observe: async () => undefined,
+        penalize: async () => undefined,
+      },
+      logger: { info: () => undefined, warn: () => undefined, debug: () => undefined } as never,
+      userAgent: 'genesis-control-plane/test',
+    });
+  });
+  afterAll(() => sim.close());
+
+  /** `n` droplets tagged `tag`, given one power_cycle each by one bulk request: `n` new actions. */
+  async function actions(tag: string, firstId: number, n: number): Promise<void> {
+    for (let i = 0; i < n; i++) sim.addDroplet({ id: firstId + i, status: 'active', tags: [tag] });
+    await client.bulkDropletAction(tag, 'power_cycle');
+  }
+
+  it('awaited actions hundreds of actions old cost pages, not a GET each; only one beyond 10 pages is read alone', async () => {
+    sim.addDroplet({ id: 1, status: 'active' });
+    const ancient = (await client.dropletAction(1, 'shutdown')).id!;
+    await actions('noise-a', 10_000, 2_100);
+    const old: number[] = [];
+    for (let id = 2; id <= 7; id++) {
+      sim.addDroplet({ id, status: 'active' });
+      old.push((await client.dropletAction(id, 'shutdown')).id!);
+    }
+    // 700 newer actions: the six sit at 701 to 706 from the newest, on page 4
+    await actions('noise-b', 20_000, 700);
+
+    const b = new PowerCohorts({
+      clientOf: () => client,
+      store: fake().store,
+      logger,
+      settings: { lingerMs: 20, bulkLingerMs: 40 },
+    });
+    let mark = sim.requestLog().length;
+    lanes.length = 0;
+    const looks = await Promise.all(
+      old.map((id, i) => b.lookup('default', id, i === 0 ? 'remediation' : 'bulk')),
+    );
+    expect(looks.map((a) => a?.id)).toEqual(old);
+    const read = () =>
+      sim
+        .requestLog()
+        .slice(mark)
+        .map((e) => `${e.method} ${e.path}`);
+    // before: 2 pages (min(5, ceil(6/100)+1)), then six GET /v2/actions/{id}
+    expect(read()).toEqual(Array(4).fill('GET /v2/actions'));
+    // a page serves every member: the most urgent member's lane
+    expect(lanes).toEqual(Array(4).fill('remediation'));
+
+    mark = sim.requestLog().length;
+    lanes.length = 0;
+    const withAncient = await Promise.all([
+      ...old.map((id) => b.lookup('default', id, 'bulk')),
+      b.lookup('default', ancient, 'remediation'),
+    ]);
+    expect(withAncient.map((a) => a?.id)).toEqual([...old, ancient]);
+    // ~2,800 actions down: beyond 10 pages, read alone in its own member's lane
+    expect(read()).toEqual([...Array(4).fill('GET /v2/actions'), `GET /v2/actions/${ancient}`]);
+    expect(lanes).toEqual([...Array(4).fill('remediation'), 'remediation']);
+  });
+
+  it('a lookup alone is one GET /v2/actions/{id} in its own lane', async () => {
+    const b = new PowerCohorts({
+      clientOf: () => client,
+      store: fake().store,
+      logger,
+      settings: { lingerMs: 20, bulkLingerMs: 20 },
+    });
+    sim.addDroplet({ id: 30_000, status: 'active' });
+    const id = (await client.dropletAction(30_000, 'shutdown')).id!;
+    lanes.length = 0;
+    const mark = sim.requestLog().length;
+    expect((await b.lookup('default', id, 'bulk'))?.id).toBe(id);
+    expect(
+      sim
+        .requestLog()
+        .slice(mark)
+        .map((e) => e.path),
+    ).toEqual([`/v2/actions/${id}`]);
+    expect(lanes).toEqual(['bulk']);
+  });
 });
