@@ -13,7 +13,7 @@ import {
   type CohortStore,
 } from '../../src/digitalocean/cohorts';
 import { DigitalOceanServerError } from '../../src/digitalocean/errors';
-import type { BudgetLane } from '../../src/digitalocean/lanes';
+import type { BudgetLane } from '../../src/domain/budget-lanes';
 import {
   createDigitalOceanSimulator,
   DEFAULT_SIMULATOR_TOKEN,
