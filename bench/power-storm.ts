@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
+import { controlPlaneTaskQueues } from '../contracts/task-queues';
 import type { WakeReason } from '../src/domain/power';
 import { createFleetSimulator, type FleetSimulator } from '../src/simulator/fleet';
 import type { RequestLogEntry } from '../src/simulator/digitalocean/request-log';
@@ -188,7 +189,10 @@ async function awaitClosed(
   while (open() > 0) {
     if (Date.now() > deadline) throw new Error(`${open()} operations still running after the phase timeout`);
     for await (const wf of client.workflow.list({
-      query: `TaskQueue = "${taskQueue}" AND ExecutionStatus != "Running"`,
+      // both of the control plane's queues: interactive wakes run on `<taskQueue>-interactive`
+      query: `TaskQueue IN (${controlPlaneTaskQueues(taskQueue)
+        .map((q) => JSON.stringify(q.queue))
+        .join(', ')}) AND ExecutionStatus != "Running"`,
       pageSize: 1000,
     })) {
       const op = ops.get(`${wf.workflowId}/${wf.runId}`);

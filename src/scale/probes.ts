@@ -11,6 +11,7 @@ import type Redis from 'ioredis';
 import type { ScaleProbeQueries } from '../db/scale-probes';
 import type { ProbeResult, ScaleAlertConfig } from '../domain/scale';
 import { streamBacklog, type HeartbeatStreamNames } from '../heartbeats/stream';
+import { controlPlaneTaskQueues } from '../../contracts/task-queues';
 
 export interface ProbeContext {
   /** what the probes read from Postgres */
@@ -104,7 +105,10 @@ export async function probeHeartbeatBacklog(ctx: ProbeContext): Promise<ProbeRes
 
 const { TaskQueueType, TaskQueueKind } = temporal.api.enums.v1;
 
-/** Approximate backlog (workflow + activity tasks) of the task queue, from DescribeTaskQueue stats. */
+/**
+ * Approximate backlog (workflow + activity tasks) of the control plane's task queues (the base one
+ * and its siblings, contracts/task-queues.ts), from DescribeTaskQueue stats.
+ */
 export async function probeTemporalBacklog(ctx: ProbeContext, cfg: ScaleAlertConfig): Promise<ProbeResult> {
   if (!ctx.temporal)
     return notApplicable('temporal_task_queue_backlog', 'tasks', 'no Temporal client configured');
@@ -112,52 +116,58 @@ export async function probeTemporalBacklog(ctx: ProbeContext, cfg: ScaleAlertCon
   const taskQueue = cfg.taskQueue ?? ctx.temporal.taskQueue;
   let total = 0;
   const parts: string[] = [];
-  for (const [label, type] of [
-    ['workflow', TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW],
-    ['activity', TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY],
-  ] as const) {
-    let stats: temporal.api.taskqueue.v1.ITaskQueueStats | null | undefined;
-    try {
-      const res = await client.workflowService.describeTaskQueue({
-        namespace: client.options.namespace,
-        taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-        taskQueueType: type,
-        reportStats: true,
-      });
-      stats = res.stats;
-    } catch (err) {
-      // gRPC UNIMPLEMENTED (12) / INVALID_ARGUMENT (3): a server that does not report stats.
-      const code = (err as { code?: number }).code;
-      if (code === 12 || code === 3)
+  for (const { queue } of controlPlaneTaskQueues(taskQueue))
+    for (const [label, type] of [
+      ['workflow', TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW],
+      ['activity', TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY],
+    ] as const) {
+      let stats: temporal.api.taskqueue.v1.ITaskQueueStats | null | undefined;
+      try {
+        const res = await client.workflowService.describeTaskQueue({
+          namespace: client.options.namespace,
+          taskQueue: { name: queue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          taskQueueType: type,
+          reportStats: true,
+        });
+        stats = res.stats;
+      } catch (err) {
+        // gRPC UNIMPLEMENTED (12) / INVALID_ARGUMENT (3): a server that does not report stats.
+        const code = (err as { code?: number }).code;
+        if (code === 12 || code === 3)
+          return notApplicable(
+            'temporal_task_queue_backlog',
+            'tasks',
+            'server does not report task-queue stats',
+          );
+        throw err;
+      }
+      if (!stats)
         return notApplicable(
           'temporal_task_queue_backlog',
           'tasks',
           'server does not report task-queue stats',
         );
-      throw err;
+      const n = Number(stats.approximateBacklogCount ?? 0);
+      total += n;
+      parts.push(`${queue} ${label} ${fmt(n)}`);
     }
-    if (!stats)
-      return notApplicable('temporal_task_queue_backlog', 'tasks', 'server does not report task-queue stats');
-    const n = Number(stats.approximateBacklogCount ?? 0);
-    total += n;
-    parts.push(`${label} ${fmt(n)}`);
-  }
   return {
     name: 'temporal_task_queue_backlog',
     value: total,
     unit: 'tasks',
     status: 'ok',
-    detail: `ApproximateBacklogCount of ${taskQueue}: ${parts.join(', ')}`,
+    detail: `ApproximateBacklogCount: ${parts.join(', ')}`,
   };
 }
 
-/** Failed / closed workflows of the task queue that closed in the last window (visibility counts). */
+/** Failed / closed workflows of the control plane's task queues that closed in the last window (visibility counts). */
 export async function probeTemporalFailures(ctx: ProbeContext, cfg: ScaleAlertConfig): Promise<ProbeResult> {
   if (!ctx.temporal) return notApplicable('temporal_failed_ratio', 'ratio', 'no Temporal client configured');
   const { client } = ctx.temporal;
   const taskQueue = cfg.taskQueue ?? ctx.temporal.taskQueue;
   const since = new Date((ctx.clock ?? Date.now)() - cfg.failedWindowMs).toISOString();
-  const scope = `TaskQueue = ${JSON.stringify(taskQueue)} AND CloseTime > "${since}"`;
+  const queues = controlPlaneTaskQueues(taskQueue).map((q) => JSON.stringify(q.queue));
+  const scope = `TaskQueue IN (${queues.join(', ')}) AND CloseTime > "${since}"`;
   const [failed, closed] = await Promise.all([
     client.workflow.count(`ExecutionStatus = "Failed" AND ${scope}`),
     client.workflow.count(`ExecutionStatus != "Running" AND ${scope}`),
@@ -168,7 +178,7 @@ export async function probeTemporalFailures(ctx: ProbeContext, cfg: ScaleAlertCo
     value,
     unit: 'ratio',
     status: 'ok',
-    detail: `${failed.count} of ${closed.count} workflows on ${taskQueue} closed since ${since} failed`,
+    detail: `${failed.count} of ${closed.count} workflows on ${taskQueue} (and its siblings) closed since ${since} failed`,
   };
 }
 
