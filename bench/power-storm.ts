@@ -27,13 +27,16 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type Workflow } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { controlPlaneTaskQueues } from '../contracts/task-queues';
 import type { WakeReason } from '../src/domain/power';
 import { createFleetSimulator, type FleetSimulator } from '../src/simulator/fleet';
 import type { RequestLogEntry } from '../src/simulator/digitalocean/request-log';
 import { maxInAnyWindow } from '../src/simulator/digitalocean/rate-limiter';
-import { startHibernate, startWake } from '../src/temporal/power-starts';
+import { hibernateContract, wakeContract, type WorkflowContract } from '../contracts';
+import { startOptions, startWorkflow } from '../src/temporal/start';
 import { createDatabase } from '../test/helpers/db';
 import { rsaTestKeys } from '../test/helpers/keys';
 import { freePort } from '../test/helpers/throwaway';
@@ -94,9 +97,66 @@ interface RunResult {
   stormInteractiveP99S: number;
   stormInteractiveP50S: number;
   interactiveFailed: number;
+  /** where the interactive wakes' time went (p50 per phase), idle and in the storm */
+  idlePhases: Phases;
+  stormPhases: Phases;
   peakMinute: number;
   peakHour: number;
   rejected429: number;
+}
+
+/**
+ * Where an operation's time went, from its workflow history: waiting for a worker to pick up its
+ * workflow tasks and its activity tasks (the queue), running activities (by type), and the rest
+ * (timers and signals: waiting for the droplet and its agent). Seconds, p50 over the operations.
+ */
+type Phases = Record<string, number>;
+
+function phasesOfHistory(events: temporal.api.history.v1.IHistoryEvent[]): Phases {
+  const at = (e: temporal.api.history.v1.IHistoryEvent) => tsToMs(e.eventTime);
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  const out: Phases = { 'workflow task queue': 0, 'workflow task run': 0, 'activity queue': 0 };
+  const { EventType } = temporal.api.enums.v1;
+  for (const e of events) {
+    if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED) {
+      const s = byId.get(Number(e.workflowTaskStartedEventAttributes?.scheduledEventId));
+      if (s) out['workflow task queue']! += at(e) - at(s);
+    } else if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) {
+      const s = byId.get(Number(e.workflowTaskCompletedEventAttributes?.startedEventId));
+      if (s) out['workflow task run']! += at(e) - at(s);
+    } else if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) {
+      const s = byId.get(Number(e.activityTaskStartedEventAttributes?.scheduledEventId));
+      if (s) out['activity queue']! += at(e) - at(s);
+    } else if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
+      const a = e.activityTaskCompletedEventAttributes;
+      const started = byId.get(Number(a?.startedEventId));
+      const scheduled = byId.get(Number(a?.scheduledEventId));
+      const name = `activity ${scheduled?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?'}`;
+      if (started) out[name] = (out[name] ?? 0) + at(e) - at(started);
+    }
+  }
+  const total = at(events[events.length - 1]!) - at(events[0]!);
+  out['timers and signals (the droplet)'] = total - Object.values(out).reduce((a, b) => a + b, 0);
+  out.total = total;
+  return out;
+}
+
+async function phasesOf(client: Client, ops: Iterable<Op>): Promise<Phases> {
+  const each: Phases[] = [];
+  for (const op of ops) {
+    const history = await client.workflow.getHandle(op.workflowId).fetchHistory();
+    each.push(phasesOfHistory(history.events ?? []));
+  }
+  const names = [...new Set(each.flatMap((p) => Object.keys(p)))];
+  return Object.fromEntries(
+    names.map((n) => [
+      n,
+      percentile(
+        each.map((p) => (p[n] ?? 0) / 1000).sort((a, b) => a - b),
+        50,
+      ),
+    ]),
+  );
 }
 
 /** What a request log entry was, by endpoint (ids folded). */
@@ -235,6 +295,11 @@ async function runControlPlane(opts: {
   wakes: number;
   hibernates: number;
   firstId: number;
+  /**
+   * whether its workers poll the interactive queue the contracts route logins to; the baseline's
+   * do not (it predates the queue), so its operations start on the base queue, as its clients did
+   */
+  interactiveQueue: boolean;
 }): Promise<RunResult> {
   const { label } = opts;
   const tag = label.replace(/[^a-z0-9]+/gi, '_').toLowerCase();
@@ -327,8 +392,16 @@ async function runControlPlane(opts: {
     await sleep(KEEPALIVE_MS + 1_000);
 
     const target = (id: number) => ({ dropletId: id, workspaceId: wsOf(id) });
+    const startPower = async <W extends Workflow>(contract: WorkflowContract<W>, input: Parameters<W>[0]) => {
+      if (opts.interactiveQueue) return startWorkflow(client, contract, input, { taskQueue });
+      const h = await client.workflow.start<W>(contract.workflowType, {
+        ...startOptions(contract, input, { taskQueue }),
+        taskQueue,
+      });
+      return { workflowId: h.workflowId, runId: h.firstExecutionRunId };
+    };
     const wake = (reason: WakeReason) => (t: { dropletId: number; workspaceId: string }) =>
-      startWake(client, taskQueue, { ...t, reason });
+      startPower(wakeContract, { ...t, reason });
     const log = () => fleet!.digitalocean.requestLog().filter((e) => e.authenticated);
     const callsBetween = (from: number, to: number) => log().filter((e) => e.at >= from && e.at <= to);
 
@@ -380,7 +453,7 @@ async function runControlPlane(opts: {
     const hibStart = Date.now();
     await startAll(
       hibIds.map(target),
-      (t) => startHibernate(client, taskQueue, { ...t, reason: 'scheduled', gracefulTimeoutMs: 30_000 }),
+      (t) => startPower(hibernateContract, { ...t, reason: 'scheduled', gracefulTimeoutMs: 30_000 }),
       hibOps,
     );
     lastPrint = 0;
@@ -412,6 +485,8 @@ async function runControlPlane(opts: {
       stormInteractiveP99S: percentile(stormInteractive, 99),
       stormInteractiveP50S: percentile(stormInteractive, 50),
       interactiveFailed: [...idle, ...interactiveOps.values()].filter((o) => o.status !== 'COMPLETED').length,
+      idlePhases: await phasesOf(client, idle),
+      stormPhases: await phasesOf(client, interactiveOps.values()),
       peakMinute: maxInAnyWindow(all, 60_000),
       peakHour: maxInAnyWindow(all, 3_600_000),
       rejected429: fleet.digitalocean.requestLog().filter((e) => e.status === 429).length,
@@ -459,6 +534,12 @@ function print(r: RunResult, note: string): void {
     `  user_login wakes: p99 ${f(r.idleInteractiveP99S)} s idle, p99 ${f(r.stormInteractiveP99S)} s ` +
       `(p50 ${f(r.stormInteractiveP50S)} s) in the storm; ${r.interactiveFailed} failed`,
   );
+  const phases = [...new Set([...Object.keys(r.idlePhases), ...Object.keys(r.stormPhases)])];
+  console.log(
+    `  user_login wakes, p50 per phase idle -> in the storm: ${phases
+      .map((n) => `${n} ${f(r.idlePhases[n] ?? 0, 2)} -> ${f(r.stormPhases[n] ?? 0, 2)} s`)
+      .join(', ')}`,
+  );
   console.log(
     `  DigitalOcean budget: peak sliding minute ${r.peakMinute}/${PER_MINUTE}, peak hour ${r.peakHour}/${PER_HOUR}; ` +
       `${r.rejected429} answers 429`,
@@ -482,6 +563,7 @@ async function main() {
       wakes: WAKES,
       hibernates: HIBERNATES,
       firstId: 1_000_001,
+      interactiveQueue: true,
     });
     print(current, `${WAKES} wakes, ${HIBERNATES} hibernations`);
     const results = [current];
@@ -493,6 +575,7 @@ async function main() {
         wakes: BASELINE_OPS,
         hibernates: BASELINE_OPS,
         firstId: 2_000_001,
+        interactiveQueue: false,
       });
       print(
         base,
