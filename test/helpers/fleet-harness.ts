@@ -38,6 +38,15 @@ import { workerEnv } from './worker-env';
 import type { CohortSettings } from '../../src/digitalocean/cohorts';
 import { createPowerCohorts } from '../../src/worker/power-cohorts';
 
+/** Power timings short enough for tests on the harness's simulators (boots and actions in 0.3-0.4 s). */
+export const harnessPowerTimings = {
+  verifyWindowMs: 3_000,
+  verifyPollMs: 300,
+  actionTimeoutMs: 10_000,
+  actionPollMs: 200,
+  actionFirstLookMs: 1_000,
+};
+
 /** The v1 agents' SIDECAR_HANDSHAKE_SECRET in harness tests. */
 export const HARNESS_HANDSHAKE_SECRET = 'harness-handshake-secret-0123456789';
 

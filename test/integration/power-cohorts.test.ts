@@ -13,18 +13,17 @@
 import { startHibernate, startWake } from '../../src/temporal/power-starts';
 import { powerStatusQuery, workflowIds } from '../../contracts';
 import type { RequestLogEntry } from '../../src/simulator/digitalocean';
-import { createFleetHarness, lifecyclePath, type FleetHarness } from '../helpers/fleet-harness';
+import {
+  createFleetHarness,
+  harnessPowerTimings,
+  lifecyclePath,
+  type FleetHarness,
+} from '../helpers/fleet-harness';
 import { eventually, replayAndRecord } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
 
-const timings = {
-  verifyWindowMs: 3_000,
-  verifyPollMs: 300,
-  actionTimeoutMs: 10_000,
-  actionPollMs: 200,
-  actionFirstLookMs: 1_000,
-};
+const timings = harnessPowerTimings;
 
 describe('power calls per operation and cohorts', () => {
   let h: FleetHarness;

@@ -15,18 +15,18 @@ import { drainIds, heartbeatDrainContract, interactiveTaskQueue } from '../../co
 import { ensureDrainWorkflows } from '../../src/heartbeats/drain-starter';
 import { startWake } from '../../src/temporal/power-starts';
 import { startOptions } from '../../src/temporal/start';
-import { createFleetHarness, lifecyclePath, type FleetHarness } from '../helpers/fleet-harness';
+import {
+  createFleetHarness,
+  harnessPowerTimings,
+  lifecyclePath,
+  type FleetHarness,
+} from '../helpers/fleet-harness';
 import { eventually } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
 
-const timings = {
-  verifyWindowMs: 5_000,
-  verifyPollMs: 300,
-  actionTimeoutMs: 10_000,
-  actionPollMs: 200,
-  actionFirstLookMs: 1_000,
-};
+// a login's verification may take a little longer than the harness's while the test holds a queue
+const timings = { ...harnessPowerTimings, verifyWindowMs: 5_000 };
 
 describe('interactive power on its own task queue', () => {
   let h: FleetHarness;
