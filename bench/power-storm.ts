@@ -63,6 +63,17 @@ const PHASE_TIMEOUT_MS = num('BENCH_PHASE_TIMEOUT_MIN', 60) * 60_000;
 const START_CONCURRENCY = 50;
 /** WORKER_MAX_CACHED_WORKFLOWS of both runs' worker (the production default, 100, is for a steady fleet) */
 const MAX_CACHED = num('BENCH_MAX_CACHED_WORKFLOWS', 2_500);
+/** extra environment of this checkout's control plane (BENCH_CP_ENV=NAME=value,...), printed */
+const CP_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_CP_ENV ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => {
+      const i = kv.indexOf('=');
+      if (i < 1) throw new Error(`BENCH_CP_ENV: ${kv} is not NAME=value`);
+      return [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+);
 
 const ROOT = resolve(__dirname, '../..');
 const SECRET = 'bench-power-storm-handshake-secret';
@@ -363,6 +374,8 @@ async function runControlPlane(opts: {
         // flight replays each evicted workflow on its next task (the same for both runs)
         WORKER_MAX_CACHED_WORKFLOWS: String(MAX_CACHED),
         WORKER_SHUTDOWN_GRACE_MS: '5000',
+        // BENCH_CP_ENV (`NAME=value,NAME=value`): settings for this checkout's control plane only
+        ...(opts.interactiveQueue ? CP_ENV : {}),
       },
     });
     await waitHttp(`http://127.0.0.1:${port}/ready`, Date.now() + 180_000, cp);
@@ -550,7 +563,8 @@ async function main() {
   console.log(
     `bench:power-storm on ${machine()}; ${WAKES} wakes + ${HIBERNATES} hibernations at once, ${INTERACTIVE} user_login ` +
       `wakes idle and at ${INTERACTIVE_AT * 100}% of the storm; budget ${PER_MINUTE}/min ${PER_HOUR}/h; ` +
-      `keep-alive ${KEEPALIVE_MS} ms, action ${ACTION_DELAY_MS} ms, boot ${BOOT_DELAY_MS} ms; workflow cache ${MAX_CACHED}`,
+      `keep-alive ${KEEPALIVE_MS} ms, action ${ACTION_DELAY_MS} ms, boot ${BOOT_DELAY_MS} ms; workflow cache ${MAX_CACHED}` +
+      (Object.keys(CP_ENV).length ? `; this checkout's control plane with ${process.env.BENCH_CP_ENV}` : ''),
   );
   const temporal = await startTemporalDevServer('power-storm', { fastSqlite: true });
   const baseline = BASELINE ? prepareBaseline(BASELINE_REF) : undefined;

@@ -14,6 +14,7 @@ import { DEFAULT_DO_ACCOUNT, DO_ACCOUNT_NAME } from './digitalocean/accounts';
 import { DEFAULT_HEARTBEAT_TIMEOUT_S } from './domain/liveness';
 import type { ScaleAlertInput } from './domain/scale';
 import { parseCodecKeys } from './temporal/codec-keys';
+import { TASK_QUEUE_CLASSES, type TaskQueueClass } from '../contracts/task-queues';
 
 export type Role = 'worker' | 'api' | 'all' | 'migrate' | 'cli';
 
@@ -239,6 +240,18 @@ const settings = {
     shutdownGraceMs: env('WORKER_SHUTDOWN_GRACE_MS', int(0, 600_000).default(30_000)),
     maxConcurrentActivities: env('WORKER_MAX_CONCURRENT_ACTIVITIES', int(1, 10_000).default(200)),
     maxCachedWorkflows: env('WORKER_MAX_CACHED_WORKFLOWS', int(0, 100_000).default(100)),
+    /**
+     * which of the control plane's task queues this process polls (contracts/task-queues.ts): both
+     * by default; `interactive` alone for a pool of replicas that serve logins on CPU of their own
+     */
+    taskQueues: env(
+      'WORKER_TASK_QUEUES',
+      list(
+        z.enum(TASK_QUEUE_CLASSES, { message: `each entry must be one of ${TASK_QUEUE_CLASSES.join(', ')}` }),
+      )
+        .default([...TASK_QUEUE_CLASSES])
+        .transform((v) => [...new Set(v)] as TaskQueueClass[]),
+    ),
     /** the interactive task queue's own slots (contracts/task-queues.ts), beside the base queue's */
     interactive: {
       maxConcurrentActivities: env(

@@ -82,12 +82,15 @@ export interface CreateWorkerOptions {
   identitySuffix?: string;
 }
 
-/** One Worker per control-plane task queue, run and stopped together. */
+/** One Worker per control-plane task queue this process polls (WORKER_TASK_QUEUES), run and stopped together. */
 export async function createWorker(opts: CreateWorkerOptions): Promise<WorkerSet> {
   const { config } = opts;
   const activities = createActivities(opts.deps);
   const code = await sharedWorkflowSource(config);
-  const queues = controlPlaneTaskQueues(opts.taskQueue ?? config.temporal.taskQueue);
+  // WORKER_TASK_QUEUES: both queues, or one (a pool of replicas for the interactive queue alone)
+  const queues = controlPlaneTaskQueues(opts.taskQueue ?? config.temporal.taskQueue).filter((q) =>
+    config.worker.taskQueues.includes(q.class),
+  );
   const workers = new Map<string, Worker>();
   for (const { queue, class: kind } of queues)
     workers.set(queue, await createQueueWorker(opts, { queue, kind, activities, code }));

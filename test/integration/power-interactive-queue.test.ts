@@ -21,7 +21,7 @@ import {
   lifecyclePath,
   type FleetHarness,
 } from '../helpers/fleet-harness';
-import { eventually } from '../helpers/temporal';
+import { eventually, startTestWorker, testConfig } from '../helpers/temporal';
 
 jest.setTimeout(120_000);
 
@@ -170,5 +170,37 @@ describe('interactive power on its own task queue', () => {
       ).moved,
     ).toEqual([]);
     await now.terminate('test over');
+  });
+
+  it('WORKER_TASK_QUEUES splits the queues between pools: a login waits for a worker of the interactive queue', async () => {
+    await worker.stop();
+    const pools: { stop(): Promise<void> }[] = [];
+    try {
+      const bulkPool = await startTestWorker(h.temporal, {
+        taskQueue: h.taskQueue,
+        deps: h.deps,
+        config: testConfig({ WORKER_TASK_QUEUES: 'default' }),
+      });
+      pools.push(bulkPool);
+      expect([...bulkPool.worker.workers.keys()]).toEqual([h.taskQueue]);
+      const { handle } = await startWake(h.temporal.client, h.taskQueue, {
+        workspaceId: 'ws-bulk0',
+        dropletId: bulk[0]!,
+        reason: 'admin_request',
+        timings,
+      });
+      // nothing polls the interactive queue yet: the wake waits there until a worker of it starts
+      expect((await handle.describe()).taskQueue).toBe(interactiveTaskQueue(h.taskQueue));
+      const loginPool = await startTestWorker(h.temporal, {
+        taskQueue: h.taskQueue,
+        deps: h.deps,
+        config: testConfig({ WORKER_TASK_QUEUES: 'interactive' }),
+      });
+      pools.push(loginPool);
+      expect([...loginPool.worker.workers.keys()]).toEqual([interactiveTaskQueue(h.taskQueue)]);
+      expect(await handle.result()).toMatchObject({ outcome: expect.stringMatching(/^(already_)?healthy$/) });
+    } finally {
+      for (const p of pools) await p.stop();
+    }
   });
 });

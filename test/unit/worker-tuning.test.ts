@@ -27,3 +27,43 @@ describe('WORKER_MAX_CACHED_WORKFLOWS', () => {
     }
   });
 });
+
+describe('WORKER_TASK_QUEUES and the interactive queue slots', () => {
+  it('polls both queues unless set; one of them for a dedicated pool', () => {
+    expect(loadConfig('all', base).worker.taskQueues).toEqual(['default', 'interactive']);
+    expect(loadConfig('worker', { ...base, WORKER_TASK_QUEUES: 'interactive' }).worker.taskQueues).toEqual([
+      'interactive',
+    ]);
+    expect(
+      loadConfig('worker', { ...base, WORKER_TASK_QUEUES: ' default , default' }).worker.taskQueues,
+    ).toEqual(['default']);
+    expect(loadConfig('all', base).worker.interactive).toEqual({
+      maxConcurrentActivities: 50,
+      maxCachedWorkflows: 100,
+    });
+  });
+
+  it('refuses an unknown queue, an empty list and bad slots, naming each variable', () => {
+    try {
+      loadConfig('worker', {
+        ...base,
+        WORKER_TASK_QUEUES: 'default,bulk',
+        WORKER_INTERACTIVE_MAX_CONCURRENT_ACTIVITIES: '0',
+        WORKER_INTERACTIVE_MAX_CACHED_WORKFLOWS: 'many',
+      });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const problems = (err as ConfigError).problems;
+      expect(problems.map((p) => p.variable).sort()).toEqual([
+        'WORKER_INTERACTIVE_MAX_CACHED_WORKFLOWS',
+        'WORKER_INTERACTIVE_MAX_CONCURRENT_ACTIVITIES',
+        'WORKER_TASK_QUEUES',
+      ]);
+      expect(problems.find((p) => p.variable === 'WORKER_TASK_QUEUES')?.reason).toMatch(
+        /default, interactive/,
+      );
+    }
+    expect(() => loadConfig('worker', { ...base, WORKER_TASK_QUEUES: ',' })).toThrow(/WORKER_TASK_QUEUES/);
+  });
+});
