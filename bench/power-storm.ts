@@ -63,6 +63,8 @@ const PHASE_TIMEOUT_MS = num('BENCH_PHASE_TIMEOUT_MIN', 60) * 60_000;
 const START_CONCURRENCY = 50;
 /** WORKER_MAX_CACHED_WORKFLOWS of both runs' worker (the production default, 100, is for a steady fleet) */
 const MAX_CACHED = num('BENCH_MAX_CACHED_WORKFLOWS', 2_500);
+/** BENCH_INTERACTIVE_POOL=1: this checkout's interactive queue polled by a `worker` process of its own */
+const POOL = process.env.BENCH_INTERACTIVE_POOL === '1';
 /** extra environment of this checkout's control plane (BENCH_CP_ENV=NAME=value,...), printed */
 const CP_ENV: Record<string, string> = Object.fromEntries(
   (process.env.BENCH_CP_ENV ?? '')
@@ -299,6 +301,22 @@ async function startAll(
   return out;
 }
 
+/** SIGTERM, then SIGKILL after 20 s; resolves once the process is gone. */
+async function stopChild(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null) return;
+  p.kill('SIGTERM');
+  await new Promise((r) => {
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      r(undefined);
+    }, 20_000);
+    p.once('exit', () => {
+      clearTimeout(t);
+      r(undefined);
+    });
+  });
+}
+
 async function runControlPlane(opts: {
   label: string;
   root: string;
@@ -327,6 +345,7 @@ async function runControlPlane(opts: {
   const port = await freePort();
   let fleet: FleetSimulator | undefined;
   let cp: ChildProcess | undefined;
+  let interactivePool: ChildProcess | undefined;
   const connection = await Connection.connect({ address: opts.temporalAddress });
   const client = new Client({ connection });
   try {
@@ -342,42 +361,51 @@ async function runControlPlane(opts: {
       doRatePerHour: PER_HOUR,
     });
     const bundle = join(opts.root, 'dist/workflow-bundle.js');
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      TEMPORAL_ADDRESS: opts.temporalAddress,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      ...(existsSync(bundle) ? { TEMPORAL_WORKFLOW_BUNDLE: bundle } : {}),
+      TEMPORAL_METRICS_PORT: '0',
+      PORT: String(port),
+      API_HOST: '127.0.0.1',
+      SIDECAR_HANDSHAKE_SECRET: SECRET,
+      SIDECAR_JWT_PRIVATE_KEY: privateKeyPem,
+      DIGITALOCEAN_API_TOKEN: doToken,
+      DIGITALOCEAN_API_URL: fleet.digitalocean.url,
+      DIGITALOCEAN_RATE_PER_MINUTE: String(PER_MINUTE),
+      DIGITALOCEAN_RATE_PER_HOUR: String(PER_HOUR),
+      WATCHDOG_ENABLED: 'false',
+      SCALE_ALERTS_ENABLED: 'false',
+      POWER_SCHEDULE_ENABLED: 'false',
+      // the fleet probe and the reconciler are other work on the same worker (unknown to older
+      // code, which ignores them)
+      PROBE_ENABLED: 'false',
+      RECONCILER_ENABLED: 'false',
+      // one worker holds the whole storm: a workflow cache smaller than the operations in
+      // flight replays each evicted workflow on its next task (the same for both runs)
+      WORKER_MAX_CACHED_WORKFLOWS: String(MAX_CACHED),
+      WORKER_SHUTDOWN_GRACE_MS: '5000',
+      // BENCH_CP_ENV (`NAME=value,NAME=value`): settings for this checkout's control plane only
+      ...(opts.interactiveQueue ? CP_ENV : {}),
+    };
+    const pool = POOL && opts.interactiveQueue;
     cp = spawn(process.execPath, [join(opts.root, 'dist/src/cli.js'), 'all'], {
       cwd: opts.root,
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: {
-        PATH: process.env.PATH,
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: db.url,
-        REDIS_URL,
-        REDIS_KEY_PREFIX: prefix,
-        TEMPORAL_ADDRESS: opts.temporalAddress,
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        ...(existsSync(bundle) ? { TEMPORAL_WORKFLOW_BUNDLE: bundle } : {}),
-        TEMPORAL_METRICS_PORT: '0',
-        PORT: String(port),
-        API_HOST: '127.0.0.1',
-        SIDECAR_HANDSHAKE_SECRET: SECRET,
-        SIDECAR_JWT_PRIVATE_KEY: privateKeyPem,
-        DIGITALOCEAN_API_TOKEN: doToken,
-        DIGITALOCEAN_API_URL: fleet.digitalocean.url,
-        DIGITALOCEAN_RATE_PER_MINUTE: String(PER_MINUTE),
-        DIGITALOCEAN_RATE_PER_HOUR: String(PER_HOUR),
-        WATCHDOG_ENABLED: 'false',
-        SCALE_ALERTS_ENABLED: 'false',
-        POWER_SCHEDULE_ENABLED: 'false',
-        // the fleet probe and the reconciler are other work on the same worker (unknown to older
-        // code, which ignores them)
-        PROBE_ENABLED: 'false',
-        RECONCILER_ENABLED: 'false',
-        // one worker holds the whole storm: a workflow cache smaller than the operations in
-        // flight replays each evicted workflow on its next task (the same for both runs)
-        WORKER_MAX_CACHED_WORKFLOWS: String(MAX_CACHED),
-        WORKER_SHUTDOWN_GRACE_MS: '5000',
-        // BENCH_CP_ENV (`NAME=value,NAME=value`): settings for this checkout's control plane only
-        ...(opts.interactiveQueue ? CP_ENV : {}),
-      },
+      env: pool ? { ...env, WORKER_TASK_QUEUES: 'default' } : env,
     });
+    // BENCH_INTERACTIVE_POOL: the interactive queue served by a worker process of its own
+    if (pool)
+      interactivePool = spawn(process.execPath, [join(opts.root, 'dist/src/cli.js'), 'worker'], {
+        cwd: opts.root,
+        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...env, WORKER_TASK_QUEUES: 'interactive', PORT: String(await freePort()) },
+      });
     await waitHttp(`http://127.0.0.1:${port}/ready`, Date.now() + 180_000, cp);
 
     // droplets: idle-reference interactive | storm interactive | wake storm | hibernate storm
@@ -505,19 +533,7 @@ async function runControlPlane(opts: {
       rejected429: fleet.digitalocean.requestLog().filter((e) => e.status === 429).length,
     };
   } finally {
-    if (cp && cp.exitCode === null) {
-      cp.kill('SIGTERM');
-      await new Promise((r) => {
-        const t = setTimeout(() => {
-          cp!.kill('SIGKILL');
-          r(undefined);
-        }, 20_000);
-        cp!.once('exit', () => {
-          clearTimeout(t);
-          r(undefined);
-        });
-      });
-    }
+    await Promise.all([cp, interactivePool].map((p) => stopChild(p)));
     await fleet?.close();
     await connection.close();
     await db.drop();
@@ -564,7 +580,8 @@ async function main() {
     `bench:power-storm on ${machine()}; ${WAKES} wakes + ${HIBERNATES} hibernations at once, ${INTERACTIVE} user_login ` +
       `wakes idle and at ${INTERACTIVE_AT * 100}% of the storm; budget ${PER_MINUTE}/min ${PER_HOUR}/h; ` +
       `keep-alive ${KEEPALIVE_MS} ms, action ${ACTION_DELAY_MS} ms, boot ${BOOT_DELAY_MS} ms; workflow cache ${MAX_CACHED}` +
-      (Object.keys(CP_ENV).length ? `; this checkout's control plane with ${process.env.BENCH_CP_ENV}` : ''),
+      (Object.keys(CP_ENV).length ? `; this checkout's control plane with ${process.env.BENCH_CP_ENV}` : '') +
+      (POOL ? '; its interactive queue on a worker process of its own (BENCH_INTERACTIVE_POOL)' : ''),
   );
   const temporal = await startTemporalDevServer('power-storm', { fastSqlite: true });
   const baseline = BASELINE ? prepareBaseline(BASELINE_REF) : undefined;
