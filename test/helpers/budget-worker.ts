@@ -25,8 +25,25 @@ export function killBudgetWorkers(): void {
   children.clear();
 }
 
-/** Starts a worker; resolves once it is about to send its first request. */
+/** Starts a worker; resolves once it is sending requests. */
 export async function startBudgetWorker(cfg: BudgetWorkerConfig): Promise<BudgetWorker> {
+  const [w] = await startBudgetWorkers([cfg]);
+  return w!;
+}
+
+/**
+ * Starts the workers and lets them all begin at once, once every one of them is ready (a worker
+ * forked late on a loaded machine would otherwise find a small window already spent by the others).
+ */
+export async function startBudgetWorkers(cfgs: BudgetWorkerConfig[]): Promise<BudgetWorker[]> {
+  const ready = await Promise.all(cfgs.map((cfg) => forkBudgetWorker(cfg)));
+  for (const w of ready) w.child.send('go');
+  return ready.map((w) => w.worker);
+}
+
+async function forkBudgetWorker(
+  cfg: BudgetWorkerConfig,
+): Promise<{ child: ChildProcess; worker: BudgetWorker }> {
   const child = fork(WORKER, [JSON.stringify(cfg)], {
     execArgv: ['--require', SWC_REQUIRE],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -41,7 +58,7 @@ export async function startBudgetWorker(cfg: BudgetWorkerConfig): Promise<Budget
     });
     child.once('exit', (code) => reject(new Error(`worker ${cfg.name} exited early with ${code}`)));
   });
-  return {
+  const worker: BudgetWorker = {
     name: cfg.name,
     async stop() {
       child.send('stop');
@@ -51,4 +68,5 @@ export async function startBudgetWorker(cfg: BudgetWorkerConfig): Promise<Budget
       return report;
     },
   };
+  return { child, worker };
 }

@@ -14,6 +14,7 @@ import { waitFor } from '../helpers/wait';
 import {
   killBudgetWorkers,
   startBudgetWorker as startWorker,
+  startBudgetWorkers as startWorkers,
   type BudgetWorkerConfig,
 } from '../helpers/budget-worker';
 
@@ -297,7 +298,7 @@ describe('two worker processes sharing one budget', () => {
     sim = await createDigitalOceanSimulator({ tokens: [TOKEN], perMinute: 60, perHour: 5000 });
     sim.addDroplet({ id: 1 });
     const prefix = `${tr.prefix}w1:`;
-    const workers = await Promise.all(['a', 'b'].map((n) => startWorker(workerConfig(n, prefix, {}))));
+    const workers = await startWorkers(['a', 'b'].map((n) => workerConfig(n, prefix, {})));
     await sleep(4_000);
     const reports = await Promise.all(workers.map((w) => w.stop()));
     const stats = sim.stats();
@@ -317,8 +318,8 @@ describe('two worker processes sharing one budget', () => {
     sim = await createDigitalOceanSimulator({ tokens: [TOKEN], ...scaled });
     sim.addDroplet({ id: 1 });
     const prefix = `${tr.prefix}w2:`;
-    const workers = await Promise.all(
-      ['a', 'b'].map((n) => startWorker(workerConfig(n, prefix, { ...scaled, safetyMarginMs: 150 }))),
+    const workers = await startWorkers(
+      ['a', 'b'].map((n) => workerConfig(n, prefix, { ...scaled, safetyMarginMs: 150 })),
     );
     const t0 = Date.now();
     await sleep(13_000);

@@ -15,7 +15,8 @@ import { heartbeatStreamNames, streamBacklog } from '../../src/heartbeats/stream
 import { HeartbeatTokenVerifier, issueHeartbeatToken } from '../../src/heartbeats/tokens';
 import { createRedis } from '../../src/redis';
 import { heartbeatDrain } from '../../workflows/heartbeat-drain';
-import { workflowIds } from '../../contracts';
+import { heartbeatDrainContract, workflowIds } from '../../contracts';
+import { startOptions } from '../../src/temporal/start';
 import { createTestDatabase, databaseUrl, schemaPool, TEST_SCHEMA, type TestDatabase } from '../helpers/db';
 import { nativeHeartbeat, post } from '../helpers/heartbeats';
 import { runCli, type ChildRun } from '../helpers/processes';
@@ -146,12 +147,16 @@ describe('heartbeat pipeline under failure', () => {
     let worker: ChildRun | undefined;
     try {
       const tokens = await seedFleet(db.pool, 1_000, 10_000);
-      // The drain with a short heartbeat timeout, so the dead worker's activity is retried quickly.
-      const drain = await t.client.workflow.start(heartbeatDrain, {
-        taskQueue,
-        workflowId: workflowIds.heartbeatDrain(taskQueue, 0),
-        args: [{ consumer: 'drain-0', activityRunMs: 60_000, heartbeatTimeoutMs: 3_000, blockMs: 500 }],
-      });
+      // The drain with a short heartbeat timeout, so the dead worker's activity is retried quickly;
+      // on the queue its contract routes it to, so the worker's start joins it (USE_EXISTING).
+      const drain = await t.client.workflow.start(
+        heartbeatDrainContract.workflowType,
+        startOptions(
+          heartbeatDrainContract,
+          { consumer: 'drain-0', activityRunMs: 60_000, heartbeatTimeoutMs: 3_000, blockMs: 500 },
+          { taskQueue },
+        ),
+      );
       worker = runCli(['worker'], env);
       await worker.waitFor(/worker polling/);
 
