@@ -17,13 +17,6 @@ export class WorkerSet implements RunnableWorker {
     if (workers.size === 0) throw new Error('a worker set needs at least one worker');
   }
 
-  /** The worker polling `queue`. */
-  worker(queue: string): Worker {
-    const w = this.workers.get(queue);
-    if (!w) throw new Error(`no worker polls task queue ${queue}`);
-    return w;
-  }
-
   async run(): Promise<void> {
     let failure: { err: unknown } | undefined;
     await Promise.all(

@@ -37,35 +37,25 @@ export function workflowInterceptorModules(): string[] {
   return [require.resolve(resolve(__dirname, '../../workflows/log-interceptors'))];
 }
 
-export function workflowSource(
-  config: Config,
-): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
-  const activity = [logContextActivityInterceptor];
+/**
+ * The workflow code every queue's worker loads, with the interceptors: the prebuilt bundle
+ * (TEMPORAL_WORKFLOW_BUNDLE, which already contains the workflow interceptors: `genesis-cp bundle`),
+ * or the workflows' source bundled once for all the queues.
+ */
+async function workflowCode(config: Config): Promise<Pick<WorkerOptions, 'workflowBundle' | 'interceptors'>> {
+  const interceptors = { activity: [logContextActivityInterceptor] };
   const bundle = config.temporal.workflowBundlePath;
   if (bundle) {
     if (!existsSync(bundle)) throw new Error(`TEMPORAL_WORKFLOW_BUNDLE ${bundle} does not exist`);
-    // The prebuilt bundle already contains the workflow interceptors (`genesis-cp bundle`).
-    return { workflowBundle: { codePath: bundle }, interceptors: { activity } };
+    return { workflowBundle: { codePath: bundle }, interceptors };
   }
-  return {
-    workflowsPath: workflowsSourcePath(),
-    interceptors: { activity, workflowModules: workflowInterceptorModules() },
-  };
-}
-
-/** The workflow code every queue's worker loads: the prebuilt bundle, or the source bundled once. */
-async function sharedWorkflowSource(
-  config: Config,
-): Promise<Pick<WorkerOptions, 'workflowBundle' | 'interceptors'>> {
-  const source = workflowSource(config);
-  if (source.workflowBundle) return source;
   const code = await bundleWorkflowCode({
-    workflowsPath: source.workflowsPath!,
-    workflowInterceptorModules: source.interceptors?.workflowModules,
+    workflowsPath: workflowsSourcePath(),
+    workflowInterceptorModules: workflowInterceptorModules(),
     // the SDK's logger, as Worker.create bundling from source uses (installRuntime routes it)
     logger: Runtime.instance().logger,
   });
-  return { workflowBundle: code, interceptors: { activity: source.interceptors?.activity } };
+  return { workflowBundle: code, interceptors };
 }
 
 export async function connectWorker(config: Config): Promise<NativeConnection> {
@@ -86,7 +76,7 @@ export interface CreateWorkerOptions {
 export async function createWorker(opts: CreateWorkerOptions): Promise<WorkerSet> {
   const { config } = opts;
   const activities = createActivities(opts.deps);
-  const code = await sharedWorkflowSource(config);
+  const code = await workflowCode(config);
   // WORKER_TASK_QUEUES: both queues, or one (a pool of replicas for the interactive queue alone)
   const queues = controlPlaneTaskQueues(opts.taskQueue ?? config.temporal.taskQueue).filter((q) =>
     config.worker.taskQueues.includes(q.class),
