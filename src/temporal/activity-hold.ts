@@ -8,21 +8,37 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { controlPlaneTaskQueues } from '../../contracts/task-queues';
 
+export interface ActivityHoldRequest {
+  namespace: string;
+  hold: boolean;
+  reason: string;
+  identity?: string;
+}
+
 export async function setActivityHold(
   client: Client,
-  opts: { namespace: string; taskQueue: string; hold: boolean; reason: string; identity?: string },
+  opts: ActivityHoldRequest & { taskQueue: string },
 ): Promise<void> {
   for (const { queue } of controlPlaneTaskQueues(opts.taskQueue))
-    await client.workflowService.updateTaskQueueConfig({
-      namespace: opts.namespace,
-      identity: opts.identity ?? 'genesis-cp',
-      taskQueue: queue,
-      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-      // A rate limit of 0 dispatches nothing; no rateLimit at all removes the limit.
-      updateQueueRateLimit: opts.hold
-        ? { rateLimit: { requestsPerSecond: 0 }, reason: opts.reason }
-        : { reason: opts.reason },
-    });
+    await setQueueActivityHold(client, queue, opts);
+}
+
+/** Holds (or releases) the activity dispatch of one task queue. */
+export async function setQueueActivityHold(
+  client: Client,
+  queue: string,
+  opts: ActivityHoldRequest,
+): Promise<void> {
+  await client.workflowService.updateTaskQueueConfig({
+    namespace: opts.namespace,
+    identity: opts.identity ?? 'genesis-cp',
+    taskQueue: queue,
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    // A rate limit of 0 dispatches nothing; no rateLimit at all removes the limit.
+    updateQueueRateLimit: opts.hold
+      ? { rateLimit: { requestsPerSecond: 0 }, reason: opts.reason }
+      : { reason: opts.reason },
+  });
 }
 
 export interface ActivityHold {

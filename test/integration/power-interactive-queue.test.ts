@@ -13,6 +13,7 @@
 import { temporal as proto } from '@temporalio/proto';
 import { drainIds, heartbeatDrainContract, interactiveTaskQueue } from '../../contracts';
 import { ensureDrainWorkflows } from '../../src/heartbeats/drain-starter';
+import { setQueueActivityHold } from '../../src/temporal/activity-hold';
 import { startWake } from '../../src/temporal/power-starts';
 import { startOptions } from '../../src/temporal/start';
 import {
@@ -36,14 +37,11 @@ describe('interactive power on its own task queue', () => {
 
   /** Holds (or releases) activity dispatch of one queue only, as `genesis-cp activities hold` does for all. */
   const holdActivities = (queue: string, hold: boolean) =>
-    h.temporal.client.workflowService.updateTaskQueueConfig({
+    setQueueActivityHold(h.temporal.client, queue, {
       namespace: 'default',
       identity: 'test',
-      taskQueue: queue,
-      taskQueueType: proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-      updateQueueRateLimit: hold
-        ? { rateLimit: { requestsPerSecond: 0 }, reason: 'test: a backlog that does not move' }
-        : { reason: 'test over' },
+      hold,
+      reason: hold ? 'test: a backlog that does not move' : 'test over',
     });
 
   beforeAll(async () => {
