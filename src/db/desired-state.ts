@@ -15,6 +15,7 @@ import {
   type DesiredStateView,
   type FleetDrift,
   type RecordedState,
+  type ReconcileStatus,
   type SetDesiredStateInput,
   type TenantDrift,
 } from '../domain/reconcile';
@@ -175,14 +176,7 @@ export interface TenantReconcileRow {
   droplet: { id: number; state: string; lastHeartbeatAt: string | null } | null;
   /** a running or paused rollout is working on the tenant's droplet (it owns the change) */
   inRollout: boolean;
-  status: {
-    failures: number;
-    marked: boolean;
-    lastOutcome: string | null;
-    lastError: string | null;
-    lastAttemptAt: string | null;
-    lastVerifiedAt: string | null;
-  };
+  status: ReconcileStatus;
 }
 
 /**
@@ -491,12 +485,7 @@ export function tenantDriftOf(row: TenantReconcileRow): TenantDrift {
     dropletId: row.droplet?.id ?? null,
     dropletState: row.droplet?.state ?? null,
     drift: computeDrift(row.desired, row.recorded),
-    failures: row.status.failures,
-    marked: row.status.marked,
-    lastOutcome: row.status.lastOutcome,
-    lastError: row.status.lastError,
-    lastAttemptAt: row.status.lastAttemptAt,
-    lastVerifiedAt: row.status.lastVerifiedAt,
+    ...row.status,
   };
 }
 

@@ -237,17 +237,21 @@ export interface DesiredStateView {
   credentials: (DesiredCredential & { setBy: string; updatedAt: string })[];
 }
 
-export interface TenantDrift {
-  workspaceId: string;
-  dropletId: number | null;
-  dropletState: string | null;
-  drift: DriftItem[];
+/** How a tenant's reconciliation has gone (its failures in a row, the mark, the last attempt). */
+export interface ReconcileStatus {
   failures: number;
   marked: boolean;
   lastOutcome: string | null;
   lastError: string | null;
   lastAttemptAt: string | null;
   lastVerifiedAt: string | null;
+}
+
+export interface TenantDrift extends ReconcileStatus {
+  workspaceId: string;
+  dropletId: number | null;
+  dropletState: string | null;
+  drift: DriftItem[];
 }
 
 export interface FleetDrift {
