@@ -34,6 +34,7 @@ import {
   type TestTemporal,
 } from './temporal';
 import { rsaTestKeys } from './keys';
+import { runCli } from './processes';
 import { workerEnv } from './worker-env';
 import type { CohortSettings } from '../../src/digitalocean/cohorts';
 import { createPowerCohorts } from '../../src/worker/power-cohorts';
@@ -198,6 +199,21 @@ export async function createFleetHarness(
     async close() {
       for (const c of cleanup) await c().catch(() => undefined);
     },
+  };
+}
+
+/** The operator's view: runs genesis-cp (built) against the harness's database and task queue. */
+export function harnessCli(
+  h: FleetHarness,
+): (...args: string[]) => Promise<{ code: number | null; out: string }> {
+  return async (...args) => {
+    const run = runCli(args, {
+      DATABASE_URL: h.db.url,
+      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+    });
+    const code = await run.exited;
+    return { code, out: run.output() };
   };
 }
 

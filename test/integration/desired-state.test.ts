@@ -28,8 +28,7 @@ import {
   type ReconcilerInput,
   type ReconcileTenantResult,
 } from '../../contracts';
-import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
-import { runCli } from '../helpers/processes';
+import { createFleetHarness, harnessCli, type FleetHarness } from '../helpers/fleet-harness';
 import { eventually } from '../helpers/temporal';
 
 jest.setTimeout(240_000);
@@ -107,16 +106,7 @@ describe('desired state and the reconciler', () => {
     (await shared.read()).gauges.find((g) => g.name === SHARED.desiredDriftTenants && g.labels.kind === 'any')
       ?.value;
   const tag = (dropletId: number) => h.fleet.sidecars.agent(dropletId)?.n8nImageTag;
-  /** the operator's view: genesis-cp (built) against the test database */
-  const cli = async (...args: string[]) => {
-    const run = runCli(args, {
-      DATABASE_URL: h.db.url,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
-      TEMPORAL_TASK_QUEUE: h.taskQueue,
-    });
-    const code = await run.exited;
-    return { code, out: run.output() };
-  };
+  const cli = (...args: string[]) => harnessCli(h)(...args);
 
   it('a rollout while 20 of 100 tenants are hibernated: drift 20, each caught up after its wake, drift 0', async () => {
     const tRollout = Date.now();

@@ -20,8 +20,8 @@ import {
   startFleetRollout,
 } from '../../src/temporal/rollout-starts';
 import { rolloutIds } from '../../contracts';
-import { createFleetHarness, type FleetHarness } from '../helpers/fleet-harness';
-import { requireBuild, runCli } from '../helpers/processes';
+import { createFleetHarness, harnessCli, type FleetHarness } from '../helpers/fleet-harness';
+import { requireBuild } from '../helpers/processes';
 import { eventually, replayAndRecord } from '../helpers/temporal';
 
 jest.setTimeout(180_000);
@@ -349,15 +349,7 @@ describe('genesis-cp rollout (the real CLI process)', () => {
     await h?.close();
   });
 
-  const cli = async (...args: string[]) => {
-    const run = runCli(args, {
-      DATABASE_URL: h.db.url,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS!,
-      TEMPORAL_TASK_QUEUE: h.taskQueue,
-    });
-    const code = await run.exited;
-    return { code, out: run.output() };
-  };
+  const cli = (...args: string[]) => harnessCli(h)(...args);
 
   it('starts, follows, lists and refuses what makes no sense, with trustworthy exit codes', async () => {
     // the agent itself cannot be updated through protocol v1: refused with the reason
